@@ -1,0 +1,33 @@
+# Two commands matter (see README): `make demo` and `make test`.  Both install what they need first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CCN_HOME ?= $(CURDIR)/.ccn
+export CCN_HOME
+SAMPLE := $(CCN_HOME)/inbox/sample-2026-H1
+
+.PHONY: install demo test bench ui clean-demo
+
+$(BIN)/ccn: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+install: $(BIN)/ccn
+
+# a national sample (3 provinces) through the whole pipeline on the embedded SQLite warehouse
+demo: install
+	@test -d $(SAMPLE) || $(BIN)/ccn sample --out $(SAMPLE) --period 2026-H1 --provinces 3
+	$(BIN)/ccn run
+	$(BIN)/ccn summary --period 2026-H1
+	$(BIN)/ccn summary --truth $(SAMPLE)/truth.json
+
+test: install
+	$(BIN)/python -m pytest -q
+
+ui: install
+	$(BIN)/ccn ui
+
+clean-demo:
+	rm -rf $(CCN_HOME)

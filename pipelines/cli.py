@@ -1,0 +1,195 @@
+"""``ccn``: the command line of the national industrial cluster database.
+
+Every command works on the home in ``CCN_HOME`` (default ``./.ccn``) and the warehouse in
+``CCN_WAREHOUSE_URL`` (default: the embedded SQLite file in the home).  Heavy libraries (Dagster, Great
+Expectations) are imported only by the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EPILOG = """environment:
+  CCN_HOME            where inbox/, archive/, warehouse.sqlite and the Dagster home live (default ./.ccn)
+  CCN_WAREHOUSE_URL   SQLAlchemy URL of the warehouse, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+examples:
+  ccn sample --out .ccn/inbox --provinces 3      write a national sample with truth.json
+  ccn run                                        ingest everything new in the inbox
+  ccn summary --period 2026-H1                   national summary of Biểu 04
+"""
+
+
+def _period(text: str):
+    from schemas.periods import Period
+
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def cmd_sample(args) -> int:
+    from pipelines.progress import TerminalProgress
+    from pipelines.sample import generate
+
+    show = TerminalProgress()
+    truth = generate(Path(args.out), args.period, provinces=args.provinces, seed=args.seed,
+                     progress=lambda d, t: show("sample", d, t))
+    c = truth["counts"]
+    print(f"wrote {c['files']} files for {truth['period']} to {args.out} "
+          f"({c['rejected']} with deliberate errors, {c['late']} late); truth in {Path(args.out) / 'truth.json'}")
+    return 0
+
+
+def _dagster_home() -> Path:
+    from pipelines.settings import settings
+
+    s = settings().ensure()
+    home = Path(os.environ.get("DAGSTER_HOME") or s.dagster_home)
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = home / "dagster.yaml"
+    if not cfg.exists():
+        cfg.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def cmd_run(args) -> int:
+    """Execute the ingest job in process, so the run appears in the Dagster UI's history."""
+    from pipelines.progress import TerminalProgress, set_reporter
+    from pipelines.settings import settings
+
+    _dagster_home()
+    from dagster import DagsterInstance
+
+    from pipelines.definitions import defs
+    from pipelines.resources import CCNResource
+
+    s = settings()
+    inbox = Path(args.inbox).resolve() if args.inbox else s.inbox
+    if not inbox.is_dir():
+        print(f"ccn run: inbox {inbox} is not a folder", file=sys.stderr)
+        return 2
+    set_reporter(TerminalProgress())
+    job = defs.resolve_job_def("ingest")
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False,
+            resources={"ccn": CCNResource(home=str(s.home), inbox=str(inbox), warehouse_url=s.warehouse_url)},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+    if not result.success:
+        for event in result.all_events:
+            if event.is_failure:
+                print(f"ccn run: {event.message}", file=sys.stderr)
+        return 1
+    _print_run(result)
+    return 0
+
+
+def _print_run(result) -> None:
+    meta = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        meta.update({k: v.value for k, v in mat.metadata.items()})
+    rows = [("files", meta.get("new_files", 0)), ("duplicates", meta.get("duplicates", 0)),
+            ("accepted", meta.get("accepted", 0)), ("  with warnings", meta.get("accepted_with_warnings", 0)),
+            ("rejected", meta.get("rejected", 0)), ("superseded", meta.get("superseded", 0)),
+            ("late", meta.get("late", 0))]
+    print(f"\nrun {result.run_id}")
+    for k, v in rows:
+        print(f"  {k:<16}{v:>8}")
+
+
+def cmd_summary(args) -> int:
+    from pipelines.settings import settings
+    from pipelines.stages import national_summary
+    from schemas.warehouse import make_engine, upgrade
+
+    engine = make_engine(settings().warehouse_url)
+    upgrade(engine)
+    df = national_summary(engine, args.period.code if args.period else None)
+    if args.truth:
+        return _compare_truth(df, Path(args.truth))
+    if df.empty:
+        print("no accepted Biểu 04 yet" + (f" for {args.period}" if args.period else ""))
+        return 0
+    for period, part in df.groupby("period", sort=True):
+        print(f"\nNational summary {period} (Biểu 04, {int(part['provinces_reporting'].max())} provinces)")
+        for r in part.itertuples():
+            value = "" if r.value is None else f"{r.value:,.2f}"
+            print(f"  {r.indicator_code:>5}  {r.indicator_name[:70]:<70} {value:>16} {r.unit}")
+    return 0
+
+
+def _compare_truth(df, path: Path) -> int:
+    """Compare the national summary with a sample's truth.json; exit 1 on any difference."""
+    import json
+    import math
+
+    truth = json.loads(path.read_text(encoding="utf-8"))
+    got = {r.indicator_code: r for r in df[df["period"] == truth["period"]].itertuples()}
+    bad = []
+    for code, t in truth["national_summary"].items():
+        r = got.get(code)
+        if r is None or not math.isclose(r.value, t["value"], rel_tol=1e-9, abs_tol=1e-9) \
+                or r.provinces_reporting != t["provinces_reporting"]:
+            bad.append(f"  row {code}: warehouse {getattr(r, 'value', None)} vs truth {t['value']}")
+    if bad:
+        print(f"national summary {truth['period']} differs from {path}:", *bad, sep="\n")
+        return 1
+    print(f"national summary {truth['period']}: all {len(truth['national_summary'])} rows equal {path}")
+    return 0
+
+
+def cmd_ui(args) -> int:
+    import subprocess
+
+    _dagster_home()
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.call([sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"),
+                            "-p", str(args.port)], cwd=root)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ccn", description=__doc__.split("\n\n")[0],
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("sample", help="write a realistic national sample (four forms) and its truth.json",
+                       description="Write a consistent national set of Biểu 01–04 workbooks for one period, with a "
+                                   "few deliberate errors and late files, and truth.json with what each file holds.")
+    s.add_argument("--out", required=True, help="folder to write into (e.g. .ccn/inbox)")
+    s.add_argument("--period", type=_period, default=_period("2026-H1"), help="2026-H1 (default) or 2025-Y …")
+    s.add_argument("--provinces", type=int, default=3, help="number of provinces (1–34, default 3)")
+    s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    s.set_defaults(func=cmd_sample)
+
+    r = sub.add_parser("run", help="ingest every new file in the inbox (archive, read, validate, load, summarise)",
+                       description="Run the Dagster ingest job in process: every new file in the inbox is archived "
+                                   "by SHA-256, read, validated and loaded; the run shows in the Dagster UI.")
+    r.add_argument("--inbox", help="folder to ingest (default $CCN_HOME/inbox)")
+    r.set_defaults(func=cmd_run)
+
+    m = sub.add_parser("summary", help="print the national summary (Biểu 04 over all provinces)")
+    m.add_argument("--period", type=_period, help="only this period")
+    m.add_argument("--truth", metavar="TRUTH_JSON", help="compare with a sample's truth.json; exit 1 on a difference")
+    m.set_defaults(func=cmd_summary)
+
+    u = sub.add_parser("ui", help="open the Dagster UI on this home (dagster dev -w workspace.yaml)")
+    u.add_argument("--port", type=int, default=3000)
+    u.set_defaults(func=cmd_ui)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

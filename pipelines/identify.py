@@ -1,0 +1,196 @@
+"""Who sent a report and for which period (SPEC §2, §4).
+
+The official forms do not identify the unit in a structured way.  The identification lines of the national
+template, the sender text after ``Đơn vị gửi báo cáo``, the sheet name, the file name and the folder are
+tried in that order; a unit that stays unknown is an error for a steward to settle, never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pipelines.reader import Report
+from schemas.admin import Unit, admin
+from schemas.periods import Period
+from schemas.text import clean, loose_key, slug, strip_marks
+from validations.catalogue import Finding, finding
+
+_ROMAN_NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9", "x": "10"}
+_CLUSTER_PREFIX = re.compile(r"^(cum cong nghiep|cum cn|ccn)\s+", re.I)
+
+
+@dataclass
+class Identity:
+    period: Period | None = None
+    province_code: str | None = None  # 2025 code
+    province_name: str | None = None
+    commune_code: str | None = None  # 2025 code
+    commune_name: str | None = None
+    cluster_name: str | None = None
+    project_name: str | None = None
+    tax_code: str | None = None
+    sender: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+
+def cluster_key(name: str) -> str:
+    """A cluster name reduced for matching and IDs: prefix dropped, roman numerals as digits."""
+    s = loose_key(name)
+    s = _CLUSTER_PREFIX.sub("", s)
+    words = [_ROMAN_NUMERALS.get(w, w) if i > 0 else w for i, w in enumerate(s.split())]
+    return " ".join(words)
+
+
+def cluster_id(province_code: str, name: str) -> str:
+    """The stable ID a newly seen cluster is registered under: ``37-dong-van-2``."""
+    return f"{province_code}-{slug(cluster_key(name))}"
+
+
+def project_key(cluster: str, tax_code: str | None, project_name: str | None) -> str:
+    if tax_code and re.sub(r"\D", "", tax_code):
+        return f"{cluster}/{re.sub(r'[^0-9-]', '', tax_code)}"
+    return f"{cluster}/{slug(project_name or '')[:60]}"
+
+
+# --- period ---------------------------------------------------------------------------------------------------
+_YEAR = re.compile(r"(?<!\d)(20[2-9]\d)(?!\d)")
+
+
+def period_kind(text: str) -> str | None:
+    """``H1``, ``Y``, ``ambiguous`` or None for a period text such as ``6 tháng đầu năm 2026``."""
+    raw = strip_marks(text).lower()
+    if re.search(r"6\s*thang\s*/\s*(ca\s*)?nam", raw) or re.search(r"nam\s*/\s*6\s*thang", raw):
+        return "ambiguous"
+    key = loose_key(text)
+    if re.search(r"\b(0?6 thang|sau thang|h1|6t|6th|ban nien|giua nam)\b", key) or re.search(r"(?<![0-9a-z])(6t|h1)(?=\d|\b)", key):
+        return "H1"
+    if re.search(r"\b(nam|ca nam|hang nam|annual|year)\b", key) or re.search(r"(?<![0-9a-z])(y|nam)(?=20\d\d)", key):
+        return "Y"
+    return None
+
+
+def _period_from_file_name(name: str) -> tuple[str | None, int | None]:
+    key = loose_key(name.rsplit(".", 1)[0].replace("_", " ").replace("-", " "))
+    years = _YEAR.findall(key)
+    year = int(years[-1]) if years else None
+    m = re.search(r"20\d\d\s*(h1|y)\b", key)
+    if m:
+        return ("H1" if m.group(1) == "h1" else "Y"), year
+    kind = period_kind(key)
+    return (kind if kind != "ambiguous" else None), year
+
+
+def resolve_period(report: Report, file_name: str) -> tuple[Period | None, list[Finding]]:
+    findings: list[Finding] = []
+    h = report.header
+    text, cell = h.get("period", ("", None))
+    kind = period_kind(text) if text else None
+    if kind == "ambiguous":
+        return None, [finding("identity.period_ambiguous", sheet=report.sheet, cell=cell, text=text)]
+    years = _YEAR.findall(text)
+    year = int(years[-1]) if years else None
+    year_text, year_cell = h.get("year", ("", None))
+    if year_text:
+        y2 = _YEAR.findall(year_text)
+        if y2:
+            if year and int(y2[0]) != year:
+                findings.append(finding("identity.period_conflict", sheet=report.sheet, cell=year_cell,
+                                        a=text, b=year_text))
+            year = year or int(y2[0])
+    f_kind, f_year = _period_from_file_name(file_name)
+    if kind and f_kind and kind != f_kind and findings == []:
+        pass  # the workbook's own words win over a file name
+    kind = kind or f_kind
+    year = year or f_year
+    if findings:
+        return None, findings
+    if not kind or not year:
+        missing = "kind (6 tháng / năm)" if not kind else "year"
+        return None, [finding("identity.period_missing", sheet=report.sheet, cell=cell,
+                              detail=f" ({missing}; looked at 'Kỳ báo cáo', 'Năm báo cáo' and the file name)")]
+    return Period(year, kind), []
+
+
+# --- units -------------------------------------------------------------------------------------------------------
+def _candidates(report: Report, field_name: str, file_name: str, folders: list[str]) -> list[tuple[str, str | None]]:
+    """Texts that may name a unit, best source first: identification line, sender, sheet, file, folders."""
+    out: list[tuple[str, str | None]] = []
+    if field_name in report.header:
+        out.append(report.header[field_name])
+    if "sender" in report.header:
+        out.append(report.header["sender"])
+    out.append((report.sheet, None))
+    out.append((re.sub(r"[_\-]+", " ", file_name.rsplit(".", 1)[0]), None))
+    out.extend((f, None) for f in reversed(folders))
+    return out
+
+
+def _one(units: list[Unit]) -> Unit | None:
+    return units[0] if len({u.code for u in units}) == 1 else None
+
+
+def resolve_units(report: Report, file_name: str, folders: list[str] | None = None) -> Identity:
+    """Period, province, commune, cluster and project of a report, with findings for what stays unknown."""
+    folders = folders or []
+    a = admin()
+    ident = Identity(sender=report.header.get("sender", ("", ""))[0] or None)
+    ident.period, ident.findings = resolve_period(report, file_name)
+    level = report.spec.sender_level
+
+    # province: explicit line first, then any other source that names exactly one province
+    province: Unit | None = None
+    explicit = report.header.get("province")
+    if explicit:
+        province = _one(a.find_province(explicit[0]))
+        if province is None:
+            ident.findings.append(finding("identity.province_unresolved", sheet=report.sheet, cell=explicit[1],
+                                          detail=f": \"{explicit[0]}\" is not a province name or code"))
+            return ident
+    commune: Unit | None = None
+    commune_line = report.header.get("commune")
+    if commune_line:
+        commune = _one(a.find_commune(commune_line[0], province.province_code if province else None))
+    if province is None and commune is not None:
+        province = a.provinces[commune.province_code]
+    if province is None:
+        for text, _cell in _candidates(report, "province", file_name, folders)[1:]:
+            province = _one(a.find_province(text))
+            if province:
+                break
+    if province is None:
+        ident.findings.append(finding("identity.province_unresolved", sheet=report.sheet,
+                                      detail=" (no 'Tỉnh/Thành phố' line; sender, sheet, file and folder names name no province)"))
+        return ident
+    ident.province_code = province.province_code
+    ident.province_name = a.provinces[province.province_code].name if province.province_code in a.provinces else province.name
+
+    if level in ("commune", "cluster", "project"):
+        if commune is None:
+            for text, _cell in _candidates(report, "commune", file_name, folders)[1 if commune_line else 0:]:
+                commune = _one(a.find_commune(text, ident.province_code))
+                if commune:
+                    break
+        if commune is not None:
+            ident.commune_code, ident.commune_name = commune.code, commune.name
+        elif level == "commune":
+            detail = f": \"{commune_line[0]}\" is not a commune of {ident.province_name}" if commune_line else \
+                " (no 'Xã, phường' line and the sender names no commune)"
+            ident.findings.append(finding("identity.commune_unresolved", sheet=report.sheet,
+                                          cell=commune_line[1] if commune_line else None, detail=detail))
+    if level in ("cluster", "project"):
+        cl = report.header.get("cluster")
+        if cl and cluster_key(cl[0]):
+            ident.cluster_name = clean(cl[0])
+        else:
+            ident.findings.append(finding("identity.cluster_unresolved", sheet=report.sheet,
+                                          detail=" (no 'Cụm công nghiệp' line names the cluster)"))
+    if level == "project":
+        ident.project_name = report.header.get("project", ("", None))[0] or None
+        ident.tax_code = report.header.get("tax_code", ("", None))[0] or None
+        if not ident.project_name and not ident.tax_code:
+            ident.findings.append(finding("identity.project_unresolved", sheet=report.sheet,
+                                          detail=" (no project name after 'Tên dự án' and no tax code)"))
+    elif level == "cluster":
+        ident.tax_code = report.header.get("tax_code", ("", None))[0] or None
+    return ident

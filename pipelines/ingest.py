@@ -1,0 +1,194 @@
+"""From archived files to submissions: read every workbook not read yet, identify each report, and record it
+(``pending``) with its values and structure findings.  One transaction per file, so a crash leaves a file
+either wholly recorded or not at all; the next run picks up what is left.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import PurePosixPath
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from pipelines.identify import cluster_id, cluster_key, project_key, resolve_units
+from pipelines.reader import IndicatorValue, read_workbook
+from schemas.forms import load_forms
+from schemas.periods import VN_TZ, Period
+from schemas.warehouse import (
+    cluster, cluster_alias, indicator_value, insert_ignore, project, received_file, submission, validation_finding,
+)
+from validations.catalogue import Finding, finding
+
+PARALLEL_FROM = 64  # files; below this a process pool costs more than it saves
+
+
+@dataclass
+class ParsedSubmission:
+    sheet: str | None
+    form: str | None
+    wording: str | None = None
+    period: str | None = None
+    province_code: str | None = None
+    province_name: str | None = None
+    commune_code: str | None = None
+    commune_name: str | None = None
+    cluster_name: str | None = None
+    project_name: str | None = None
+    tax_code: str | None = None
+    sector: str | None = None
+    sender: str | None = None
+    values: list[IndicatorValue] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class ParsedFile:
+    sha256: str
+    submissions: list[ParsedSubmission]
+
+
+def parse_file(sha: str, archive_path: str, file_name: str, source_path: str) -> ParsedFile:
+    """Read and identify one archived file (runs in a worker process for large batches)."""
+    from pathlib import Path
+
+    reading = read_workbook(Path(archive_path), name=file_name)
+    folders = list(PurePosixPath(source_path).parts[:-1])
+    subs = []
+    for report in reading.reports:
+        ident = resolve_units(report, file_name, folders)
+        subs.append(ParsedSubmission(
+            sheet=report.sheet, form=report.form, wording=report.wording,
+            period=ident.period.code if ident.period else None,
+            province_code=ident.province_code, province_name=ident.province_name,
+            commune_code=ident.commune_code, commune_name=ident.commune_name, cluster_name=ident.cluster_name,
+            project_name=ident.project_name, tax_code=ident.tax_code,
+            sector=report.header.get("sector", (None,))[0], sender=ident.sender,
+            values=list(report.values.values()), findings=report.findings + ident.findings,
+        ))
+    if not subs:  # the file as a whole failed: it is recorded as one rejected submission with the reason
+        subs.append(ParsedSubmission(sheet=None, form=None, findings=reading.findings))
+    return ParsedFile(sha, subs)
+
+
+def _parse_args(row) -> tuple[str, str, str, str]:
+    return row.sha256, row.archive_path, row.file_name, row.source_path
+
+
+def _parse_star(args) -> ParsedFile:
+    return parse_file(*args)
+
+
+def ingest_archived(engine: Engine, run_id: str, progress=None, workers: int | None = None) -> int:
+    """Read every archived file that has no submissions yet; returns the number of files read."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(received_file).where(received_file.c.state == "archived")
+                            .order_by(received_file.c.received_at)).all()
+    if not rows:
+        return 0
+    meta = {r.sha256: r for r in rows}
+    args = [_parse_args(r) for r in rows]
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    writer = _Writer(engine, run_id)
+    if len(args) >= PARALLEL_FROM and workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for i, parsed in enumerate(pool.map(_parse_star, args, chunksize=16)):
+                writer.write(parsed, meta[parsed.sha256])
+                if progress:
+                    progress(i + 1, len(args))
+    else:
+        for i, a in enumerate(args):
+            writer.write(parse_file(*a), meta[a[0]])
+            if progress:
+                progress(i + 1, len(args))
+    return len(args)
+
+
+class _Writer:
+    """Writes parsed files into the warehouse, registering clusters and projects first seen in a report."""
+
+    def __init__(self, engine: Engine, run_id: str) -> None:
+        self.engine = engine
+        self.run_id = run_id
+        self.forms = load_forms()
+        with engine.connect() as conn:
+            self.aliases = {(r.province_code, r.alias_key): r.cluster_id for r in conn.execute(select(cluster_alias))}
+            self.projects = {r[0] for r in conn.execute(select(project.c.project_key))}
+
+    def _cluster(self, conn, sub: ParsedSubmission, now: datetime) -> str:
+        key = (sub.province_code, cluster_key(sub.cluster_name))
+        found = self.aliases.get(key)
+        if found:
+            return found
+        cid = cluster_id(sub.province_code, sub.cluster_name)
+        insert_ignore(conn, cluster, {"cluster_id": cid, "name": sub.cluster_name, "province_code": sub.province_code,
+                                      "commune_code": sub.commune_code, "verified": False, "source": "report",
+                                      "created_at": now})
+        insert_ignore(conn, cluster_alias, {"province_code": sub.province_code, "alias_key": key[1], "cluster_id": cid,
+                                            "alias": sub.cluster_name})
+        cid = conn.execute(select(cluster_alias.c.cluster_id).where(
+            cluster_alias.c.province_code == key[0], cluster_alias.c.alias_key == key[1])).scalar_one()
+        self.aliases[key] = cid
+        return cid
+
+    def write(self, parsed: ParsedFile, meta) -> None:
+        now = datetime.now(tz=VN_TZ)
+        received_at: datetime = meta.received_at
+        with self.engine.begin() as conn:
+            for sub in parsed.submissions:
+                row = self._submission_row(conn, sub, meta, received_at, now)
+                findings = list(sub.findings)
+                if row["is_late"]:
+                    findings.append(finding("timeliness.late", sheet=sub.sheet,
+                                            received=received_at.strftime("%Y-%m-%d %H:%M"),
+                                            deadline=row["deadline"].strftime("%Y-%m-%d %H:%M")))
+                sid = conn.execute(submission.insert().values(**row)).inserted_primary_key[0]
+                if sub.values:
+                    units = self.forms[sub.form].rows_by_code
+                    conn.execute(indicator_value.insert(), [
+                        {"submission_id": sid, "indicator_code": v.code, "value": v.value, "raw": v.raw,
+                         "sheet": sub.sheet, "cell": v.cell, "unit": units[v.code].unit} for v in sub.values])
+                if findings:
+                    conn.execute(validation_finding.insert(), [
+                        {"submission_id": sid, "rule_id": f.rule_id, "severity": f.severity, "sheet": f.sheet,
+                         "cell": f.cell, "indicator_code": f.indicator_code, "message": f.message,
+                         "expected": f.expected, "created_at": now} for f in findings])
+                conn.execute(update(submission).where(submission.c.submission_id == sid).values(
+                    errors=sum(f.is_error for f in findings), warnings=sum(not f.is_error for f in findings)))
+            conn.execute(update(received_file).where(received_file.c.sha256 == parsed.sha256).values(state="read"))
+
+    def _submission_row(self, conn, sub: ParsedSubmission, meta, received_at: datetime, now: datetime) -> dict:
+        spec = self.forms.get(sub.form) if sub.form else None
+        deadline = None
+        if spec and sub.period:
+            period = Period.parse(sub.period)
+            deadline = period.deadline(spec.deadline[period.kind])
+        unit_key = unit_name = cid = pkey = None
+        if spec and sub.province_code:
+            level = spec.sender_level
+            if level == "province":
+                unit_key, unit_name = sub.province_code, sub.province_name
+            elif level == "commune" and sub.commune_code:
+                unit_key, unit_name = sub.commune_code, sub.commune_name
+            elif level in ("cluster", "project") and sub.cluster_name:
+                cid = self._cluster(conn, sub, now)
+                if level == "cluster":
+                    unit_key, unit_name = cid, sub.cluster_name
+                elif sub.project_name or sub.tax_code:
+                    pkey = project_key(cid, sub.tax_code, sub.project_name)
+                    if pkey not in self.projects:
+                        insert_ignore(conn, project, {"project_key": pkey, "cluster_id": cid, "name": sub.project_name,
+                                                      "tax_code": sub.tax_code, "sector": sub.sector})
+                        self.projects.add(pkey)
+                    unit_key, unit_name = pkey, sub.project_name or sub.tax_code
+        return {
+            "sha256": meta.sha256, "sheet": sub.sheet, "form": sub.form, "wording": sub.wording, "period": sub.period,
+            "province_code": sub.province_code, "commune_code": sub.commune_code, "cluster_id": cid,
+            "project_key": pkey, "unit_key": unit_key, "unit_name": unit_name, "sender": sub.sender,
+            "received_at": received_at, "deadline": deadline,
+            "is_late": bool(deadline and received_at >= deadline), "status": "pending", "errors": 0, "warnings": 0,
+            "run_id": self.run_id,
+        }

@@ -1,0 +1,471 @@
+"""Reading Circular 14 workbooks as offices type them (SPEC §2–§3).
+
+A workbook may hold several forms or several units of one form, one per sheet, anywhere on the sheet.  For
+every sheet that holds a form the reader returns a :class:`Report`: the form, the identification text found
+around the table, and each indicator row's value with the cell it came from.  Everything that cannot be read
+exactly becomes a :class:`~validations.catalogue.Finding` naming the sheet and cell; nothing is guessed.
+
+This module only reads; :mod:`pipelines.identify` turns the identification text into period and units.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.settings import Limits
+from pipelines.values import read_cell
+from schemas.forms import FormSpec, RowSpec, column_words, load_forms
+from schemas.text import clean, loose_key
+from validations.catalogue import Finding, finding
+
+EXTENSIONS = {".xlsx", ".xlsm", ".xls"}
+
+# Identification lines: what an office writes above (or below) the table, by the start of its label.
+HEADER_FIELDS = [
+    ("sender", ["don vi gui bao cao", "don vi bao cao", "co quan bao cao"]),
+    ("receiver", ["don vi nhan bao cao", "noi nhan bao cao"]),
+    ("period", ["ki bao cao"]),
+    ("year", ["nam bao cao"]),
+    ("project", ["ten du an dau tu san xuat kinh doanh", "ten du an", "du an"]),
+    ("sector", ["nganh nghe linh vuc san xuat", "nganh nghe"]),
+    ("province", ["tinh thanh pho", "tinh tp", "tinh", "thanh pho truc thuoc trung uong"]),
+    ("commune", ["xa phuong dac khu", "xa phuong", "xa", "phuong", "dac khu"]),
+    ("district", ["quan huyen", "huyen", "cap huyen"]),
+    ("cluster", ["ten cum cong nghiep", "cum cong nghiep", "ccn"]),
+    ("investor", ["chu dau tu ha tang", "chu dau tu"]),
+    ("tax_code", ["ma so thue", "mst"]),
+]
+_FIELD_PREFIXES = sorted(((p, f) for f, ps in HEADER_FIELDS for p in ps), key=lambda x: len(x[0]), reverse=True)
+
+# Abbreviations offices use in indicator text (loose keys), expanded before comparing labels.
+ABBREVIATIONS = {
+    "ccn": "cum cong nghiep", "cn": "cong nghiep", "sxkd": "san xuat kinh doanh", "da": "du an",
+    "htkt": "ha tang ki thuat", "nsnn": "ngan sach nha nuoc", "xlnt": "xu li nuoc thai", "sl": "so luong",
+    "dt": "dien tich", "qhct": "quy hoach chi tiet", "hdld": "hop dong lao dong", "ld": "lao dong",
+    "dtnn": "dau tu nuoc ngoai", "fdi": "von dau tu nuoc ngoai", "tb": "binh quan", "xd": "xay dung",
+    "dn": "doanh nghiep", "pd": "phe duyet", "tl": "thanh lap", "hd": "hoat dong", "cdt": "chu dau tu",
+}
+_ROMAN = {"i", "ii", "iii", "iv", "v", "vi"}
+_TITLE = re.compile(r"\bbieu(?: so)? ?0?([1-4])\b")
+
+
+def col_letter(col: int) -> str:
+    s = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        s = chr(65 + rem) + s
+    return s
+
+
+def a1(row: int, col: int) -> str:
+    return f"{col_letter(col)}{row + 1}"
+
+
+@dataclass
+class IndicatorValue:
+    code: str
+    value: float | None
+    raw: str
+    cell: str
+
+
+@dataclass
+class Report:
+    """One form found on one sheet of a workbook."""
+
+    sheet: str
+    form: str
+    wording: str | None  # "district" or "commune" when the title or sender says which
+    header: dict[str, tuple[str, str]]  # field -> (text, cell)
+    values: dict[str, IndicatorValue] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def spec(self) -> FormSpec:
+        return load_forms()[self.form]
+
+
+@dataclass
+class WorkbookReading:
+    path: Path
+    name: str
+    reports: list[Report] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # about the file as a whole
+
+
+def _tokens(text: str) -> frozenset[str]:
+    words = []
+    for w in loose_key(text).replace(".", " ").split():
+        words.extend(ABBREVIATIONS.get(w, w).split())
+    return frozenset(w for w in words if not w.isdigit())
+
+
+def label_score(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return 2 * len(a & b) / (len(a) + len(b))
+
+
+def normalise_code(raw: object) -> str | None:
+    """A row code as the form writes it: ``15.1`` from 15.1, ``15,1``, ``15.1.`` or ``"15.1"``; ``3`` from 3.0."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, (int, float)):
+        v = round(float(raw), 4)
+        return str(int(v)) if v.is_integer() else format(v, "g")
+    s = clean(raw).strip("().: ").replace(",", ".").rstrip(".")
+    if re.fullmatch(r"\d{1,2}(\.\d)?", s):
+        return s.lstrip("0") or "0"
+    if s.lower() in _ROMAN:
+        return s.upper()
+    return None
+
+
+class _FormIndex:
+    """Label tokens of every form row, computed once."""
+
+    def __init__(self) -> None:
+        self.forms = load_forms()
+        self.tokens = {f: {r.code: _tokens(r.label_vi) for r in spec.rows} for f, spec in self.forms.items()}
+        self.titles = {f: loose_key(spec.title) for f, spec in self.forms.items()}
+        self.generation_titles = {
+            loose_key(g.title): (f, g.name) for f, spec in self.forms.items() for g in spec.generations
+        }
+
+    def best_row(self, form: str, tokens: frozenset[str]) -> tuple[str | None, float, float]:
+        """The row whose label is closest to ``tokens``: (code, score, runner-up score)."""
+        scores = sorted(((label_score(tokens, t), c) for c, t in self.tokens[form].items()), reverse=True)
+        if not scores:
+            return None, 0.0, 0.0
+        return scores[0][1], scores[0][0], scores[1][0] if len(scores) > 1 else 0.0
+
+
+_INDEX: _FormIndex | None = None
+
+
+def index() -> _FormIndex:
+    global _INDEX
+    if _INDEX is None:
+        _INDEX = _FormIndex()
+    return _INDEX
+
+
+# ------------------------------------------------------------------------------------------------------------
+def read_workbook(path: Path, name: str | None = None, limits: Limits | None = None) -> WorkbookReading:
+    """Read every form in the workbook at ``path`` (``name`` is how the sender called the file)."""
+    limits = limits or Limits()
+    name = name or path.name
+    reading = WorkbookReading(path=path, name=name)
+    ext = Path(name).suffix.lower() or path.suffix.lower()
+    if ext not in EXTENSIONS:
+        reading.findings.append(finding("file.type", kind=ext or "(none)"))
+        return reading
+    try:
+        sheets = _load_sheets(path, limits)
+    except _Refused as exc:
+        reading.findings.append(finding("file.unreadable", reason=str(exc)))
+        return reading
+    except Exception as exc:  # calamine raises its own error types for every broken container
+        reading.findings.append(finding("file.unreadable", reason=_reason(exc)))
+        return reading
+    for sheet_name, grid in sheets:
+        report = read_sheet(sheet_name, grid)
+        if report is not None:
+            reading.reports.append(report)
+    if not reading.reports:
+        reading.findings.append(finding("structure.form_not_found"))
+    return reading
+
+
+class _Refused(Exception):
+    pass
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    kind = type(exc).__name__
+    if "password" in text.lower() or kind == "PasswordError":
+        return "the workbook is password-protected (bảng tính có mật khẩu)"
+    if kind in ("ZipError", "BadZipFile") or "zip" in text.lower():
+        return f"the file is not a valid Excel workbook or is damaged ({text[:120]})"
+    return f"{kind}: {text[:160]}"
+
+
+def _load_sheets(path: Path, limits: Limits) -> list[tuple[str, list[list[object]]]]:
+    from python_calamine import CalamineWorkbook
+
+    size = path.stat().st_size
+    if size == 0:
+        raise _Refused("the file is empty (0 bytes)")
+    if size > limits.max_file_bytes:
+        raise _Refused(f"the file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}")
+    limits.check_container(path)
+    wb = CalamineWorkbook.from_path(str(path))
+    try:
+        out = []
+        for meta in wb.sheets_metadata:
+            if "WorkSheet" not in str(meta.typ):
+                continue
+            sheet = wb.get_sheet_by_name(meta.name)
+            if sheet.total_width > limits.max_columns:
+                raise _Refused(f"sheet {meta.name!r} is {sheet.total_width:,} columns wide, over the limit of {limits.max_columns:,}")
+            rows = sheet.to_python(skip_empty_area=False, nrows=limits.max_rows_read)
+            out.append((meta.name, rows))
+        return out
+    finally:
+        wb.close()
+
+
+# ------------------------------------------------------------------------------------------------------------
+def _row_text(row: list[object]) -> str:
+    return " ".join(clean(c) for c in row if isinstance(c, str) and clean(c))
+
+
+def _detect_form(grid: list[list[object]], sheet: str) -> tuple[str | None, str | None, tuple[int, int] | None]:
+    """Form code and wording from a title such as ``Biểu số 02.`` or the form's title text."""
+    idx = index()
+    for r, row in enumerate(grid[:60]):
+        for c, cell in enumerate(row[:30]):
+            if not isinstance(cell, str) or not cell.strip():
+                continue
+            key = loose_key(cell)
+            m = _TITLE.search(key)
+            if m and (key.startswith("bieu") or "mau" in key[:8]):
+                form = f"0{m.group(1)}"
+                return form, _wording(key, idx), (r, c)
+            for title_key, (form, gen) in idx.generation_titles.items():
+                if title_key in key:
+                    return form, gen, (r, c)
+    return None, None, None
+
+
+def _wording(key: str, idx: _FormIndex) -> str | None:
+    if "cap huyen" in key:
+        return "district"
+    if "cap xa" in key:
+        return "commune"
+    return None
+
+
+def _find_header(grid: list[list[object]], start: int) -> tuple[int, dict[str, int]] | None:
+    """Row of the table header (``TT | Chỉ tiêu | Đơn vị tính | Kết quả | Ghi chú``) and column indexes."""
+    words = column_words()
+    for r in range(start, min(len(grid), start + 80)):
+        cols: dict[str, int] = {}
+        for c, cell in enumerate(grid[r][:40]):
+            if not isinstance(cell, str) or not cell.strip():
+                continue
+            key = loose_key(cell)
+            for name, ws in words.items():
+                if name not in cols and any(key == w or key.startswith(w + " ") for w in ws):
+                    cols[name] = c
+                    break
+        if "label" in cols and ("value" in cols or "unit" in cols):
+            return r, cols
+    return None
+
+
+def read_sheet(sheet: str, grid: list[list[object]]) -> Report | None:
+    """Read the form on one sheet, or None when the sheet holds no form."""
+    if not grid:
+        return None
+    idx = index()
+    form, wording, title_at = _detect_form(grid, sheet)
+    header = _find_header(grid, title_at[0] if title_at else 0)
+    if header is None and form is None:
+        return None
+    if header is None:
+        report = Report(sheet=sheet, form=form, wording=wording, header=_identification(grid, range(len(grid))))
+        report.findings.append(finding("structure.form_not_found", sheet=sheet, cell=a1(*title_at),
+                                       detail=f": the table of {load_forms()[form].label} was not found"))
+        return report
+    header_row, cols = header
+    if form is None:
+        form = _form_from_rows(grid, header_row, cols)
+        if form is None:
+            return None
+    table_rows = _table(grid, header_row, cols, form)
+    last = max((r for r, *_ in table_rows), default=header_row)
+    around = [r for r in range(len(grid)) if r < header_row or r > last]
+    report = Report(sheet=sheet, form=form, wording=wording, header=_identification(grid, around))
+    if form in ("03", "04") and title_at is None:
+        report.form = _tell_03_from_04(report)
+    _read_rows(report, table_rows, cols)
+    return report
+
+
+def _form_from_rows(grid, header_row: int, cols: dict[str, int]) -> str | None:
+    """A form without a title: the form whose labels the rows under the header match best."""
+    idx = index()
+    label_col = cols["label"]
+    scores = {f: 0 for f in idx.forms}
+    for row in grid[header_row + 1: header_row + 60]:
+        if label_col >= len(row) or not isinstance(row[label_col], str):
+            continue
+        tokens = _tokens(row[label_col])
+        for f in idx.forms:
+            _, s, _ = idx.best_row(f, tokens)
+            if s >= 0.8:
+                scores[f] += 1
+    best = max(scores.values())
+    if best < 3:
+        return None
+    winners = [f for f, s in scores.items() if s == best]
+    return winners[0] if len(winners) == 1 else "04" if set(winners) == {"03", "04"} else winners[0]
+
+
+def _tell_03_from_04(report: Report) -> str:
+    """Biểu 03 and 04 share their rows; the sender and the identification lines tell them apart."""
+    h = report.header
+    sender = loose_key(h.get("sender", ("", ""))[0])
+    if "so cong thuong" in sender or "cap tinh" in sender:
+        return "04"
+    if "commune" in h or "district" in h or "xa" in sender.split() or "phuong" in sender or "huyen" in sender:
+        return "03"
+    return "04"
+
+
+def _table(grid, header_row: int, cols: dict[str, int], form: str) -> list[tuple[int, str | None, str, object, str]]:
+    """Candidate rows under the header: (row, code, label, value, unit text)."""
+    out = []
+    code_col, label_col = cols.get("code"), cols["label"]
+    value_col = cols.get("value")
+    unit_col = cols.get("unit")
+    if value_col is None:  # the value column follows the unit column
+        value_col = unit_col + 1 if unit_col is not None else label_col + 2
+    blank_run = 0
+    for r in range(header_row + 1, len(grid)):
+        row = grid[r]
+
+        def cell(c):
+            return row[c] if c is not None and c < len(row) else ""
+
+        code_raw, label = cell(code_col), cell(label_col)
+        if isinstance(code_raw, str) and re.fullmatch(r"\(\d\)", clean(code_raw)):
+            continue  # the "(1) … (5)" row that numbers the columns
+        if isinstance(label, (int, float)) and code_col is None:
+            label = ""
+        label = clean(label) if isinstance(label, str) else ""
+        code = normalise_code(code_raw)
+        if code is None and not label:
+            if any(clean(c) if isinstance(c, str) else c not in ("", None) for c in row):
+                blank_run = 0
+            else:
+                blank_run += 1
+                if blank_run > 20 and out:
+                    break
+            continue
+        blank_run = 0
+        out.append((r, code, label, cell(value_col), clean(cell(unit_col)) if isinstance(cell(unit_col), str) else ""))
+    cols["value"] = value_col
+    return out
+
+
+def _read_rows(report: Report, rows, cols: dict[str, int]) -> None:
+    idx = index()
+    spec = report.spec
+    by_code = spec.rows_by_code
+    seen: dict[str, str] = {}
+    value_col = cols["value"]
+    for r, code, label, raw, unit_text in rows:
+        tokens = _tokens(label)
+        best, best_score, runner_up = idx.best_row(report.form, tokens) if label else (None, 0.0, 0.0)
+        if code in by_code:
+            own = label_score(tokens, idx.tokens[report.form][code]) if label else 1.0
+            if best and best != code and best_score >= 0.85 and best_score - own >= 0.15 and own < 0.6:
+                report.findings.append(finding("structure.row_label_mismatch", sheet=report.sheet, cell=a1(r, cols.get("label", 0)),
+                                               indicator_code=code, code=code, other=best, text=label[:80]))
+                seen.setdefault(code, a1(r, value_col))
+                continue
+            row_spec = by_code[code]
+        elif code is not None and (code in _ROMAN_UPPER or code not in by_code and best_score < 0.75):
+            continue  # section heading (I, II, III) or a code the form does not have and no label match
+        elif best and best_score >= 0.75 and best_score - runner_up >= 0.05:
+            row_spec = by_code[best]
+        else:
+            if code is not None and raw not in ("", None):
+                report.findings.append(finding("structure.row_unknown", sheet=report.sheet, cell=a1(r, value_col),
+                                               text=(label or code)[:80], form=spec.label))
+            continue
+        cell = a1(r, value_col)
+        if row_spec.code in seen:
+            report.findings.append(finding("structure.row_duplicate", sheet=report.sheet, cell=cell,
+                                           indicator_code=row_spec.code, code=row_spec.code, other=seen[row_spec.code]))
+            continue
+        seen[row_spec.code] = cell
+        _check_unit(report, row_spec, unit_text, a1(r, cols["unit"]) if "unit" in cols else cell)
+        reading = read_cell(raw, row_spec)
+        raw_text = "" if raw is None else str(raw)
+        if reading.problem:
+            report.findings.append(finding(reading.problem, sheet=report.sheet, cell=cell, indicator_code=row_spec.code,
+                                           expected=row_spec.unit_vi, **(reading.params or {})))
+        elif reading.warning:
+            report.findings.append(finding(reading.warning, sheet=report.sheet, cell=cell, indicator_code=row_spec.code,
+                                           **(reading.params or {})))
+        if reading.problem is None and reading.value is not None:
+            report.values[row_spec.code] = IndicatorValue(row_spec.code, reading.value, raw_text, cell)
+    for row_spec in spec.rows:
+        if row_spec.code not in seen:
+            report.findings.append(finding("structure.row_missing", sheet=report.sheet, indicator_code=row_spec.code,
+                                           code=row_spec.code, label=row_spec.label_vi, label_en=row_spec.label_en))
+
+
+_ROMAN_UPPER = {r.upper() for r in _ROMAN}
+_UNIT_ALIASES = {
+    "billion_vnd": {"ti dong", "ti vnd", "ti d", "ti"},
+    "ha": {"ha", "hecta"},
+    "percent": {"%", "phan tram", ""},
+    "persons": {"nguoi", "lao dong"},
+    "million_vnd_per_person_month": {"trieu dong nguoi thang", "trieu dong thang", "trieu dong", "trd nguoi thang"},
+    "projects": {"du an", "da"},
+    "clusters": {"cum", "ccn"},
+    "flag": {"cong trinh", "ct", "1 0", ""},
+}
+
+
+def _check_unit(report: Report, row: RowSpec, unit_text: str, cell: str) -> None:
+    if not unit_text:
+        return
+    key = loose_key(unit_text) or unit_text.strip()
+    if key in _UNIT_ALIASES.get(row.unit, set()) or key == loose_key(row.unit_vi):
+        return
+    report.findings.append(finding("structure.unit_mismatch", sheet=report.sheet, cell=cell, indicator_code=row.code,
+                                   found=unit_text, expected=row.unit_vi))
+
+
+def _identification(grid, rows) -> dict[str, tuple[str, str]]:
+    """Identification lines (``Đơn vị gửi báo cáo: …``, ``Tỉnh/Thành phố: …``) in the given rows."""
+    found: dict[str, tuple[str, str]] = {}
+    for r in rows:
+        if r >= len(grid):
+            break
+        row = grid[r]
+        cells = [(c, clean(v)) for c, v in enumerate(row[:30]) if v not in ("", None) and clean(v)]
+        if not cells:
+            continue
+        c0, first = cells[0]
+        key = loose_key(first.split(":", 1)[0])
+        for prefix, name in _FIELD_PREFIXES:
+            if key == prefix:
+                break
+        else:
+            continue
+        if name in found:
+            continue
+        if ":" in first:
+            value = first.split(":", 1)[1].strip()
+            rest = " ".join(str(v) for _, v in cells[1:])
+            value = (value + " " + rest).strip() if not value else value
+            cell = a1(r, c0)
+        else:
+            value = " ".join(str(v) for _, v in cells[1:]).strip()
+            cell = a1(r, cells[1][0]) if len(cells) > 1 else a1(r, c0)
+        value = value.strip(" .…")
+        if value and not set(value) <= set(".…_ "):
+            found[name] = (value, cell)
+    return found

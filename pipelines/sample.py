@@ -1,0 +1,355 @@
+"""A realistic national set of reports for one period, consistent across levels, with its truth.
+
+Provinces and communes are real 2025 units (GSO codes, ``schemas/reference/admin``); cluster magnitudes
+follow SPEC §7 (10–75 ha, ~65% occupancy, ~13 projects per operating cluster).  Biểu 01 per project, 02 per
+cluster, 03 per commune with clusters, 04 per province; each upper level is computed from the written values
+of the level below, so the forms agree.  A few files carry deliberate errors and a few arrive late.
+``truth.json`` beside the files lists what each file holds and the national totals of Biểu 04.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from pipelines.identify import cluster_id, project_key
+from pipelines.templates import FormContent, Identification, Typing, write_form
+from schemas.admin import admin
+from schemas.forms import load_forms
+from schemas.periods import Period
+from schemas.text import slug
+
+SECTORS = ["Chế biến gỗ", "Dệt may", "Cơ khí", "Chế biến nông sản", "Vật liệu xây dựng", "Điện tử", "Da giày",
+           "Thủ công mỹ nghệ", "Bao bì nhựa", "Thực phẩm"]
+COMPANY = ["Công ty TNHH", "Công ty Cổ phần", "Công ty TNHH MTV", "Doanh nghiệp tư nhân"]
+NAMES = ["Phú Thịnh", "Hòa Bình", "Minh Phát", "An Khang", "Tân Tiến", "Việt Hưng", "Đại Dương", "Thành Công",
+         "Hưng Long", "Kim Sơn", "Bảo Ngọc", "Trường An", "Đông Á", "Sao Mai", "Hoàng Gia", "Nam Việt"]
+
+
+@dataclass
+class Cluster:
+    id: str
+    name: str
+    province_code: str
+    commune_code: str
+    status: str  # operating | operating_unestablished | established | planned
+    kind: str  # craft | specialised | other
+    area: float
+    industrial_land: float
+    enterprise_investor: bool
+    detailed_plan: bool
+    infra_approved: bool
+    established_in_period: bool
+    investor: str
+    tax_code: str
+    b02: dict[str, float] = field(default_factory=dict)
+    projects: list[dict] = field(default_factory=list)
+
+    @property
+    def established(self) -> bool:
+        return self.status in ("operating", "established")
+
+    @property
+    def operating(self) -> bool:
+        return self.status in ("operating", "operating_unestablished")
+
+
+def _r(x: float, nd: int = 2) -> float:
+    return round(x + 0.0, nd)
+
+
+def _clusters_for(rng: random.Random, province_code: str, communes: list, n: int) -> list[Cluster]:
+    out = []
+    used: set[str] = set()
+    for i in range(n):
+        commune = communes[i % len(communes)] if i < len(communes) else rng.choice(communes)
+        base = commune.name.split(" ", 1)[1] if " " in commune.name else commune.name
+        name = f"Cụm công nghiệp {base}"
+        k = 2
+        while cluster_id(province_code, name) in used:
+            name = f"Cụm công nghiệp {base} {k}"
+            k += 1
+        used.add(cluster_id(province_code, name))
+        status = rng.choices(["operating", "operating_unestablished", "established", "planned"], [70, 5, 15, 10])[0]
+        area = _r(rng.uniform(10, 75), 1)
+        out.append(Cluster(
+            id=cluster_id(province_code, name), name=name, province_code=province_code, commune_code=commune.code,
+            status=status, kind=rng.choices(["craft", "specialised", "other"], [12, 10, 78])[0], area=area,
+            industrial_land=_r(area * rng.uniform(0.6, 0.75)), enterprise_investor=rng.random() < 0.6,
+            detailed_plan=status != "planned" and rng.random() < 0.9,
+            infra_approved=status != "planned" and rng.random() < 0.8,
+            established_in_period=status in ("operating", "established") and rng.random() < 0.06,
+            investor=f"{rng.choice(COMPANY)} {rng.choice(NAMES)} {province_code}{i:02d}",
+            tax_code=f"{rng.randint(1, 9)}{rng.randint(0, 10**8):09d}",
+        ))
+    return out
+
+
+def _fill_cluster(rng: random.Random, c: Cluster, period: Period) -> None:
+    """Biểu 02 of a cluster and Biểu 01 of its projects."""
+    months = 6 if period.kind == "H1" else 12
+    total = _r(c.area * rng.uniform(3, 12))
+    ready = _r(c.industrial_land * rng.uniform(0.5, 1.0)) if c.operating else _r(c.industrial_land * rng.uniform(0, 0.4))
+    leased = _r(ready * rng.uniform(0.3, 1.0)) if c.operating else 0.0
+    n_projects = max(1, round(leased / rng.uniform(1.0, 3.0))) if c.operating else 0
+    for p in range(n_projects):
+        fdi = rng.random() < 0.1
+        operating = rng.random() < 0.85
+        revenue = _r(rng.lognormvariate(3.0, 1.0) * months / 6) if operating else 0.0
+        workers = rng.randint(15, 450) if operating else rng.randint(0, 10)
+        c.projects.append({
+            "name": f"Nhà máy {rng.choice(SECTORS).lower()} {rng.choice(NAMES)} {p + 1}",
+            "company": f"{rng.choice(COMPANY)} {rng.choice(NAMES)}",
+            "sector": rng.choice(SECTORS),
+            "tax_code": f"{rng.randint(1, 9)}{rng.randint(0, 10**8):09d}",
+            "fdi": fdi, "operating": operating,
+            "values": {"1": revenue, "2": _r(revenue * rng.uniform(0.02, 0.08)), "3": float(workers),
+                       "4": _r(rng.uniform(6, 12), 1) if workers else 0.0},
+        })
+    wwtp = c.operating and rng.random() < 0.4
+    c.b02 = {
+        "1": total, "2": _r(total * rng.uniform(0.2, 1.0)) if c.status != "planned" else 0.0, "3": ready,
+        "4": leased, "5": _r(100 * leased / c.industrial_land) if c.industrial_land else 0.0,
+        "6": float(n_projects), "7": float(sum(p["fdi"] for p in c.projects)),
+        "8": float(sum(p["operating"] for p in c.projects)),
+        "9": _r(rng.uniform(1, 20) * months / 6) if c.operating else 0.0, "10": 0.0,
+        "11": float(rng.randint(5, 40)), "12": _r(rng.uniform(7, 12), 1),
+        "13": 1.0 if wwtp else 0.0, "14": 1.0 if wwtp and rng.random() < 0.7 else 0.0,
+    }
+    c.b02["10"] = _r(c.b02["9"] * rng.uniform(0.03, 0.1))
+
+
+def aggregate(clusters: list[Cluster]) -> dict[str, float]:
+    """Biểu 03/04 rows over a set of clusters, from the values their own reports carry."""
+    op = [c for c in clusters if c.operating]
+    est = [c for c in clusters if c.established]
+    v = {
+        "1": len(clusters), "2": sum(c.area for c in clusters), "3": len(est), "4": sum(c.area for c in est),
+        "5": sum(c.established_in_period for c in est), "6": sum(c.area for c in est if c.established_in_period),
+        "7": sum(c.enterprise_investor for c in est), "8": sum(c.area for c in est if c.enterprise_investor),
+        "9": sum(c.detailed_plan for c in clusters), "10": sum(c.area for c in clusters if c.detailed_plan),
+        "11": sum(c.infra_approved for c in clusters), "12": sum(c.area for c in clusters if c.infra_approved),
+        "13": sum(c.b02["1"] for c in clusters), "14": sum(c.b02["2"] for c in clusters),
+        "15.1": sum(c.status == "operating" for c in op), "15.2": sum(c.status == "operating_unestablished" for c in op),
+        "15.3": sum(c.kind == "craft" for c in op), "15.4": sum(c.kind == "specialised" for c in op),
+        "16.1": sum(c.area for c in op if c.status == "operating"),
+        "16.2": sum(c.area for c in op if c.status == "operating_unestablished"),
+        "16.3": sum(c.area for c in op if c.kind == "craft"), "16.4": sum(c.area for c in op if c.kind == "specialised"),
+        "17": sum(c.industrial_land for c in op), "18": sum(c.b02["4"] for c in op),
+        "20": sum(c.b02["6"] for c in clusters), "21": sum(c.b02["7"] for c in clusters),
+        "22": sum(c.b02["8"] for c in clusters),
+        "23": sum(p["values"]["1"] for c in clusters for p in c.projects),
+        "24": sum(p["values"]["2"] for c in clusters for p in c.projects),
+        "25": sum(p["values"]["3"] for c in clusters for p in c.projects),
+        "26": sum(c.b02["13"] for c in clusters), "27": sum(c.b02["14"] for c in clusters),
+    }
+    v["15"] = v["15.1"] + v["15.2"]
+    v["16"] = v["16.1"] + v["16.2"]
+    out = {k: _r(float(x)) for k, x in v.items()}
+    out["19"] = _r(100 * out["18"] / out["17"]) if out["17"] else 0.0
+    return out
+
+
+def _typing(rng: random.Random, plain_share: float = 0.6) -> Typing:
+    """Mostly the national template; otherwise one office's way of typing (SPEC §3)."""
+    if rng.random() < plain_share:
+        return Typing()
+    return Typing(
+        row_offset=rng.choice([0, 0, 2, 4]), col_offset=rng.choice([0, 0, 1, 2]),
+        numbered_row=rng.random() < 0.6, sections=rng.random() < 0.8,
+        code_style=rng.choice(["text", "number", "comma"]), label_style=rng.choice(["nfc", "nfd", "old_tone", "upper"]),
+        number_style=rng.choice(["number", "vn_text", "en_text"]), unit_in_cell=rng.random() < 0.3,
+        percent_style=rng.choice(["number", "text"]), flag_style=rng.choice(["number", "words"]),
+    )
+
+
+@dataclass
+class SampleReport:
+    sheet: str
+    form: str
+    unit_key: str
+    province_code: str
+    values: dict[str, float]
+
+
+@dataclass
+class SampleFile:
+    file: str
+    reports: list[SampleReport]
+    received_at: str
+    late: bool
+    expected_status: str  # accepted | accepted_with_warnings | rejected
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, projects: bool = True,
+             progress=None) -> dict:
+    """Write the sample workbooks under ``out`` and ``out/truth.json``; returns the truth."""
+    from openpyxl import Workbook
+
+    rng = random.Random(seed)
+    a = admin()
+    forms = load_forms()
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = sorted(rng.sample(sorted(a.provinces), min(provinces, len(a.provinces))))
+    files: list[SampleFile] = []
+    all_clusters: dict[str, list[Cluster]] = {}
+    for pcode in chosen:
+        communes = [c for c in a.communes.values() if c.province_code == pcode]
+        with_clusters = rng.sample(communes, min(len(communes), rng.randint(6, 12)))
+        clusters = _clusters_for(rng, pcode, with_clusters, rng.randint(14, 30))
+        for c in clusters:
+            _fill_cluster(rng, c, period)
+        all_clusters[pcode] = clusters
+
+    jobs: list[tuple[str, list[FormContent], list[str], Typing, str]] = []  # path, contents, unit keys, typing, kind
+    for pcode, clusters in all_clusters.items():
+        prov = a.provinces[pcode]
+        folder = f"{pcode}_{slug(prov.name)}"
+        pident = dict(province=prov.label, period=period)
+        by_commune: dict[str, list[Cluster]] = {}
+        for c in clusters:
+            by_commune.setdefault(c.commune_code, []).append(c)
+        for c in clusters:
+            if c.status == "planned":
+                continue
+            commune = a.communes[c.commune_code]
+            ident = Identification(commune=commune.label, cluster=c.name, tax_code=c.tax_code,
+                                   sender=c.investor, **pident)
+            jobs.append((f"{folder}/bieu02_{slug(c.name)}.xlsx", [FormContent("02", ident, dict(c.b02))], [c.id],
+                         _typing(rng), "02"))
+            if projects:
+                for i, p in enumerate(c.projects):
+                    pid = Identification(commune=commune.label, cluster=c.name, tax_code=p["tax_code"],
+                                         project=p["name"], sector=p["sector"], sender=p["company"], **pident)
+                    jobs.append((f"{folder}/bieu01/{slug(c.name)}_{i + 1:03d}.xlsx",
+                                 [FormContent("01", pid, dict(p["values"]))],
+                                 [project_key(c.id, p["tax_code"], p["name"])], _typing(rng, 0.8), "01"))
+        for ccode, cs in by_commune.items():
+            commune = a.communes[ccode]
+            ident = Identification(commune=commune.label, sender=f"Ủy ban nhân dân {commune.name}", **pident)
+            jobs.append((f"{folder}/bieu03_{ccode}_{slug(commune.name)}.xlsx", [FormContent("03", ident, aggregate(cs))],
+                         [ccode], _typing(rng), "03"))
+        ident = Identification(sender=f"Sở Công Thương {prov.name}", **pident)
+        jobs.append((f"{folder}/bieu04_{pcode}_{slug(prov.name)}.xlsx", [FormContent("04", ident, aggregate(clusters))],
+                     [pcode], _typing(rng), "04"))
+
+    # several units of one form in one workbook: the first province's first two Biểu 02 share a file
+    b02 = [j for j in jobs if j[4] == "02"]
+    if len(b02) >= 2:
+        first, second = b02[0], b02[1]
+        jobs.remove(second)
+        i = jobs.index(first)
+        jobs[i] = (first[0].replace("bieu02_", "bieu02_nhieu_cum_"), first[1] + second[1], first[2] + second[2],
+                   first[3], "02")
+
+    # deliberate errors and late files (never on Biểu 04, so every province reaches the national summary)
+    errors: dict[int, str] = {}
+    candidates = [i for i, j in enumerate(jobs) if j[4] in ("01", "02", "03") and len(j[1]) == 1]
+    picks = rng.sample(candidates, min(4, len(candidates)))
+    kinds = ["value.not_a_number", "identity.period_ambiguous", "structure.row_missing", "value.flag_not_binary"]
+    for i, kind in zip(picks, kinds):
+        jobs[i] = jobs[i][:3] + (Typing(),) + jobs[i][4:]  # the error, not a typing variation, is what the file shows
+        content = jobs[i][1][0]
+        if kind == "value.not_a_number":
+            code = next(iter(content.values))
+            content.values[code] = f"khoảng {int(float(content.values[code]) or 20)}"
+        elif kind == "identity.period_ambiguous":
+            content.ident.period = None
+            content.values = dict(content.values)
+        elif kind == "structure.row_missing":
+            content.values = dict(content.values)
+        elif kind == "value.flag_not_binary" and content.form != "02":
+            kind = "value.not_a_number"
+            code = next(iter(content.values))
+            content.values[code] = "-"
+        elif kind == "value.flag_not_binary":
+            content.values["13"] = 2
+        errors[i] = kind
+    late = set(rng.sample([i for i in range(len(jobs)) if i not in errors], min(3, len(jobs))))
+    deadline_of = {f: period.deadline(forms[f].deadline[period.kind]) for f in forms}
+
+    for n, (rel, contents, keys, typing, form) in enumerate(jobs):
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        wb = Workbook()
+        wb.remove(wb.active)
+        reports = []
+        for k, (content, key) in enumerate(zip(contents, keys)):
+            sheet = f"Biểu {content.form}" if len(contents) == 1 else f"Cụm {k + 1}"
+            ws = wb.create_sheet(sheet)
+            drop_row = errors.get(n) == "structure.row_missing"
+            if drop_row:
+                spec = forms[content.form]
+                content.values.pop(spec.rows[-1].code, None)
+            write_form(ws, content, typing)
+            if drop_row:
+                _delete_row_of(ws, forms[content.form].rows[-1].label_vi)
+            reports.append(SampleReport(sheet=sheet, form=content.form, unit_key=key,
+                                        province_code=_province_of(content, key),
+                                        values={c: float(v) for c, v in content.values.items()
+                                                if isinstance(v, (int, float))}))
+        wb.save(path)
+        deadline = deadline_of[form]
+        is_late = n in late
+        received = deadline + timedelta(days=rng.randint(1, 9), hours=rng.randint(0, 20)) if is_late else \
+            deadline - timedelta(days=rng.randint(1, 14), hours=rng.randint(1, 20))
+        ts = received.timestamp()
+        os.utime(path, (ts, ts))
+        err = [errors[n]] if n in errors else []
+        status = "rejected" if err else ("accepted_with_warnings" if is_late else "accepted")
+        files.append(SampleFile(file=rel, reports=reports, received_at=received.isoformat(), late=is_late,
+                                expected_status=status, errors=err, warnings=["timeliness.late"] if is_late else []))
+        if progress:
+            progress(n + 1, len(jobs))
+
+    corrupt = out / f"{chosen[0]}_{slug(a.provinces[chosen[0]].name)}" / "bao_cao_hong.xlsx"
+    corrupt.write_bytes(b"PK\x03\x04" + bytes(rng.getrandbits(8) for _ in range(300)))
+    files.append(SampleFile(file=str(corrupt.relative_to(out)), reports=[], received_at="", late=False,
+                            expected_status="rejected", errors=["file.unreadable"]))
+    truth = _truth(period, seed, files, forms)
+    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
+    return truth
+
+
+def _province_of(content: FormContent, key: str) -> str:
+    return content.ident.province.split(" ", 1)[0]
+
+
+def _delete_row_of(ws, label: str) -> None:
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.value == label:
+                ws.delete_rows(cell.row)
+                return
+
+
+def _truth(period: Period, seed: int, files: list[SampleFile], forms) -> dict:
+    accepted = [f for f in files if f.expected_status != "rejected"]
+    b04 = [r for f in accepted for r in f.reports if r.form == "04"]
+    national = {}
+    spec = forms["04"]
+    sums = {row.code: sum(r.values.get(row.code, 0.0) for r in b04) for row in spec.rows}
+    for row in spec.rows:
+        if row.aggregation == "ratio":
+            den = sums[row.denominator]
+            value = row.scale * sums[row.numerator] / den if den else None
+        else:
+            value = sums[row.code]
+        national[row.code] = {"value": value, "provinces_reporting": sum(row.code in r.values for r in b04),
+                              "indicator_name": row.label_vi, "unit": row.unit_vi}
+    return {
+        "period": period.code, "seed": seed,
+        "files": [asdict(f) for f in files],
+        "counts": {"files": len(files), "accepted": sum(f.expected_status == "accepted" for f in files),
+                   "accepted_with_warnings": sum(f.expected_status == "accepted_with_warnings" for f in files),
+                   "rejected": sum(f.expected_status == "rejected" for f in files),
+                   "late": sum(f.late for f in files),
+                   "submissions": sum(len(f.reports) for f in files) + sum(not f.reports for f in files)},
+        "national_summary": national,
+    }

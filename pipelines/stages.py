@@ -1,0 +1,97 @@
+"""The pipeline's stages as plain functions (no Dagster): archive → read → validate → publish → summarise.
+
+Each stage reads its input from the warehouse and the archive and writes its output there, so any stage can be
+re-run alone and a run that stopped half-way is finished by the next.  Dagster assets (``assets/``) and the
+``ccn`` command both call these.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
+
+from pipelines.archive import ArchiveResult, archive_new
+from pipelines.ingest import ingest_archived
+from pipelines.publish import PublishResult, publish_pending
+from pipelines.settings import Settings
+from schemas.periods import VN_TZ
+from schemas.warehouse import make_engine, pipeline_run, upgrade
+
+
+@dataclass
+class Context:
+    """What every stage needs: where files live, the warehouse, the run id and a progress callback."""
+
+    settings: Settings
+    inbox: Path
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    progress: object = None  # callable(stage, done, total) or None
+    _engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings.warehouse_url)
+        return self._engine
+
+    def report(self, stage: str):
+        from pipelines.progress import reporter
+
+        show = self.progress or reporter()
+        if show is None:
+            return None
+        return lambda done, total: show(stage, done, total)
+
+
+def prepare(ctx: Context) -> None:
+    """Create or migrate the warehouse and open the run's record."""
+    ctx.settings.ensure()
+    upgrade(ctx.engine)
+    with ctx.engine.begin() as conn:
+        if conn.execute(select(pipeline_run.c.run_id).where(pipeline_run.c.run_id == ctx.run_id)).first() is None:
+            conn.execute(pipeline_run.insert().values(run_id=ctx.run_id, started_at=datetime.now(tz=VN_TZ)))
+
+
+def archive_stage(ctx: Context) -> ArchiveResult:
+    return archive_new(ctx.engine, ctx.inbox, ctx.settings.archive, progress=ctx.report("archive"))
+
+
+def read_stage(ctx: Context) -> int:
+    return ingest_archived(ctx.engine, ctx.run_id, progress=ctx.report("read"))
+
+
+def validate_stage(ctx: Context) -> int:
+    """Within-form and cross-level rules over the pending submissions; returns the findings written."""
+    from validations.engine import validate_pending
+
+    return validate_pending(ctx.engine)
+
+
+def publish_stage(ctx: Context) -> PublishResult:
+    result = publish_pending(ctx.engine)
+    with ctx.engine.begin() as conn:
+        conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == ctx.run_id).values(
+            finished_at=datetime.now(tz=VN_TZ), accepted=result.accepted + result.accepted_with_warnings,
+            rejected=result.rejected, late=result.late))
+    return result
+
+
+def national_summary(engine: Engine, period: str | None = None) -> pd.DataFrame:
+    sql = "SELECT * FROM mart_national_summary" + (" WHERE period = :p" if period else "")
+    with engine.connect() as conn:
+        df = pd.read_sql(text(sql), conn, params={"p": period} if period else None)
+    order = {code: i for i, code in enumerate(_codes_04())}
+    return df.sort_values(["period", "indicator_code"], key=lambda s: s.map(order) if s.name == "indicator_code" else s
+                          ).reset_index(drop=True)
+
+
+def _codes_04() -> list[str]:
+    from schemas.forms import load_forms
+
+    return [r.code for r in load_forms()["04"].rows]

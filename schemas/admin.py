@@ -1,0 +1,214 @@
+"""Administrative units of Vietnam in both generations (SPEC §4).
+
+Source: General Statistics Office codes as published in ``schemas/reference/admin/`` (see SOURCES.md there):
+34 provinces and 3,321 communes since 2025-07-01; 63 provinces, 696 districts and ~10,000 communes before.
+A bare code is ambiguous without its date, so every lookup says which generation it used.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+from schemas.text import clean, name_key, strip_marks
+
+REFERENCE = Path(__file__).parent / "reference" / "admin"
+MERGER_DATE = date(2025, 7, 1)
+
+# Words in front of a unit's name that say what kind of unit it is (keys as produced by name_key).
+_PREFIXES = [
+    "Ủy ban nhân dân", "Uỷ ban nhân dân", "UBND", "Sở Công Thương", "SCT", "Thành phố", "TP", "Tỉnh", "Xã",
+    "Phường", "Thị trấn", "Đặc khu", "Thị xã", "Quận", "Huyện", "TT",
+]
+# each with its tones and typed without them
+_PREFIX_KEYS = sorted({name_key(p) for p in _PREFIXES} | {name_key(strip_marks(p)) for p in _PREFIXES},
+                      key=len, reverse=True)
+_CODE_PREFIX = re.compile(r"^\s*(\d{2,5})\s*(?:[-–—:.]|\s)\s*(.*)$")
+
+# The six socio-economic regions of Vietnam, on the 2025 provinces (Resolution 81/2023/QH15 grouping).
+REGIONS = {
+    "Trung du và miền núi phía Bắc": ["04", "08", "11", "12", "14", "15", "19", "20", "25"],
+    "Đồng bằng sông Hồng": ["01", "22", "24", "31", "33", "37"],
+    "Bắc Trung Bộ và duyên hải miền Trung": ["38", "40", "42", "44", "46", "48", "51", "56"],
+    "Tây Nguyên": ["52", "66", "68"],
+    "Đông Nam Bộ": ["75", "79", "80"],
+    "Đồng bằng sông Cửu Long": ["82", "86", "91", "92", "96"],
+}
+
+
+def bare_name(text: str) -> str:
+    """Name key without the unit-kind prefix: ``Tỉnh Ninh Bình`` and ``ninh binh`` agree."""
+    key = name_key(text)
+    changed = True
+    while changed:
+        changed = False
+        for p in _PREFIX_KEYS:
+            if key == p:
+                return key
+            if key.startswith(p + " "):
+                key = key[len(p) + 1:]
+                changed = True
+    return key
+
+
+@dataclass(frozen=True)
+class Unit:
+    level: str  # province | district | commune
+    code: str
+    name: str
+    province_code: str
+    generation: str  # "2025" | "pre2025"
+    parent_code: str = ""
+    parent_name: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.code} - {self.name}"
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with open(REFERENCE / name, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+class Admin:
+    """Lookup of provinces and communes by code or name, in either generation."""
+
+    @cached_property
+    def provinces(self) -> dict[str, Unit]:
+        """The 34 provinces since 2025-07-01, by code."""
+        out = {}
+        for r in _rows("wards_2025_34prov_v3.0.2.csv"):
+            out.setdefault(r["province_code"], Unit("province", r["province_code"], r["province_name"], r["province_code"], "2025"))
+        return out
+
+    @cached_property
+    def communes(self) -> dict[str, Unit]:
+        """The 3,321 communes since 2025-07-01, by code."""
+        return {
+            r["ward_code"]: Unit("commune", r["ward_code"], r["ward_name"], r["province_code"], "2025")
+            for r in _rows("wards_2025_34prov_v3.0.2.csv")
+        }
+
+    @cached_property
+    def old_provinces(self) -> dict[str, Unit]:
+        """The 63 provinces before 2025-07-01, by code; ``parent_code`` is the 2025 province they merged into."""
+        return {
+            r["old_province_code"]: Unit("province", r["old_province_code"], r["old_province_name"],
+                                         r["new_province_code"], "pre2025")
+            for r in _rows("province_mapping_63_to_34.csv")
+        }
+
+    @cached_property
+    def old_districts(self) -> dict[str, Unit]:
+        out = {}
+        for r in _rows("units_pre2025_63prov_v2.4.1.csv"):
+            out.setdefault(r["district_code"], Unit(
+                "district", r["district_code"], r["district_name"], r["province_code"], "pre2025",
+                r["province_code"], r["province_name"]))
+        return out
+
+    @cached_property
+    def commune_mapping(self) -> dict[str, list[dict[str, str]]]:
+        """Old commune code → its 2025 target(s) with ``merge_type`` (``full`` or ``partial``)."""
+        out: dict[str, list[dict[str, str]]] = {}
+        for r in _rows("ward_mapping_old_to_new_2025.csv"):
+            out.setdefault(r["old_ward_code"], []).append(r)
+        return out
+
+    def region_of(self, province_code: str) -> str:
+        for region, codes in REGIONS.items():
+            if province_code in codes:
+                return region
+        return ""
+
+    # --- name indexes -------------------------------------------------------------------------------------
+    @cached_property
+    def _province_names(self) -> dict[str, list[Unit]]:
+        idx: dict[str, list[Unit]] = {}
+        for u in list(self.provinces.values()) + list(self.old_provinces.values()):
+            idx.setdefault(bare_name(u.name), []).append(u)
+        return idx
+
+    @cached_property
+    def _commune_names(self) -> dict[tuple[str, str], list[Unit]]:
+        idx: dict[tuple[str, str], list[Unit]] = {}
+        for u in self.communes.values():
+            idx.setdefault((u.province_code, bare_name(u.name)), []).append(u)
+            idx.setdefault((u.province_code, name_key(u.name)), []).append(u)
+        return idx
+
+    def province_2025(self, code: str) -> str | None:
+        """The 2025 province a province code stands for (new codes first, then the old ones)."""
+        if code in self.provinces:
+            return code
+        old = self.old_provinces.get(code)
+        return old.province_code if old else None
+
+    def find_province(self, text: str, generation: str | None = None) -> list[Unit]:
+        """Provinces a text may name: ``37``, ``37 - Ninh Bình``, ``Tỉnh Ninh Bình``, ``Sở Công Thương tỉnh Nam Định``."""
+        s = clean(text)
+        m = _CODE_PREFIX.match(s) or re.fullmatch(r"\s*(\d{2})\s*()", s)
+        if m and len(m.group(1)) == 2:
+            code, rest = m.group(1), m.group(2)
+            table = self.old_provinces if generation == "pre2025" else self.provinces
+            unit = table.get(code) or (self.old_provinces.get(code) if generation is None else None)
+            if unit and (not rest or bare_name(rest) == bare_name(unit.name)):
+                return [unit]
+            if rest:
+                s = rest
+            elif unit:
+                return [unit]
+        key = bare_name(s)
+        found = self._province_names.get(key, [])
+        if not found:
+            # a name inside a longer sentence: "Sở Công Thương tỉnh Nam Định"
+            words = f" {key} "
+            found = [u for k, units in self._province_names.items() if f" {k} " in words for u in units]
+            # prefer the longest names ("Hà Nam" inside "Hà Nam Ninh" is not wanted twice)
+            if found:
+                longest = max(len(bare_name(u.name)) for u in found)
+                found = [u for u in found if len(bare_name(u.name)) == longest]
+        if generation:
+            found = [u for u in found if u.generation == generation] or found
+        # the same name in both generations (Ninh Bình, Hà Nội): prefer 2025
+        new = [u for u in found if u.generation == "2025"]
+        return new or found
+
+    def find_commune(self, text: str, province_code: str | None) -> list[Unit]:
+        """2025 communes a text may name, within a province when it is known."""
+        s = clean(text)
+        m = _CODE_PREFIX.match(s)
+        if m and len(m.group(1)) == 5:
+            unit = self.communes.get(m.group(1))
+            if unit and (province_code is None or unit.province_code == province_code):
+                if not m.group(2) or bare_name(m.group(2)) == bare_name(unit.name):
+                    return [unit]
+            s = m.group(2) or ""
+        elif re.fullmatch(r"\d{5}", s):
+            unit = self.communes.get(s)
+            return [unit] if unit and (province_code is None or unit.province_code == province_code) else []
+        if not s:
+            return []
+        keys = {name_key(s), bare_name(s)}
+        provinces = [province_code] if province_code else list(self.provinces)
+        out: list[Unit] = []
+        for p in provinces:
+            for k in keys:
+                for u in self._commune_names.get((p, k), []):
+                    if u not in out:
+                        out.append(u)
+        # several communes share a bare name ("Xã An Bình", "Phường An Bình"): the typed kind decides
+        if len(out) > 1:
+            exact = [u for u in out if name_key(u.name) == name_key(s)]
+            out = exact or out
+        return out
+
+
+@lru_cache(maxsize=1)
+def admin() -> Admin:
+    return Admin()

@@ -1,0 +1,330 @@
+"""The warehouse: tables (SQLAlchemy Core), the BI views, and how to open and migrate it.
+
+The same definitions serve SQLite (embedded default) and PostgreSQL.  Tables are created and changed only by
+the Alembic migrations in ``schemas/migrations``; the views are derived objects, dropped and re-created from
+``VIEWS`` after every upgrade so that both backends always carry the current definitions.  The BI contract
+(view names and columns) is documented in docs/warehouse.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, TypeDecorator,
+    UniqueConstraint, create_engine, event, text,
+)
+from sqlalchemy.engine import Engine
+
+from schemas.periods import VN_TZ
+
+metadata = MetaData()
+
+
+class AwareDateTime(TypeDecorator):
+    """A timestamp with its time zone on both backends (SQLite keeps ISO 8601 text with the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to an AwareDateTime column")
+        if dialect.name == "sqlite":
+            return value.astimezone(VN_TZ).isoformat(sep=" ")
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.astimezone(VN_TZ)
+
+
+province = Table(
+    "province", metadata,
+    Column("code", String(2), primary_key=True),
+    Column("generation", String(8), primary_key=True),  # "2025" | "pre2025"
+    Column("name", Text, nullable=False),
+    Column("valid_from", String(10)),
+    Column("valid_to", String(10)),
+    Column("successor_code", String(2)),  # the 2025 province a pre-2025 province merged into
+    Column("region", Text),
+)
+
+commune = Table(
+    "commune", metadata,
+    Column("code", String(5), primary_key=True),
+    Column("generation", String(8), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("province_code", String(2), nullable=False),
+    Column("district_code", String(3)),
+    Column("district_name", Text),
+    Column("valid_from", String(10)),
+    Column("valid_to", String(10)),
+)
+
+indicator = Table(
+    "indicator", metadata,
+    Column("form", String(2), primary_key=True),
+    Column("code", String(8), primary_key=True),
+    Column("section", Text),
+    Column("label_vi", Text, nullable=False),
+    Column("label_en", Text, nullable=False),
+    Column("unit_vi", Text, nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("period_kind", String(12), nullable=False),
+    Column("aggregation", String(12), nullable=False),
+    Column("numerator", String(8)),
+    Column("denominator", String(8)),
+    Column("scale", Float),
+    Column("sort_order", Integer, nullable=False),
+)
+
+cluster = Table(
+    "cluster", metadata,
+    Column("cluster_id", String(80), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("province_code", String(2), nullable=False),
+    Column("commune_code", String(5)),
+    Column("kind", String(20)),
+    Column("status", String(30)),
+    Column("verified", Boolean, nullable=False, default=False),
+    Column("source", String(20), nullable=False),  # register | report
+    Column("created_at", AwareDateTime, nullable=False),
+)
+
+cluster_alias = Table(
+    "cluster_alias", metadata,
+    Column("province_code", String(2), primary_key=True),
+    Column("alias_key", String(200), primary_key=True),
+    Column("cluster_id", String(80), ForeignKey("cluster.cluster_id"), nullable=False),
+    Column("alias", Text, nullable=False),
+)
+
+project = Table(
+    "project", metadata,
+    Column("project_key", String(160), primary_key=True),
+    Column("cluster_id", String(80), ForeignKey("cluster.cluster_id"), nullable=False),
+    Column("name", Text),
+    Column("tax_code", String(20)),
+    Column("sector", Text),
+)
+
+received_file = Table(
+    "received_file", metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("file_name", Text, nullable=False),
+    Column("source_path", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("received_at", AwareDateTime, nullable=False),
+    Column("archived_at", AwareDateTime, nullable=False),
+    Column("archive_path", Text, nullable=False),
+    Column("state", String(12), nullable=False),  # archived | read
+)
+
+file_arrival = Table(
+    "file_arrival", metadata,
+    Column("arrival_id", Integer, primary_key=True, autoincrement=True),
+    Column("sha256", String(64), ForeignKey("received_file.sha256"), nullable=False),
+    Column("source_path", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("mtime_ns", String(24), nullable=False),
+    Column("seen_at", AwareDateTime, nullable=False),
+    UniqueConstraint("source_path", "size", "mtime_ns", name="uq_file_arrival_source"),
+)
+
+submission = Table(
+    "submission", metadata,
+    Column("submission_id", Integer, primary_key=True, autoincrement=True),
+    Column("sha256", String(64), ForeignKey("received_file.sha256"), nullable=False),
+    Column("sheet", Text),
+    Column("form", String(2)),
+    Column("wording", String(10)),
+    Column("period", String(7)),
+    Column("province_code", String(2)),
+    Column("commune_code", String(5)),
+    Column("cluster_id", String(80)),
+    Column("project_key", String(160)),
+    Column("unit_key", String(160)),
+    Column("unit_name", Text),
+    Column("sender", Text),
+    Column("received_at", AwareDateTime, nullable=False),
+    Column("deadline", AwareDateTime),
+    Column("is_late", Boolean, nullable=False, default=False),
+    Column("status", String(24), nullable=False),  # pending | accepted | accepted_with_warnings | rejected | superseded
+    Column("errors", Integer, nullable=False, default=0),
+    Column("warnings", Integer, nullable=False, default=0),
+    Column("superseded_by", Integer),
+    Column("run_id", String(64)),
+    Column("loaded_at", AwareDateTime),
+    UniqueConstraint("sha256", "sheet", name="uq_submission_file_sheet"),
+)
+Index("ix_submission_key", submission.c.form, submission.c.period, submission.c.unit_key)
+Index("ix_submission_status", submission.c.status)
+
+indicator_value = Table(
+    "indicator_value", metadata,
+    Column("submission_id", Integer, ForeignKey("submission.submission_id"), primary_key=True),
+    Column("indicator_code", String(8), primary_key=True),
+    Column("value", Float),
+    Column("raw", Text),
+    Column("sheet", Text),
+    Column("cell", String(12)),
+    Column("unit", String(40)),
+)
+
+validation_finding = Table(
+    "validation_finding", metadata,
+    Column("finding_id", Integer, primary_key=True, autoincrement=True),
+    Column("submission_id", Integer, ForeignKey("submission.submission_id"), nullable=False),
+    Column("rule_id", String(60), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("sheet", Text),
+    Column("cell", String(12)),
+    Column("indicator_code", String(8)),
+    Column("message", Text, nullable=False),
+    Column("expected", Text),
+    Column("created_at", AwareDateTime),
+)
+Index("ix_finding_submission", validation_finding.c.submission_id)
+
+pipeline_run = Table(
+    "pipeline_run", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("dagster_run_id", String(64)),
+    Column("started_at", AwareDateTime, nullable=False),
+    Column("finished_at", AwareDateTime),
+    Column("files_new", Integer),
+    Column("accepted", Integer),
+    Column("rejected", Integer),
+    Column("late", Integer),
+)
+
+ACTIVE = "('accepted', 'accepted_with_warnings')"
+
+# name -> SELECT; created in this order, dropped in reverse.
+VIEWS: dict[str, str] = {
+    "mart_submissions": """
+        SELECT s.submission_id, f.file_name, s.sha256, s.form, s.period, s.province_code, s.unit_key, s.unit_name,
+               s.received_at, s.deadline, s.is_late, s.status, s.errors, s.warnings
+        FROM submission s JOIN received_file f ON f.sha256 = s.sha256
+        WHERE s.status <> 'pending'
+    """,
+    "mart_validation_issues": """
+        SELECT v.submission_id, v.rule_id, v.severity, v.sheet, v.cell, v.indicator_code, v.message
+        FROM validation_finding v JOIN submission s ON s.submission_id = v.submission_id
+        WHERE s.status <> 'pending'
+    """,
+    "mart_indicator_values": f"""
+        SELECT s.submission_id, s.form, s.period, s.province_code, s.unit_key, v.indicator_code, v.value, v.unit
+        FROM indicator_value v JOIN submission s ON s.submission_id = v.submission_id
+        WHERE s.status IN {ACTIVE}
+    """,
+    "mart_national_summary": f"""
+        WITH sums AS (
+            SELECT s.period, v.indicator_code, SUM(v.value) AS value, COUNT(DISTINCT s.province_code) AS provinces
+            FROM indicator_value v JOIN submission s ON s.submission_id = v.submission_id
+            WHERE s.form = '04' AND s.status IN {ACTIVE} AND v.value IS NOT NULL
+            GROUP BY s.period, v.indicator_code
+        )
+        SELECT s.period, i.code AS indicator_code, i.label_vi AS indicator_name, i.unit_vi AS unit,
+               CASE WHEN i.aggregation = 'ratio' THEN i.scale * num.value / NULLIF(den.value, 0)
+                    ELSE s.value END AS value,
+               s.provinces AS provinces_reporting
+        FROM sums s
+        JOIN indicator i ON i.form = '04' AND i.code = s.indicator_code
+        LEFT JOIN sums num ON num.period = s.period AND num.indicator_code = i.numerator
+        LEFT JOIN sums den ON den.period = s.period AND den.indicator_code = i.denominator
+    """,
+}
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout so two runs can share it."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def insert_ignore(conn, table, rows: dict | list[dict]) -> int:
+    """Insert unless the key exists (another run may have just written it); the number of rows inserted."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    if isinstance(rows, dict):
+        return conn.execute(insert(table).values(**rows).on_conflict_do_nothing()).rowcount
+    return conn.execute(insert(table).on_conflict_do_nothing(), rows).rowcount if rows else 0
+
+
+def create_views(conn) -> None:
+    for name in reversed(list(VIEWS)):
+        conn.execute(text(f"DROP VIEW IF EXISTS {name}"))
+    for name, select in VIEWS.items():
+        conn.execute(text(f"CREATE VIEW {name} AS {select}"))
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the warehouse to the newest migration, re-create the views and load the reference data."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # one migrator at a time: two runs starting together must not both create the tables
+            conn.execute(text("SELECT pg_advisory_xact_lock(7215001)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        create_views(conn)
+        load_reference(conn)
+
+
+def load_reference(conn) -> None:
+    """Provinces, communes and indicators from ``schemas/`` (idempotent: only what is missing is added)."""
+    from sqlalchemy import func, select
+
+    from schemas.admin import admin
+    from schemas.forms import all_rows
+
+    if conn.execute(select(func.count()).select_from(indicator)).scalar() == 0:
+        conn.execute(indicator.insert(), [
+            {"form": r.form, "code": r.code, "section": r.section, "label_vi": r.label_vi, "label_en": r.label_en,
+             "unit_vi": r.unit_vi, "unit": r.unit, "period_kind": r.period_kind, "aggregation": r.aggregation,
+             "numerator": r.numerator or None, "denominator": r.denominator or None, "scale": r.scale,
+             "sort_order": r.sort_order} for r in all_rows()])
+    if conn.execute(select(func.count()).select_from(province)).scalar() == 0:
+        a = admin()
+        conn.execute(province.insert(), [
+            {"code": u.code, "generation": "2025", "name": u.name, "valid_from": "2025-07-01", "valid_to": None,
+             "successor_code": None, "region": a.region_of(u.code)} for u in a.provinces.values()] + [
+            {"code": u.code, "generation": "pre2025", "name": u.name, "valid_from": None, "valid_to": "2025-06-30",
+             "successor_code": u.province_code, "region": a.region_of(u.province_code)} for u in a.old_provinces.values()])
+        conn.execute(commune.insert(), [
+            {"code": u.code, "generation": "2025", "name": u.name, "province_code": u.province_code,
+             "district_code": None, "district_name": None, "valid_from": "2025-07-01", "valid_to": None}
+            for u in a.communes.values()])

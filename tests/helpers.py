@@ -1,0 +1,28 @@
+"""Helpers for tests: run the ccn command in process and read the views back."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import text
+
+
+def ccn(*args: str) -> int:
+    from pipelines.cli import main
+
+    return main(list(args))
+
+
+def engine():
+    from pipelines.settings import settings
+    from schemas.warehouse import make_engine
+
+    return make_engine(settings().warehouse_url)
+
+
+def view(name: str, where: str = "") -> pd.DataFrame:
+    eng = engine()
+    try:
+        with eng.connect() as conn:
+            return pd.read_sql(text(f"SELECT * FROM {name} {where}"), conn)
+    finally:
+        eng.dispose()
