@@ -89,13 +89,13 @@ def _clusters_for(rng: random.Random, province_code: str, communes: list, n: int
     return out
 
 
-def _fill_cluster(rng: random.Random, c: Cluster, period: Period) -> None:
+def _fill_cluster(rng: random.Random, c: Cluster, period: Period, project_ha: tuple[float, float] = (1.0, 3.0)) -> None:
     """Biểu 02 of a cluster and Biểu 01 of its projects."""
     months = 6 if period.kind == "H1" else 12
     total = _r(c.area * rng.uniform(3, 12))
     ready = _r(c.industrial_land * rng.uniform(0.5, 1.0)) if c.operating else _r(c.industrial_land * rng.uniform(0, 0.4))
     leased = _r(ready * rng.uniform(0.3, 1.0)) if c.operating else 0.0
-    n_projects = max(1, round(leased / rng.uniform(1.0, 3.0))) if c.operating else 0
+    n_projects = max(1, round(leased / rng.uniform(*project_ha))) if c.operating else 0
     for p in range(n_projects):
         fdi = rng.random() < 0.1
         operating = rng.random() < 0.85
@@ -187,8 +187,21 @@ class SampleFile:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Profile:
+    """How many units a province has: the default is a realistic average province; bench/ uses W1 (SPEC §7)."""
+
+    communes: tuple[int, int] = (6, 12)  # communes with clusters
+    clusters: tuple[int, int] = (14, 30)
+    project_ha: tuple[float, float] = (1.0, 3.0)  # leased hectares per project
+
+
+# A national semester at full compliance (issue #6): ~700 Biểu 03, ~1,200 Biểu 02, ~15,000 Biểu 01 over 34 provinces.
+W1 = Profile(communes=(16, 25), clusters=(34, 44), project_ha=(0.45, 1.35))
+
+
 def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, projects: bool = True,
-             progress=None) -> dict:
+             progress=None, profile: Profile = Profile()) -> dict:
     """Write the sample workbooks under ``out`` and ``out/truth.json``; returns the truth."""
     from openpyxl import Workbook
 
@@ -201,10 +214,10 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
     all_clusters: dict[str, list[Cluster]] = {}
     for pcode in chosen:
         communes = [c for c in a.communes.values() if c.province_code == pcode]
-        with_clusters = rng.sample(communes, min(len(communes), rng.randint(6, 12)))
-        clusters = _clusters_for(rng, pcode, with_clusters, rng.randint(14, 30))
+        with_clusters = rng.sample(communes, min(len(communes), rng.randint(*profile.communes)))
+        clusters = _clusters_for(rng, pcode, with_clusters, rng.randint(*profile.clusters))
         for c in clusters:
-            _fill_cluster(rng, c, period)
+            _fill_cluster(rng, c, period, profile.project_ha)
         all_clusters[pcode] = clusters
 
     jobs: list[tuple[str, list[FormContent], list[str], Typing, str]] = []  # path, contents, unit keys, typing, kind
