@@ -82,27 +82,36 @@ def cmd_run(args) -> int:
             resources={"ccn": CCNResource(home=str(s.home), inbox=str(inbox), warehouse_url=s.warehouse_url)},
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
+        stats = instance.get_run_step_stats(result.run_id)
     if not result.success:
         for event in result.all_events:
             if event.is_failure:
                 print(f"ccn run: {event.message}", file=sys.stderr)
         return 1
-    _print_run(result)
+    summary = _print_run(result, stats)
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps(summary, indent=1), encoding="utf-8")
     return 0
 
 
-def _print_run(result) -> None:
+def _print_run(result, stats) -> dict:
+    """Print the run's table (files, accepted, rejected, late and the time of each stage); return it as data."""
     meta = {}
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         meta.update({k: v.value for k, v in mat.metadata.items()})
-    rows = [("files", meta.get("new_files", 0)), ("duplicates", meta.get("duplicates", 0)),
-            ("accepted", meta.get("accepted", 0)), ("  with warnings", meta.get("accepted_with_warnings", 0)),
-            ("rejected", meta.get("rejected", 0)), ("superseded", meta.get("superseded", 0)),
-            ("late", meta.get("late", 0))]
+    rows = {"files": "new_files", "duplicates": "duplicates", "accepted": "accepted",
+            "  with warnings": "accepted_with_warnings", "rejected": "rejected", "superseded": "superseded",
+            "late": "late"}
+    counts = {key: meta.get(key, 0) for key in rows.values()}
+    stages = {st.step_key: round((st.end_time or 0) - (st.start_time or 0), 3) for st in stats}
     print(f"\nrun {result.run_id}")
-    for k, v in rows:
-        print(f"  {k:<16}{v:>8}")
+    for label, key in rows.items():
+        print(f"  {label:<16}{counts[key]:>8}")
+    print("  stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
+    return {"run_id": result.run_id, "counts": counts, "stage_seconds": stages}
 
 
 def cmd_summary(args) -> int:
@@ -173,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run the Dagster ingest job in process: every new file in the inbox is archived "
                                    "by SHA-256, read, validated and loaded; the run shows in the Dagster UI.")
     r.add_argument("--inbox", help="folder to ingest (default $CCN_HOME/inbox)")
+    r.add_argument("--json", metavar="FILE", help="also write the run's counts and stage times to FILE as JSON")
     r.set_defaults(func=cmd_run)
 
     m = sub.add_parser("summary", help="print the national summary (Biểu 04 over all provinces)")
