@@ -1,19 +1,152 @@
-"""Running the rule catalogue over pending submissions (within-form and cross-level rules).
+"""Running the rule catalogue over pending submissions: the validate stage.
 
 Structure rules are applied while reading (pipelines/reader.py, pipelines/identify.py) and their findings are
-already stored; this module adds the findings of the expression rules of ``rules.toml``.
+already stored (``stage`` read).  This stage adds, for every pending submission:
+
+1. within-form rules and the structure rules visible in the values, by Great Expectations, **one run per form
+   over the whole batch** (validations/expectations.py);
+2. cross-level and cross-period rules, in the warehouse (validations/cross_rules.py).
+
+Its findings carry ``stage = 'validate'``; re-running the stage over the same pending submissions (a run that
+stopped half-way) replaces them, so nothing is counted twice.  Each run is recorded in ``validation_run`` with
+the path of its Data Docs (static HTML under ``$CCN_HOME/datadocs/<validation run>/``).
 """
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
+from schemas.periods import VN_TZ
+from schemas.warehouse import indicator_value, submission, validation_finding, validation_run
+from validations.catalogue import Finding
 
-def validate_pending(engine: Engine) -> int:
-    """Evaluate the expression rules over every pending submission; returns the number of findings written.
 
-    The catalogue holds no expression rules yet (issue #4), so nothing is written.
-    """
-    from validations.catalogue import rules
+@dataclass
+class ValidationReport:
+    validation_run_id: str
+    submissions: int = 0
+    findings: int = 0
+    seconds: float = 0.0
+    data_docs: Path | None = None
+    by_form: dict[str, dict] = field(default_factory=dict)  # form -> rows, expectations, findings, seconds
+    cross_seconds: float = 0.0
 
-    return sum(0 for r in rules().values() if "left" in r.extra)
+
+def validate_pending(engine: Engine, run_id: str | None = None, docs: bool | Path = True) -> int:
+    """Evaluate the rule catalogue over every pending submission; returns the number of findings written."""
+    return validate(engine, run_id=run_id, docs=docs).findings
+
+
+def validate(engine: Engine, run_id: str | None = None, docs: bool | Path = True) -> ValidationReport:
+    """The validate stage with its figures.  ``docs``: True for Data Docs under ``$CCN_HOME/datadocs``, a folder
+    to put them elsewhere, False for none."""
+    started = time.perf_counter()
+    report = ValidationReport(uuid.uuid4().hex)
+    s = submission.c
+    with engine.connect() as conn:
+        pending = pd.DataFrame(conn.execute(
+            select(s.submission_id, s.form, s.period, s.sheet, s.run_id)
+            .where(s.status == "pending", s.form.is_not(None))).all(),
+            columns=["submission_id", "form", "period", "sheet", "run_id"])
+    if pending.empty:
+        return report
+    ids = [int(i) for i in pending.submission_id]
+    if run_id is None and pending.run_id.notna().any():
+        run_id = Counter(pending.run_id.dropna()).most_common(1)[0][0]
+    with engine.begin() as conn:
+        for i in range(0, len(ids), 5000):
+            conn.execute(delete(validation_finding).where(validation_finding.c.submission_id.in_(ids[i:i + 5000]),
+                                                          validation_finding.c.stage == "validate"))
+        existing = _existing_keys(conn, ids)
+    docs_dir = _docs_dir(docs, report.validation_run_id)
+
+    from validations.expectations import Runner, batch_frame
+
+    runner = Runner(docs_dir)
+    findings: list[tuple[int, Finding]] = []
+    for form, part in pending.groupby("form", sort=True):
+        t0 = time.perf_counter()
+        values = _long_values(engine, [int(i) for i in part.submission_id])
+        frame = batch_frame(form, values[["submission_id", "indicator_code", "value"]],
+                            dict(zip(part.submission_id.astype(int), part.period)))
+        cells = {(r.submission_id, r.indicator_code): (r.sheet, r.cell) for r in values.itertuples()}
+        result = runner.run(form, frame, cells, dict(zip(part.submission_id.astype(int), part.sheet)))
+        new = [(sid, f) for sid, f in result.findings if (sid, f.rule_id, f.indicator_code) not in existing]
+        findings += new
+        report.by_form[form] = {"rows": result.rows, "expectations": result.expectations, "findings": len(new),
+                                "seconds": round(time.perf_counter() - t0, 3)}
+    _write(engine, findings)
+
+    from validations.cross_rules import evaluate
+
+    t0 = time.perf_counter()
+    cross = evaluate(engine, ids)
+    _write(engine, cross)
+    report.cross_seconds = round(time.perf_counter() - t0, 3)
+
+    report.data_docs = runner.build_docs()
+    report.submissions = len(ids)
+    report.findings = len(findings) + len(cross)
+    report.seconds = round(time.perf_counter() - started, 3)
+    now = datetime.now(tz=VN_TZ)
+    with engine.begin() as conn:
+        conn.execute(validation_run.insert().values(
+            validation_run_id=report.validation_run_id, run_id=run_id,
+            started_at=datetime.fromtimestamp(now.timestamp() - report.seconds, tz=VN_TZ), finished_at=now,
+            submissions=report.submissions, findings=report.findings, seconds=report.seconds,
+            data_docs=str(report.data_docs) if report.data_docs else None))
+    return report
+
+
+def _docs_dir(docs: bool | Path, name: str) -> Path | None:
+    if docs is False:
+        return None
+    if docs is True:
+        from pipelines.settings import settings
+
+        return settings().home / "datadocs" / name
+    return Path(docs) / name
+
+
+def _existing_keys(conn, ids: list[int]) -> set[tuple[int, str, str | None]]:
+    f = validation_finding.c
+    out = set()
+    for i in range(0, len(ids), 5000):
+        out |= {(r[0], r[1], r[2]) for r in conn.execute(
+            select(f.submission_id, f.rule_id, f.indicator_code).where(f.submission_id.in_(ids[i:i + 5000])))}
+    return out
+
+
+def _long_values(engine: Engine, ids: list[int]) -> pd.DataFrame:
+    v = indicator_value.c
+    parts = []
+    with engine.connect() as conn:
+        for i in range(0, len(ids), 5000):
+            parts.append(pd.DataFrame(conn.execute(
+                select(v.submission_id, v.indicator_code, v.value, v.sheet, v.cell)
+                .where(v.submission_id.in_(ids[i:i + 5000]))).all(),
+                columns=["submission_id", "indicator_code", "value", "sheet", "cell"]))
+    out = pd.concat(parts, ignore_index=True)
+    out["value"] = out["value"].astype("float64")
+    return out
+
+
+def _write(engine: Engine, findings: list[tuple[int, Finding]]) -> None:
+    if not findings:
+        return
+    now = datetime.now(tz=VN_TZ)
+    rows = [{"submission_id": sid, "rule_id": f.rule_id, "severity": f.severity, "sheet": f.sheet, "cell": f.cell,
+             "indicator_code": f.indicator_code, "message": f.message, "expected": f.expected, "created_at": now,
+             "stage": "validate"} for sid, f in findings]
+    with engine.begin() as conn:
+        for i in range(0, len(rows), 5000):
+            conn.execute(validation_finding.insert(), rows[i:i + 5000])
