@@ -3,14 +3,21 @@
 A file's identity is its bytes: the same bytes dropped twice are archived and read once.  An inbox entry is
 known by (path, size, modification time), so a run hashes only files it has not seen.  ``received_at`` is the
 file's modification time in the inbox, with its time zone (Asia/Ho_Chi_Minh).
+
+The bytes are hashed while they are copied to a temporary file in the archive, which is flushed to disk and
+then renamed to its SHA-256: the archive never holds a partial file under a final name, and its name is the
+hash of exactly the bytes it holds even if the sender rewrites the inbox file meanwhile.  The file's row is
+committed only after the rename, so a crash or a full disk leaves at most an orphan copy (reused next time) or
+a temporary file (removed after ``STALE_TEMP_SECONDS``).  Guarantees: docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
+import re
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,8 +25,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from pipelines import faults
 from schemas.periods import VN_TZ
 from schemas.warehouse import file_arrival, insert_ignore, received_file
+
+
+STALE_TEMP_SECONDS = 3600  # a temporary copy older than this was left by a killed run
+TEMP_PREFIX = ".incoming-"
 
 
 @dataclass(frozen=True)
@@ -42,10 +54,15 @@ class ArchiveResult:
 
 
 def scan_inbox(inbox: Path) -> list[InboxFile]:
-    """Every regular file under ``inbox`` (hidden files and temporary office lock files ``~$…`` left out)."""
+    """Every regular file under ``inbox`` (hidden files and temporary office lock files ``~$…`` left out).
+
+    Symbolic links are followed only when they stay inside the inbox: a link to a file elsewhere on the
+    server (``/etc/…``) is never copied into the archive.  Devices and pipes are never opened.
+    """
     out = []
     if not inbox.exists():
         return out
+    root_real = inbox.resolve()
     for root, dirs, names in os.walk(inbox):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
@@ -54,6 +71,8 @@ def scan_inbox(inbox: Path) -> list[InboxFile]:
             p = Path(root) / name
             try:
                 st = p.stat()
+                if p.is_symlink() and not p.resolve().is_relative_to(root_real):
+                    continue
             except OSError:
                 continue
             if p.is_file():
@@ -70,27 +89,62 @@ def sha256_of(path: Path) -> str:
 
 
 def archive_path(archive: Path, sha: str, name: str) -> Path:
-    ext = Path(name).suffix.lower()[:8] if Path(name).suffix.isascii() else ""
+    """``archive/<sha[:2]>/<sha>.<ext>``: only the hash and a plain extension (letters, digits) of the name are
+    used, so no file name (``..``, separators, control characters) can place a file elsewhere."""
+    ext = Path(name.replace("\\", "/").rsplit("/", 1)[-1]).suffix.lower()
+    ext = ext if re.fullmatch(r"\.[a-z0-9]{1,7}", ext) else ""
     return archive / sha[:2] / f"{sha}{ext}"
 
 
-def _copy_atomic(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".incoming-")
+def _copy_hashing(src: Path, tmp_dir: Path) -> tuple[str, Path]:
+    """Copy ``src`` into a temporary file in ``tmp_dir`` (flushed to disk), hashing the bytes copied."""
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=TEMP_PREFIX)
+    h = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-            shutil.copyfileobj(inp, out, 1 << 20)
+            for chunk in iter(lambda: inp.read(1 << 20), b""):
+                h.update(chunk)
+                out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return h.hexdigest(), Path(tmp)
+
+
+def _sync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(archive: Path, older_than: float = STALE_TEMP_SECONDS) -> int:
+    """Delete temporary copies left by killed runs (a live run's copy is seconds old)."""
+    removed = 0
+    cutoff = time.time() - older_than
+    for tmp in archive.glob(f"*/{TEMP_PREFIX}*") if archive.exists() else ():
+        try:
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def archive_new(engine: Engine, inbox: Path, archive: Path, progress=None) -> ArchiveResult:
     """Archive every inbox file not seen before; record its arrival.  Safe to run twice at once."""
     files = scan_inbox(inbox)
+    remove_stale_temps(archive)
     with engine.connect() as conn:
         seen = {(r.source_path, r.size, r.mtime_ns) for r in conn.execute(
             select(file_arrival.c.source_path, file_arrival.c.size, file_arrival.c.mtime_ns))}
@@ -100,14 +154,24 @@ def archive_new(engine: Engine, inbox: Path, archive: Path, progress=None) -> Ar
     todo = [f for f in files if (str(f.path), f.size, str(f.mtime_ns)) not in seen]
     unchanged = len(files) - len(todo)
     for i, f in enumerate(todo):
-        sha = sha256_of(f.path)
+        try:
+            sha, tmp = _copy_hashing(f.path, archive / "tmp")
+        except FileNotFoundError:
+            continue  # removed from the inbox since the scan: nothing arrived
+        size = tmp.stat().st_size  # what was archived, even if the sender rewrote the file since the scan
         dest = archive_path(archive, sha, f.path.name)
+        try:
+            if sha not in known and not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, dest)
+                _sync_dir(dest.parent)
+        finally:
+            tmp.unlink(missing_ok=True)
         with engine.begin() as conn:
             if sha not in known:
-                if not dest.exists():
-                    _copy_atomic(f.path, dest)
+                faults.pause(f"archive:{new}", conn)
                 inserted = insert_ignore(conn, received_file, {
-                    "sha256": sha, "file_name": f.path.name, "source_path": f.relative, "size": f.size,
+                    "sha256": sha, "file_name": f.path.name, "source_path": f.relative, "size": size,
                     "received_at": f.received_at, "archived_at": now, "archive_path": str(dest), "state": "archived"})
                 new += inserted
                 dup += not inserted

@@ -1,11 +1,17 @@
 """From archived files to submissions: read every workbook not read yet, identify each report, and record it
 (``pending``) with its values and structure findings.  One transaction per file, so a crash leaves a file
 either wholly recorded or not at all; the next run picks up what is left.
+
+Each file's transaction first claims the file (``state`` archived → read): when two runs read the same inbox at
+once, the second waits for the first's commit and then skips the file instead of recording it twice.  A
+transaction cut by a lost database connection is retried (``RETRIES``); the guarantees are in
+docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +19,10 @@ from pathlib import PurePosixPath
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from pipelines import faults, safety
+from schemas.admin import admin
 
 from pipelines.identify import cluster_id, cluster_key, project_key, resolve_units
 from pipelines.reader import IndicatorValue, read_workbook
@@ -24,6 +34,8 @@ from schemas.warehouse import (
 from validations.catalogue import Finding, finding
 
 PARALLEL_FROM = 64  # files; below this a process pool costs more than it saves
+RETRIES = 3  # attempts at one file's transaction when the database connection is lost
+NOTE_RULES = {safety.NOTE_MACROS: "file.macros_ignored", safety.NOTE_LINKS: "file.external_links_ignored"}
 
 
 @dataclass
@@ -55,11 +67,25 @@ def parse_file(sha: str, archive_path: str, file_name: str, source_path: str) ->
     """Read and identify one archived file (runs in a worker process for large batches)."""
     from pathlib import Path
 
-    reading = read_workbook(Path(archive_path), name=file_name)
+    try:
+        return _parse(sha, Path(archive_path), file_name, source_path)
+    except Exception as exc:  # noqa: BLE001 - a reader defect on one file must not stop the run
+        reason = f"the reader failed on this file ({type(exc).__name__}: {str(exc)[:160]})"
+        return ParsedFile(sha, [ParsedSubmission(sheet=None, form=None,
+                                                 findings=[finding("file.unreadable", reason=reason)])])
+
+
+def _parse(sha: str, path, file_name: str, source_path: str) -> ParsedFile:
+    try:  # safe to read but worth a steward's eye (the reader inspects again and refuses what is not safe)
+        notes = [finding(NOTE_RULES[n]) for n in safety.inspect(path).notes]
+    except safety.Refused:
+        notes = []
+    reading = read_workbook(path, name=file_name)
     folders = list(PurePosixPath(source_path).parts[:-1])
     subs = []
     for report in reading.reports:
         ident = resolve_units(report, file_name, folders)
+        conflict = _folder_conflict(ident.province_code, folders, report.sheet)
         subs.append(ParsedSubmission(
             sheet=report.sheet, form=report.form, wording=report.wording,
             period=ident.period.code if ident.period else None,
@@ -67,11 +93,29 @@ def parse_file(sha: str, archive_path: str, file_name: str, source_path: str) ->
             commune_code=ident.commune_code, commune_name=ident.commune_name, cluster_name=ident.cluster_name,
             project_name=ident.project_name, tax_code=ident.tax_code,
             sector=report.header.get("sector", (None,))[0], sender=ident.sender,
-            values=list(report.values.values()), findings=report.findings + ident.findings,
+            values=list(report.values.values()), findings=report.findings + ident.findings + notes + conflict,
         ))
     if not subs:  # the file as a whole failed: it is recorded as one rejected submission with the reason
         subs.append(ParsedSubmission(sheet=None, form=None, findings=reading.findings))
     return ParsedFile(sha, subs)
+
+
+def _folder_conflict(province_code: str | None, folders: list[str], sheet: str | None) -> list:
+    """An error when the inbox folders name exactly one province and the workbook names another.
+
+    A province's folder is where its own offices deliver; a report for another province found there is either
+    misfiled or an attempt to replace that province's figures, and a steward must decide which.
+    """
+    if not province_code:
+        return []
+    named = {u.province_code for f in folders for u in admin().find_province(f.replace("_", " ").replace("-", " "))}
+    if len(named) != 1 or province_code in named:
+        return []
+    folder = next(iter(named))
+    names = admin().provinces
+    return [finding("identity.province_folder_conflict", sheet=sheet,
+                    folder=names[folder].name if folder in names else folder,
+                    inside=names[province_code].name if province_code in names else province_code)]
 
 
 def _parse_args(row) -> tuple[str, str, str, str]:
@@ -93,6 +137,7 @@ def ingest_archived(engine: Engine, run_id: str, progress=None, workers: int | N
     args = [_parse_args(r) for r in rows]
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
     writer = _Writer(engine, run_id)
+    faults.pause("before-read")
     if len(args) >= PARALLEL_FROM and workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             for i, parsed in enumerate(pool.map(_parse_star, args, chunksize=16)):
@@ -113,6 +158,8 @@ class _Writer:
     def __init__(self, engine: Engine, run_id: str) -> None:
         self.engine = engine
         self.run_id = run_id
+        self.written = 0  # files recorded by this writer
+        self._added: tuple[list, list] = ([], [])
         self.forms = load_forms()
         with engine.connect() as conn:
             self.aliases = {(r.province_code, r.alias_key): r.cluster_id for r in conn.execute(select(cluster_alias))}
@@ -132,12 +179,36 @@ class _Writer:
         cid = conn.execute(select(cluster_alias.c.cluster_id).where(
             cluster_alias.c.province_code == key[0], cluster_alias.c.alias_key == key[1])).scalar_one()
         self.aliases[key] = cid
+        self._added[0].append(key)
         return cid
 
-    def write(self, parsed: ParsedFile, meta) -> None:
+    def write(self, parsed: ParsedFile, meta) -> bool:
+        """Record one file in one transaction; False when another run recorded it first."""
+        for attempt in range(1, RETRIES + 1):
+            added_aliases, added_projects = [], []
+            try:
+                written = self._write(parsed, meta, added_aliases, added_projects)
+            except DBAPIError as exc:
+                for key in added_aliases:  # rolled back with the transaction: forget them
+                    self.aliases.pop(key, None)
+                self.projects.difference_update(added_projects)
+                if not exc.connection_invalidated or attempt == RETRIES:
+                    raise
+                time.sleep(0.2 * attempt)
+                continue
+            self.written += written
+            return written
+        return False
+
+    def _write(self, parsed: ParsedFile, meta, added_aliases: list, added_projects: list) -> bool:
         now = datetime.now(tz=VN_TZ)
         received_at: datetime = meta.received_at
+        self._added = (added_aliases, added_projects)
         with self.engine.begin() as conn:
+            claimed = conn.execute(update(received_file).where(
+                received_file.c.sha256 == parsed.sha256, received_file.c.state == "archived").values(state="read"))
+            if claimed.rowcount != 1:
+                return False  # another run read this file (its transaction has committed)
             for sub in parsed.submissions:
                 row = self._submission_row(conn, sub, meta, received_at, now)
                 findings = list(sub.findings)
@@ -158,7 +229,8 @@ class _Writer:
                          "expected": f.expected, "created_at": now} for f in findings])
                 conn.execute(update(submission).where(submission.c.submission_id == sid).values(
                     errors=sum(f.is_error for f in findings), warnings=sum(not f.is_error for f in findings)))
-            conn.execute(update(received_file).where(received_file.c.sha256 == parsed.sha256).values(state="read"))
+            faults.pause(f"read:{self.written}", conn)
+        return True
 
     def _submission_row(self, conn, sub: ParsedSubmission, meta, received_at: datetime, now: datetime) -> dict:
         spec = self.forms.get(sub.form) if sub.form else None
@@ -183,6 +255,7 @@ class _Writer:
                         insert_ignore(conn, project, {"project_key": pkey, "cluster_id": cid, "name": sub.project_name,
                                                       "tax_code": sub.tax_code, "sector": sub.sector})
                         self.projects.add(pkey)
+                        self._added[1].append(pkey)
                     unit_key, unit_name = pkey, sub.project_name or sub.tax_code
         return {
             "sha256": meta.sha256, "sheet": sub.sheet, "form": sub.form, "wording": sub.wording, "period": sub.period,

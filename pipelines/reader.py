@@ -197,24 +197,23 @@ def _reason(exc: Exception) -> str:
 
 
 def _load_sheets(path: Path, limits: Limits) -> list[tuple[str, list[list[object]]]]:
+    """Every worksheet's cells, after pipelines/safety.py has checked what the file is and what it costs."""
     from python_calamine import CalamineWorkbook
 
-    size = path.stat().st_size
-    if size == 0:
-        raise _Refused("the file is empty (0 bytes)")
-    if size > limits.max_file_bytes:
-        raise _Refused(f"the file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}")
-    limits.check_container(path)
-    wb = CalamineWorkbook.from_path(str(path))
+    from pipelines import safety
+
+    try:
+        safety.inspect(path, limits)
+    except safety.Refused as exc:
+        raise _Refused(str(exc)) from exc
+    with open(path, "rb") as fh:  # by content, not extension: an .xls renamed .xlsx still reads
+        wb = CalamineWorkbook.from_filelike(fh)
     try:
         out = []
         for meta in wb.sheets_metadata:
             if "WorkSheet" not in str(meta.typ):
                 continue
-            sheet = wb.get_sheet_by_name(meta.name)
-            if sheet.total_width > limits.max_columns:
-                raise _Refused(f"sheet {meta.name!r} is {sheet.total_width:,} columns wide, over the limit of {limits.max_columns:,}")
-            rows = sheet.to_python(skip_empty_area=False, nrows=limits.max_rows_read)
+            rows = wb.get_sheet_by_name(meta.name).to_python(skip_empty_area=False, nrows=limits.max_rows)
             out.append((meta.name, rows))
         return out
     finally:

@@ -9,43 +9,37 @@ Limits on input (``CCN_MAX_FILE_MB`` …) are documented in docs/reliability.md.
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
 def _int_env(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a whole number") from None
+    if number <= 0:
+        raise ValueError(f"{name}={value!r} must be greater than 0")
+    return number
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on what one input file may cost to read."""
+    """Bounds on what one input file may cost to read, checked by pipelines/safety.py before any parser runs.
+
+    Every bound is an environment variable (docs/reliability.md); a file over any of them is rejected with a
+    reason that names the limit, and the other files of the run still load.
+    """
 
     max_file_bytes: int = field(default_factory=lambda: _int_env("CCN_MAX_FILE_MB", 20) * 1024 * 1024)
-    max_uncompressed_bytes: int = field(default_factory=lambda: _int_env("CCN_MAX_UNCOMPRESSED_MB", 200) * 1024 * 1024)
-    max_rows_read: int = field(default_factory=lambda: _int_env("CCN_MAX_ROWS", 2000))
-    max_columns: int = field(default_factory=lambda: _int_env("CCN_MAX_COLUMNS", 200))
-
-    def check_container(self, path: Path) -> None:
-        """Refuse a zip-based workbook whose parts would expand beyond the limit (zip bombs)."""
-        from pipelines.reader import _Refused
-
-        try:
-            with open(path, "rb") as fh:
-                magic = fh.read(4)
-        except OSError as exc:
-            raise _Refused(str(exc)) from exc
-        if magic[:2] != b"PK":
-            return
-        try:
-            with zipfile.ZipFile(path) as zf:
-                total = sum(i.file_size for i in zf.infolist())
-        except zipfile.BadZipFile as exc:
-            raise _Refused(f"the file is not a valid Excel workbook or is damaged ({exc})") from exc
-        if total > self.max_uncompressed_bytes:
-            raise _Refused(f"the workbook expands to {total:,} bytes, over the limit of {self.max_uncompressed_bytes:,}")
+    max_uncompressed_bytes: int = field(default_factory=lambda: _int_env("CCN_MAX_UNCOMPRESSED_MB", 100) * 1024 * 1024)
+    max_zip_entries: int = field(default_factory=lambda: _int_env("CCN_MAX_ZIP_ENTRIES", 2000))
+    max_rows: int = field(default_factory=lambda: _int_env("CCN_MAX_ROWS", 10_000))
+    max_columns: int = field(default_factory=lambda: _int_env("CCN_MAX_COLUMNS", 256))
+    max_cells: int = field(default_factory=lambda: _int_env("CCN_MAX_CELLS", 500_000))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,504 @@
+"""Inspecting a received file before any parser touches it: what it really is, and what reading it would cost.
+
+calamine (the Rust reader behind :mod:`pipelines.reader`) trusts its input: a sheet with one cell in A1 and
+one in XFD1048576 makes it allocate the whole rectangle and abort the process, a 5 KB ``.xls`` with a cell at
+row 65,536 costs a gigabyte, and a zip entry may expand far beyond the size it declares.  :func:`inspect`
+looks at the bytes first, with bounded work and memory, and raises :class:`Refused` with a reason a steward
+can act on when the file is not a workbook or is over a limit of :class:`~pipelines.settings.Limits`:
+
+* the real type from the first bytes, whatever the extension (CSV, HTML, Word, OpenDocument, encrypted OOXML);
+* for a zip (``.xlsx``/``.xlsm``): entry count, declared total size, and for every entry a streamed
+  decompression that must stop exactly at the declared size with the declared CRC (so neither the declared nor
+  the real size can lie); XML parts must be UTF-8 without a DTD (no entity expansion); each worksheet is
+  scanned with a streaming, DTD-free parser (defusedxml) that stops as soon as a row, column or cell count
+  passes its limit;
+* for an OLE compound file (``.xls``): the directory (encrypted package, macros), then the BIFF cell records of
+  every sheet for the same row, column and cell limits, and the FILEPASS record (password).
+
+What is safe but worth a steward's eye (macros, links to other files or programs) is returned as notes.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from defusedxml import ElementTree as SafeET
+from defusedxml.common import DefusedXmlException
+from defusedxml.sax import make_parser
+
+from pipelines.settings import Limits
+
+CHUNK = 1 << 20
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+NOTE_MACROS = "macros"
+NOTE_LINKS = "external_links"
+
+
+class Refused(Exception):
+    """The file is not read; ``str(exc)`` is the reason, in English with the Vietnamese gist."""
+
+
+@dataclass
+class Inspection:
+    kind: str  # "xlsx" | "xls"
+    notes: list[str] = field(default_factory=list)  # NOTE_MACROS, NOTE_LINKS
+    sheets: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # name/part -> (rows, columns, cells)
+
+
+def inspect(path: Path, limits: Limits | None = None) -> Inspection:
+    """What the file at ``path`` really is, or :class:`Refused` with the reason it must not be parsed."""
+    limits = limits or Limits()
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise Refused("the file is empty, 0 bytes (tệp rỗng)")
+        if size > limits.max_file_bytes:
+            raise Refused(f"the file is {size:,} bytes, over the limit of {limits.max_file_bytes:,} "
+                          f"(CCN_MAX_FILE_MB) (tệp quá lớn)")
+        with open(path, "rb") as fh:
+            head = fh.read(2048)
+    except OSError as exc:
+        raise Refused(f"the file cannot be opened ({exc.strerror or exc})") from exc
+    if head.startswith(b"PK\x03\x04"):
+        return _inspect_zip(path, limits)
+    if head.startswith(OLE_MAGIC):
+        return _inspect_ole(path, limits)
+    if head.startswith((b"PK\x05\x06", b"PK\x07\x08")):
+        raise Refused("the file is an empty or split zip archive, not an Excel workbook")
+    raise Refused(_not_a_workbook(head))
+
+
+def _not_a_workbook(head: bytes) -> str:
+    low = head.lower().lstrip(b"\xef\xbb\xbf \t\r\n")
+    if b"<html" in low or b"<!doctype html" in low or b"<table" in low:
+        what = "a web page (HTML) saved with an Excel extension; open it in Excel and save it as .xlsx"
+    elif low.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in low:
+        what = "an 'XML Spreadsheet 2003' file; open it in Excel and save it as .xlsx"
+    elif low.startswith(b"%pdf"):
+        what = "a PDF document, not an Excel workbook"
+    elif b"\x00" not in head:
+        what = "a text file (CSV or plain text) with an Excel extension; open it in Excel and save it as .xlsx"
+    else:
+        what = f"not an Excel workbook (it begins with bytes {head[:8].hex(' ')})"
+    return f"the file is {what} (tệp không phải bảng tính Excel)"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# zip containers (.xlsx, .xlsm)
+
+def _inspect_zip(path: Path, limits: Limits) -> Inspection:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise Refused(f"the workbook is damaged or truncated ({exc}) (tệp bị hỏng hoặc không đầy đủ)") from exc
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > limits.max_zip_entries:
+            raise Refused(f"the workbook has {len(infos):,} parts, over the limit of {limits.max_zip_entries:,} "
+                          f"(CCN_MAX_ZIP_ENTRIES)")
+        names = [i.filename for i in infos]
+        if len(set(names)) != len(names):
+            raise Refused("the workbook's zip holds two parts of the same name (a forged container)")
+        _check_is_spreadsheet(set(names))
+        declared = sum(i.file_size for i in infos)
+        if declared > limits.max_uncompressed_bytes:
+            raise Refused(f"the workbook expands to {declared:,} bytes, over the limit of "
+                          f"{limits.max_uncompressed_bytes:,} (CCN_MAX_UNCOMPRESSED_MB) (nghi tệp 'zip bomb')")
+        for i in infos:
+            if i.flag_bits & 0x1:
+                raise Refused(f"the part {i.filename} is encrypted inside the zip; Excel workbooks are never "
+                              f"encrypted this way")
+            if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise Refused(f"the part {i.filename} uses compression method {i.compress_type}, "
+                              f"which Excel does not write")
+        result = Inspection(kind="xlsx")
+        if any(n.lower().endswith("vbaproject.bin") for n in names):
+            result.notes.append(NOTE_MACROS)
+        if any(n.startswith("xl/externalLinks/") for n in names):
+            result.notes.append(NOTE_LINKS)
+        sheets = _worksheet_parts(zf, names)
+        with open(path, "rb") as fh:
+            for info in infos:
+                counter = _SheetCounter(sheets[info.filename], limits) if info.filename in sheets else None
+                _verify_entry(fh, info, counter)
+                if counter is not None:
+                    counter.close()
+                    result.sheets[counter.sheet] = (counter.max_row, counter.max_col, counter.cells)
+    return result
+
+
+def _check_is_spreadsheet(names: set[str]) -> None:
+    if "xl/workbook.xml" in names:
+        return
+    if "word/document.xml" in names:
+        what = "a Word document (.docx)"
+    elif any(n.startswith("ppt/") for n in names):
+        what = "a PowerPoint presentation"
+    elif "mimetype" in names and "content.xml" in names:
+        what = "an OpenDocument file (.ods); save it as .xlsx"
+    else:
+        what = "a zip archive, not an Excel workbook"
+    raise Refused(f"the file is {what} (tệp không phải bảng tính Excel)")
+
+
+def _xml(zf: zipfile.ZipFile, name: str):
+    """A small XML part parsed with defusedxml (no DTD, no entities); its size is already bounded."""
+    try:
+        return SafeET.fromstring(zf.read(name), forbid_dtd=True)
+    except KeyError:
+        return None
+    except DefusedXmlException as exc:
+        raise Refused(f"the part {name} declares XML entities or a DTD, which Excel never writes "
+                      f"(refused as an XML entity attack: {type(exc).__name__})") from exc
+    except (SafeET.ParseError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        raise Refused(f"the part {name} is damaged ({exc}) (tệp bị hỏng)") from exc
+
+
+def _worksheet_parts(zf: zipfile.ZipFile, names: list[str]) -> dict[str, str]:
+    """Zip part name -> sheet name for every worksheet the workbook lists."""
+    workbook = _xml(zf, "xl/workbook.xml")
+    rels = _xml(zf, "xl/_rels/workbook.xml.rels")
+    targets = {}
+    if rels is not None:
+        for rel in rels:
+            target = rel.get("Target", "")
+            part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+            targets[rel.get("Id")] = part
+    out = {}
+    for el in workbook.iter() if workbook is not None else ():
+        if el.tag.rsplit("}", 1)[-1] == "sheet":
+            part = targets.get(el.get(f"{REL_NS}id"))
+            if part:
+                out[part] = el.get("name") or part
+    present = set(names)
+    for name in present:  # a worksheet part the workbook does not list is still scanned
+        if name.startswith("xl/worksheets/") and name.endswith(".xml") and name not in out:
+            out[name] = name
+    return {k: v for k, v in out.items() if k in present}
+
+
+def _verify_entry(fh, info: zipfile.ZipInfo, counter: "_SheetCounter | None") -> None:
+    """Decompress one entry in chunks: it must end exactly at its declared size with its declared CRC."""
+    fh.seek(info.header_offset)
+    header = fh.read(30)
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":
+        raise Refused(f"the part {info.filename} is damaged or truncated (tệp bị hỏng)")
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    fh.seek(info.header_offset + 30 + name_len + extra_len)
+    remaining = info.compress_size
+    inflate = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+    out_total = 0
+    crc = 0
+    is_xml = info.filename.lower().endswith((".xml", ".rels", ".vml"))
+    scan = _DtdScan(info.filename) if is_xml else None
+    allowance = info.file_size + 1  # one byte past the declared size proves the size lies
+
+    def take(data: bytes) -> None:
+        nonlocal out_total, crc
+        out_total += len(data)
+        if out_total > info.file_size:
+            raise Refused(f"the part {info.filename} expands beyond its declared {info.file_size:,} bytes "
+                          f"(a forged zip, 'zip bomb') (tệp giả mạo)")
+        crc = zlib.crc32(data, crc)
+        if scan:
+            scan.feed(data)
+        if counter is not None:
+            counter.feed(data)
+
+    try:
+        while remaining > 0:
+            raw = fh.read(min(CHUNK, remaining))
+            if not raw:
+                raise Refused(f"the part {info.filename} is truncated (tệp không đầy đủ)")
+            remaining -= len(raw)
+            if inflate is None:
+                take(raw)
+                continue
+            data = inflate.decompress(raw, min(CHUNK, allowance - out_total))
+            take(data)
+            while inflate.unconsumed_tail:
+                take(inflate.decompress(inflate.unconsumed_tail, min(CHUNK, allowance - out_total)))
+        if inflate is not None:
+            take(inflate.flush())
+            if not inflate.eof:
+                raise Refused(f"the part {info.filename} is truncated (tệp không đầy đủ)")
+    except zlib.error as exc:
+        raise Refused(f"the part {info.filename} is damaged ({exc}) (tệp bị hỏng)") from exc
+    if out_total != info.file_size or crc != info.CRC:
+        raise Refused(f"the part {info.filename} does not match its declared size or checksum "
+                      f"(damaged or forged) (tệp bị hỏng)")
+
+
+class _DtdScan:
+    """No DTD (hence no entity expansion) and no UTF-16 in an XML part: Excel writes neither."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.tail = b""
+        self.started = False
+
+    def feed(self, data: bytes) -> None:
+        if not self.started and data:
+            self.started = True
+            if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:2] in (b"<\x00", b"\x00<"):
+                raise Refused(f"the part {self.name} is not UTF-8 XML; Excel always writes UTF-8")
+        window = (self.tail + data).upper()
+        if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
+            raise Refused(f"the part {self.name} declares XML entities or a DTD, which Excel never writes "
+                          f"(refused as an XML entity attack, 'billion laughs')")
+        self.tail = window[-16:]
+
+
+def _col_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ord(ch) - 64)
+    return n
+
+
+class _SheetCounter:
+    """Streams a worksheet's XML through a DTD-free SAX parser, stopping at the first limit passed."""
+
+    def __init__(self, sheet: str, limits: Limits) -> None:
+        self.sheet = sheet
+        self.limits = limits
+        self.max_row = self.max_col = self.cells = 0
+        self._row = 0
+        self._col = 0
+        parser = make_parser()
+        parser.forbid_dtd = True
+        parser.setContentHandler(self)
+        self.parser = parser
+
+    # the SAX ContentHandler interface (only element starts matter)
+    def startElement(self, name, attrs):  # noqa: N802 - SAX API
+        local = name.rsplit(":", 1)[-1]
+        if local == "row":
+            r = attrs.get("r")
+            self._row = int(r) if r and r.isdigit() else self._row + 1
+            self._col = 0
+            self._check_row(self._row)
+        elif local == "c":
+            ref = attrs.get("r")
+            if ref:
+                letters = ref.rstrip("0123456789").upper()
+                digits = ref[len(letters):]
+                if not letters.isalpha() or not letters.isascii() or not digits.isdigit():
+                    raise Refused(f"sheet {self.sheet!r} has a cell with a malformed reference {ref[:20]!r}")
+                self._col = _col_number(letters)
+                if int(digits) != self._row:
+                    self._row = int(digits)
+                    self._check_row(self._row)
+            else:
+                self._col += 1
+            if self._col > self.max_col:
+                self.max_col = self._col
+                if self._col > self.limits.max_columns:
+                    raise Refused(f"sheet {self.sheet!r} has a cell in column {self._col:,}, over the limit of "
+                                  f"{self.limits.max_columns:,} columns (CCN_MAX_COLUMNS) (trang tính quá rộng)")
+            self.cells += 1
+            if self.cells > self.limits.max_cells or self.max_row * self.max_col > self.limits.max_cells:
+                raise Refused(f"sheet {self.sheet!r} spans more than {self.limits.max_cells:,} cells "
+                              f"(CCN_MAX_CELLS) (trang tính quá lớn)")
+
+    def _check_row(self, row: int) -> None:
+        if row > self.max_row:
+            self.max_row = row
+            if row > self.limits.max_rows:
+                raise Refused(f"sheet {self.sheet!r} has a row numbered {row:,}, over the limit of "
+                              f"{self.limits.max_rows:,} rows (CCN_MAX_ROWS) (trang tính quá dài)")
+
+    def endElement(self, name):  # noqa: N802 - SAX API
+        pass
+
+    def __getattr__(self, name):  # the other ContentHandler callbacks do nothing
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return lambda *args, **kw: None
+
+    def feed(self, data: bytes) -> None:
+        self._run(self.parser.feed, data)
+
+    def close(self) -> None:
+        self._run(self.parser.close)
+
+    def _run(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except Refused:
+            raise
+        except DefusedXmlException as exc:
+            raise Refused(f"sheet {self.sheet!r} declares XML entities or a DTD, which Excel never writes "
+                          f"(refused as an XML entity attack)") from exc
+        except Exception as exc:  # noqa: BLE001 - SAXParseException and friends: the XML is broken
+            raise Refused(f"sheet {self.sheet!r} is not well-formed XML ({str(exc)[:120]}) (tệp bị hỏng)") from exc
+
+
+# ------------------------------------------------------------------------------------------------------------
+# OLE compound files (.xls, and OOXML encrypted with a password)
+
+ENDOFCHAIN = 0xFFFFFFFE
+FREESECT = 0xFFFFFFFF
+
+
+def _inspect_ole(path: Path, limits: Limits) -> Inspection:
+    data = path.read_bytes()  # bounded by max_file_bytes
+    try:
+        cfb = _Cfb(data)
+        streams = cfb.streams()
+    except (struct.error, IndexError, ValueError) as exc:
+        raise Refused(f"the workbook is damaged or truncated ({exc}) (tệp bị hỏng hoặc không đầy đủ)") from exc
+    names = {n.lower() for n in streams}
+    if "encryptioninfo" in names or "encryptedpackage" in names:
+        raise Refused("the workbook is password-protected (encrypted); remove the password in Excel "
+                      "(File › Info › Protect Workbook) and send it again (bảng tính có mật khẩu)")
+    book = next((n for n in streams if n.lower() in ("workbook", "book")), None)
+    if book is None:
+        if "worddocument" in names:
+            raise Refused("the file is a Word document (.doc), not an Excel workbook (tệp không phải bảng tính Excel)")
+        raise Refused("the file is an Office file without a workbook in it (tệp không phải bảng tính Excel)")
+    result = Inspection(kind="xls")
+    if cfb.has_storage("_VBA_PROJECT_CUR") or "_vba_project" in names:
+        result.notes.append(NOTE_MACROS)
+    try:
+        _scan_biff(cfb.read(streams[book]), limits, result)
+    except (struct.error, IndexError, ValueError) as exc:
+        raise Refused(f"the workbook is damaged ({exc}) (tệp bị hỏng)") from exc
+    return result
+
+
+class _Cfb:
+    """Just enough of [MS-CFB] to list streams and read one: header, FAT, mini FAT, directory."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.ssize = 1 << struct.unpack_from("<H", data, 0x1E)[0]
+        self.mini_size = 1 << struct.unpack_from("<H", data, 0x20)[0]
+        if self.ssize not in (512, 4096) or self.mini_size != 64:
+            raise ValueError("unknown sector size")
+        self.sectors = max(0, len(data) // self.ssize - 1)
+        n_fat, first_dir = struct.unpack_from("<LL", data, 0x2C)
+        self.cutoff, first_mini_fat, n_mini_fat, first_difat, n_difat = struct.unpack_from("<LLLLL", data, 0x38)
+        difat = [s for s in struct.unpack_from("<109L", data, 0x4C) if s < ENDOFCHAIN]
+        sect = first_difat
+        for _ in range(min(n_difat, self.sectors)):
+            if sect >= ENDOFCHAIN:
+                break
+            words = struct.unpack_from(f"<{self.ssize // 4}L", self._sector(sect))
+            difat.extend(s for s in words[:-1] if s < ENDOFCHAIN)
+            sect = words[-1]
+        self.fat: list[int] = []
+        for s in difat[:n_fat]:
+            self.fat.extend(struct.unpack_from(f"<{self.ssize // 4}L", self._sector(s)))
+        directory = self._chain_bytes(first_dir)
+        self.entries = []
+        for off in range(0, len(directory) - 127, 128):
+            e = directory[off:off + 128]
+            name_len = struct.unpack_from("<H", e, 0x40)[0]
+            name = e[:max(0, min(name_len, 64) - 2)].decode("utf-16-le", "replace")
+            kind = e[0x42]
+            start, size = struct.unpack_from("<LL", e, 0x74)
+            self.entries.append((name, kind, start, size))
+        root = self.entries[0] if self.entries else ("", 5, ENDOFCHAIN, 0)
+        self.mini_fat = list(struct.unpack(f"<{len(b) // 4}L", b)) if (b := self._chain_bytes(first_mini_fat)) else []
+        self.mini_stream = self._chain_bytes(root[2])[:root[3]] if n_mini_fat or self.mini_fat else b""
+
+    def _sector(self, n: int) -> bytes:
+        if n >= self.sectors:
+            raise ValueError(f"sector {n} is beyond the end of the file")
+        off = (n + 1) * self.ssize
+        return self.data[off:off + self.ssize]
+
+    def _chain(self, start: int, fat: list[int], limit: int) -> list[int]:
+        out, sect = [], start
+        while sect < ENDOFCHAIN:
+            if len(out) > limit or sect >= len(fat):
+                raise ValueError("a sector chain is broken or loops")
+            out.append(sect)
+            sect = fat[sect]
+        return out
+
+    def _chain_bytes(self, start: int) -> bytes:
+        if start >= ENDOFCHAIN:
+            return b""
+        return b"".join(self._sector(s) for s in self._chain(start, self.fat, self.sectors))
+
+    def streams(self) -> dict[str, tuple[int, int]]:
+        return {name: (start, size) for name, kind, start, size in self.entries if kind == 2}
+
+    def has_storage(self, name: str) -> bool:
+        return any(n == name and k == 1 for n, k, _, _ in self.entries)
+
+    def read(self, entry: tuple[int, int]) -> bytes:
+        start, size = entry
+        if size < self.cutoff:
+            chain = self._chain(start, self.mini_fat, len(self.mini_stream) // self.mini_size)
+            return b"".join(self.mini_stream[s * self.mini_size:(s + 1) * self.mini_size] for s in chain)[:size]
+        return self._chain_bytes(start)[:size]
+
+
+# BIFF records whose data starts with (row, column) of one cell; MULRK/MULBLANK end with the last column.
+_CELL_RECORDS = {0x0006, 0x00FD, 0x0203, 0x027E, 0x0205, 0x0201, 0x0204, 0x00D6, 0x0406, 0x0206}
+_MULTI_RECORDS = {0x00BD, 0x00BE}
+BOF, EOF_, FILEPASS, BOUNDSHEET = 0x0809, 0x000A, 0x002F, 0x0085
+
+
+def _scan_biff(stream: bytes, limits: Limits, result: Inspection) -> None:
+    """Walk the BIFF records: a password (FILEPASS) refuses; each sheet's cells must stay within the limits."""
+    pos, depth, sheet_no = 0, 0, -1
+    names: list[str] = []
+    counter: _BiffSheet | None = None
+    while pos + 4 <= len(stream):
+        rtype, length = struct.unpack_from("<HH", stream, pos)
+        body = stream[pos + 4:pos + 4 + length]
+        pos += 4 + length
+        if rtype == FILEPASS:
+            raise Refused("the workbook is password-protected (encrypted); remove the password in Excel and send "
+                          "it again (bảng tính có mật khẩu)")
+        if rtype == BOUNDSHEET and len(body) >= 8:
+            n = body[6]
+            raw = body[8:8 + n * (2 if body[7] & 1 else 1)]
+            names.append(raw.decode("utf-16-le" if body[7] & 1 else "latin-1", "replace"))
+        elif rtype == BOF:
+            depth += 1
+            if depth == 1:  # the first top-level substream is the workbook globals, then one per sheet
+                sheet_no += 1
+                label = names[sheet_no - 1] if 0 < sheet_no <= len(names) else f"sheet {sheet_no}"
+                counter = _BiffSheet(label, limits) if sheet_no > 0 else None
+        elif rtype == EOF_:
+            depth -= 1
+            if depth == 0 and counter is not None:
+                result.sheets[counter.sheet] = (counter.max_row, counter.max_col, counter.cells)
+                counter = None
+        elif counter is not None and len(body) >= 4:
+            row, col = struct.unpack_from("<HH", body, 0)
+            if rtype in _CELL_RECORDS:
+                counter.cell(row + 1, col + 1, 1)
+            elif rtype in _MULTI_RECORDS and len(body) >= 6:
+                last = struct.unpack_from("<H", body, len(body) - 2)[0]
+                counter.cell(row + 1, last + 1, max(1, last - col + 1))
+
+
+class _BiffSheet:
+    def __init__(self, sheet: str, limits: Limits) -> None:
+        self.sheet, self.limits = sheet, limits
+        self.max_row = self.max_col = self.cells = 0
+
+    def cell(self, row: int, col: int, count: int) -> None:
+        lim = self.limits
+        self.max_row, self.max_col, self.cells = max(self.max_row, row), max(self.max_col, col), self.cells + count
+        if row > lim.max_rows:
+            raise Refused(f"sheet {self.sheet!r} has a row numbered {row:,}, over the limit of {lim.max_rows:,} rows "
+                          f"(CCN_MAX_ROWS) (trang tính quá dài)")
+        if col > lim.max_columns:
+            raise Refused(f"sheet {self.sheet!r} has a cell in column {col:,}, over the limit of {lim.max_columns:,} "
+                          f"columns (CCN_MAX_COLUMNS) (trang tính quá rộng)")
+        if self.cells > lim.max_cells or self.max_row * self.max_col > lim.max_cells:
+            raise Refused(f"sheet {self.sheet!r} spans more than {lim.max_cells:,} cells (CCN_MAX_CELLS) "
+                          f"(trang tính quá lớn)")
