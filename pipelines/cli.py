@@ -20,6 +20,9 @@ examples:
   ccn sample --out .ccn/inbox --provinces 3      write a national sample with truth.json
   ccn run                                        ingest everything new in the inbox
   ccn summary --period 2026-H1                   national summary of Biểu 04
+  ccn findings --province 01 --severity error    what failed, with finding and submission ids
+  ccn feedback 42 --out phan_hoi.xlsx            the workbook to send back, failing cells marked
+  ccn waive 1234 --reason "..." --by "Name"      accept a finding knowingly; loads on the next run
 """
 
 
@@ -164,6 +167,61 @@ def cmd_ui(args) -> int:
                             "-p", str(args.port)], cwd=root)
 
 
+def _warehouse():
+    from pipelines.settings import settings
+    from schemas.warehouse import make_engine, upgrade
+
+    engine = make_engine(settings().warehouse_url)
+    upgrade(engine)
+    return engine
+
+
+def cmd_findings(args) -> int:
+    """The findings of settled submissions as a table, with where the Data Docs of the validation are."""
+    from pipelines.findings import format_table, latest_data_docs, list_findings
+
+    engine = _warehouse()
+    df = list_findings(engine, period=args.period.code if args.period else None, province=args.province,
+                       form=args.form, severity=args.severity, submission_id=args.submission)
+    print(format_table(df))
+    if not df.empty:
+        waived = int(df["waived_by"].notna().sum())
+        print(f"\n{len(df)} findings: {int((df.severity == 'error').sum())} errors, "
+              f"{int((df.severity == 'warning').sum())} warnings, {waived} waived, "
+              f"in {df.submission_id.nunique()} submissions")
+    for path in latest_data_docs(engine):
+        print(f"Data Docs (Great Expectations) of the latest validation: {path}")
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    from pipelines.feedback import FeedbackError, write_feedback
+
+    try:
+        fb = write_feedback(_warehouse(), args.submission_id, Path(args.out))
+    except FeedbackError as exc:
+        print(f"ccn feedback: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {fb.path}: {fb.findings} findings listed on the first sheet, {fb.cells_marked} cells marked")
+    return 0
+
+
+def cmd_waive(args) -> int:
+    from pipelines.findings import WaiverError, waive
+
+    try:
+        w = waive(_warehouse(), args.finding_id, args.reason, args.by)
+    except WaiverError as exc:
+        print(f"ccn waive: {exc}", file=sys.stderr)
+        return 2
+    print(f"finding {w.finding_id} ({w.severity} {w.rule_id}) of submission {w.submission_id} waived by {args.by}")
+    if w.status == "rejected" and w.errors_left == 0:
+        print(f"submission {w.submission_id} has no standing error left: the next `ccn run` loads it")
+    elif w.status == "rejected":
+        print(f"submission {w.submission_id} still has {w.errors_left} standing error(s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ccn", description=__doc__.split("\n\n")[0],
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -189,6 +247,43 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--period", type=_period, help="only this period")
     m.add_argument("--truth", metavar="TRUTH_JSON", help="compare with a sample's truth.json; exit 1 on a difference")
     m.set_defaults(func=cmd_summary)
+
+    fi = sub.add_parser("findings", help="list validation findings (filter by period, province, form, severity)",
+                        description="Every finding of the settled submissions, one line each: the finding id (for "
+                                    "`ccn waive`), the submission (for `ccn feedback`), where it is (sheet!cell) and "
+                                    "the message in Vietnamese and English.  Ends with the path of the Great "
+                                    "Expectations Data Docs of the latest validation.",
+                        epilog="examples:\n  ccn findings --period 2026-H1 --province 01 --severity error\n"
+                               "  ccn findings --form 04",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    fi.add_argument("--period", type=_period, help="e.g. 2026-H1 or 2025-Y")
+    fi.add_argument("--province", metavar="CODE", help="2025 GSO province code, e.g. 01")
+    fi.add_argument("--form", choices=["01", "02", "03", "04"], help="Biểu number")
+    fi.add_argument("--severity", choices=["error", "warning"])
+    fi.add_argument("--submission", type=int, metavar="ID", help="only this submission")
+    fi.set_defaults(func=cmd_findings)
+
+    fb = sub.add_parser("feedback", help="write the workbook to send back: failing cells marked and commented",
+                        description="Write the submission's workbook as it was received, every cell a finding "
+                                    "points at filled (red error, yellow warning, grey waived) and commented with "
+                                    "the rule, message and expected value, and a first sheet listing the findings.",
+                        epilog="example:\n  ccn feedback 42 --out phan_hoi_42.xlsx",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    fb.add_argument("submission_id", type=int, metavar="SUBMISSION_ID", help="as shown by `ccn findings`")
+    fb.add_argument("--out", required=True, metavar="FILE.xlsx", help="where to write the feedback workbook")
+    fb.set_defaults(func=cmd_feedback)
+
+    wv = sub.add_parser("waive", help="accept a finding knowingly (who, why; kept for audit)",
+                        description="Waive one finding: it no longer blocks its submission.  A rejected submission "
+                                    "whose errors are all waived loads on the next `ccn run`.  The waiver (who, "
+                                    "when, why) is kept and shown by `ccn findings`.",
+                        epilog='example:\n  ccn waive 1234 --reason "Tỉnh xác nhận số liệu đúng (công văn 12/SCT)" '
+                               '--by "Nguyễn Văn A"',
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    wv.add_argument("finding_id", type=int, metavar="FINDING_ID", help="as shown by `ccn findings`")
+    wv.add_argument("--reason", required=True, help="why the finding is accepted")
+    wv.add_argument("--by", required=True, metavar="NAME", help="who decides")
+    wv.set_defaults(func=cmd_waive)
 
     u = sub.add_parser("ui", help="open the Dagster UI on this home (dagster dev -w workspace.yaml)")
     u.add_argument("--port", type=int, default=3000)

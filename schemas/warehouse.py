@@ -195,8 +195,30 @@ validation_finding = Table(
     Column("message", Text, nullable=False),
     Column("expected", Text),
     Column("created_at", AwareDateTime),
+    Column("stage", String(12)),  # read | validate (migration 0002); NULL = read
 )
 Index("ix_finding_submission", validation_finding.c.submission_id)
+
+# --- validation (migration 0002): waivers and validation runs ------------------------------------------------
+finding_waiver = Table(
+    "finding_waiver", metadata,
+    Column("finding_id", Integer, ForeignKey("validation_finding.finding_id"), primary_key=True),
+    Column("waived_by", Text, nullable=False),
+    Column("waived_at", AwareDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+validation_run = Table(
+    "validation_run", metadata,
+    Column("validation_run_id", String(64), primary_key=True),
+    Column("run_id", String(64)),  # the pipeline run whose submissions were validated
+    Column("started_at", AwareDateTime, nullable=False),
+    Column("finished_at", AwareDateTime),
+    Column("submissions", Integer),
+    Column("findings", Integer),
+    Column("seconds", Float),
+    Column("data_docs", Text),  # index.html of the run's Great Expectations Data Docs
+)
 
 pipeline_run = Table(
     "pipeline_run", metadata,
@@ -248,6 +270,18 @@ VIEWS: dict[str, str] = {
     """,
 }
 
+
+# --- validation views (issue #4): every finding with its report and its waiver, for stewards -------------------
+VIEWS["mart_findings"] = """
+    SELECT v.finding_id, v.submission_id, f.file_name, s.form, s.period, s.province_code, s.unit_key, s.unit_name,
+           s.status, v.rule_id, v.severity, v.sheet, v.cell, v.indicator_code, v.message, v.expected,
+           w.waived_by, w.waived_at, w.reason AS waiver_reason
+    FROM validation_finding v
+    JOIN submission s ON s.submission_id = v.submission_id
+    JOIN received_file f ON f.sha256 = s.sha256
+    LEFT JOIN finding_waiver w ON w.finding_id = v.finding_id
+    WHERE s.status <> 'pending'
+"""
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout so two runs can share it."""
