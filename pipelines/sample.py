@@ -201,8 +201,16 @@ W1 = Profile(communes=(16, 25), clusters=(34, 44), project_ha=(0.45, 1.35))
 
 
 def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, projects: bool = True,
-             progress=None, profile: Profile = Profile()) -> dict:
-    """Write the sample workbooks under ``out`` and ``out/truth.json``; returns the truth."""
+             progress=None, profile: Profile = Profile(), absent_04: int = 0, absent_02: int = 0,
+             late_04: int = 0) -> dict:
+    """Write the sample workbooks under ``out`` and ``out/truth.json``; returns the truth.
+
+    For completeness tests: ``absent_04`` provinces (the last ones) do not send their Biểu 04, ``absent_02``
+    clusters with projects (known to the register through their Biểu 01) do not send their Biểu 02, and the
+    Biểu 04 of the first ``late_04`` provinces arrives after the deadline.  With the defaults the files are those
+    of earlier versions for the same seed.  ``truth["completeness"]`` lists expected, received, on time, late
+    and missing reports per form and province.
+    """
     from openpyxl import Workbook
 
     rng = random.Random(seed)
@@ -285,6 +293,13 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
             content.values["13"] = 2
         errors[i] = kind
     late = set(rng.sample([i for i in range(len(jobs)) if i not in errors], min(3, len(jobs))))
+    b04_jobs = [i for i, j in enumerate(jobs) if j[4] == "04"]
+    late |= set(b04_jobs[:late_04])
+    absent = set(b04_jobs[len(b04_jobs) - absent_04:] if absent_04 else [])
+    with_projects = {c.id for cs in all_clusters.values() for c in cs if c.projects} if projects else set()
+    single_02 = [i for i, j in enumerate(jobs) if j[4] == "02" and len(j[2]) == 1 and j[2][0] in with_projects
+                 and i not in errors and i not in late]
+    absent |= set(single_02[len(single_02) - absent_02:] if absent_02 else [])
     deadline_of = {f: period.deadline(forms[f].deadline[period.kind]) for f in forms}
 
     for n, (rel, contents, keys, typing, form) in enumerate(jobs):
@@ -321,13 +336,51 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
         if progress:
             progress(n + 1, len(jobs))
 
+    for n in sorted(absent, reverse=True):  # written (the random draws stay those of the full set), then withheld
+        (out / files[n].file).unlink()
+        del files[n]
     corrupt = out / f"{chosen[0]}_{slug(a.provinces[chosen[0]].name)}" / "bao_cao_hong.xlsx"
     corrupt.write_bytes(b"PK\x03\x04" + bytes(rng.getrandbits(8) for _ in range(300)))
     files.append(SampleFile(file=str(corrupt.relative_to(out)), reports=[], received_at="", late=False,
                             expected_status="rejected", errors=["file.unreadable"]))
     truth = _truth(period, seed, files, forms)
+    truth["completeness"] = _completeness_truth(files, all_clusters, list(a.provinces))
+    truth["absent"] = [jobs[n][0] for n in sorted(absent)]
     (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
     return truth
+
+
+def _completeness_truth(files: list[SampleFile], all_clusters: dict[str, list[Cluster]],
+                        provinces: list[str]) -> list[dict]:
+    """Expected reports as the register learns them from the files (every province's 04; the 02 of every cluster
+    named in a file; the 01 of every project named in a file; the 03 of every commune with such a cluster or
+    that sent one), and which of them arrived accepted, on time or late."""
+    seen: dict[tuple[str, str], str] = {}
+    received: dict[tuple[str, str], bool] = {}
+    for f in files:
+        for r in f.reports:
+            seen[(r.form, r.unit_key)] = r.province_code
+            if f.expected_status != "rejected":
+                received[(r.form, r.unit_key)] = f.late
+    expected = {("04", code): code for code in provinces}
+    named = {k for (form, k) in seen if form == "02"} | {k.split("/", 1)[0] for (form, k) in seen if form == "01"}
+    for pcode, clusters in all_clusters.items():
+        for c in clusters:
+            if c.id in named:
+                expected[("02", c.id)] = pcode
+                expected[("03", c.commune_code)] = pcode
+    expected.update({key: p for key, p in seen.items() if key[0] in ("01", "03")})
+    table: dict[tuple[str, str], dict] = {}
+    for (form, unit), pcode in expected.items():
+        row = table.setdefault((form, pcode), {"form": form, "province_code": pcode, "expected": 0, "received": 0,
+                                               "on_time": 0, "late": 0, "missing": 0})
+        row["expected"] += 1
+        if (form, unit) in received:
+            row["received"] += 1
+            row["late" if received[(form, unit)] else "on_time"] += 1
+        else:
+            row["missing"] += 1
+    return sorted(table.values(), key=lambda r: (r["form"], r["province_code"]))
 
 
 def _province_of(content: FormContent, key: str) -> str:
