@@ -20,6 +20,9 @@ examples:
   ccn sample --out .ccn/inbox --provinces 3      write a national sample with truth.json
   ccn run                                        ingest everything new in the inbox
   ccn summary --period 2026-H1                   national summary of Biểu 04
+  ccn completeness --period 2026-H1              who should have reported, and who did
+  ccn export national --period 2026-H1 --out n.xlsx   the national report workbook
+  ccn bi-role powerbi                            a read-only PostgreSQL role for BI tools
   ccn findings --province 01 --severity error    what failed, with finding and submission ids
   ccn feedback 42 --out phan_hoi.xlsx            the workbook to send back, failing cells marked
   ccn waive 1234 --reason "..." --by "Name"      accept a finding knowingly; loads on the next run
@@ -222,6 +225,51 @@ def cmd_waive(args) -> int:
     return 0
 
 
+def cmd_completeness(args) -> int:
+    """Who should have reported for a period and who did, per form and province (recomputed first)."""
+    from pipelines.completeness import completeness, refresh_expected
+
+    engine = _warehouse()
+    refresh_expected(engine, args.period)
+    df = completeness(engine, args.period)
+    if args.province:
+        df = df[df["province_code"] == args.province]
+    if df.empty:
+        print(f"nothing expected for {args.period}" + (f" in province {args.province}" if args.province else ""))
+        return 0
+    cols = ["form", "province_code", "expected", "received", "on_time", "late", "missing"]
+    print(df[cols].to_string(index=False))
+    totals = df.groupby("form")[cols[2:]].sum()
+    print(f"\n{args.period}, all provinces:")
+    print(totals.to_string())
+    return 0
+
+
+def cmd_export(args) -> int:
+    """Write the national report of a period (Biểu 04 layout, a sheet per province, completeness)."""
+    from pipelines.export import export_national
+
+    result = export_national(_warehouse(), args.period, Path(args.out))
+    print(f"wrote {result.path}: national Biểu 04 for {args.period} ({result.national_rows} rows), "
+          f"{result.provinces} provinces, {result.missing_reports} expected reports missing")
+    return 0
+
+
+def cmd_bi_role(args) -> int:
+    """Create (or re-tighten) a read-only PostgreSQL role for BI tools."""
+    from pipelines.bi import BIRoleError, create_bi_role
+
+    try:
+        views = create_bi_role(_warehouse(), args.name, os.environ.get(args.password_env) if args.password_env
+                               else None)
+    except BIRoleError as exc:
+        print(f"ccn bi-role: {exc}", file=sys.stderr)
+        return 2
+    print(f"role {args.name}: SELECT on {len(views)} views ({', '.join(views)}); no table, no write, "
+          "transactions read-only")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ccn", description=__doc__.split("\n\n")[0],
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -284,6 +332,33 @@ def build_parser() -> argparse.ArgumentParser:
     wv.add_argument("--reason", required=True, help="why the finding is accepted")
     wv.add_argument("--by", required=True, metavar="NAME", help="who decides")
     wv.set_defaults(func=cmd_waive)
+
+    co = sub.add_parser("completeness", help="who should have reported for a period, and who did",
+                        description="Recompute the expected reports of a period (Biểu 04 per province, 03 per "
+                                    "commune with clusters, 02 per registered cluster, 01 per known project) and "
+                                    "print expected, received, on time, late and missing per form and province.")
+    co.add_argument("--period", type=_period, required=True, help="e.g. 2026-H1 or 2025-Y")
+    co.add_argument("--province", help="only this 2025 province code, e.g. 37")
+    co.set_defaults(func=cmd_completeness)
+
+    ex = sub.add_parser("export", help="write the national report workbook of a period",
+                        description="ccn export national --period P --out F.xlsx: Biểu 04 for the nation in the "
+                                    "official layout, a sheet per region and per 2025 province (with what its "
+                                    "communes' Biểu 03 add up to where it differs) and the completeness sheets.")
+    ex.add_argument("what", choices=["national"], help="the report to write (national)")
+    ex.add_argument("--period", type=_period, required=True, help="e.g. 2026-H1 or 2025-Y")
+    ex.add_argument("--out", required=True, help="the .xlsx file to write")
+    ex.set_defaults(func=cmd_export)
+
+    bi = sub.add_parser("bi-role", help="create a read-only PostgreSQL role for BI tools (reads the views only)",
+                        description="Create (or re-tighten) a PostgreSQL login role that can SELECT the mart_* "
+                                    "views and nothing else: no table, no INSERT/UPDATE/DELETE, no CREATE, "
+                                    "read-only transactions. Grants are renewed whenever the views are re-created. "
+                                    "On the embedded SQLite warehouse there are no roles: the command says so.")
+    bi.add_argument("name", help="role name: lower-case letters, digits and _")
+    bi.add_argument("--password-env", metavar="VAR",
+                    help="environment variable holding the role's password (never on the command line)")
+    bi.set_defaults(func=cmd_bi_role)
 
     u = sub.add_parser("ui", help="open the Dagster UI on this home (dagster dev -w workspace.yaml)")
     u.add_argument("--port", type=int, default=3000)
