@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from pipelines.reader import Report
-from schemas.admin import Unit, admin
+from schemas.admin import MERGER_DATE, Unit, admin
 from schemas.periods import Period
 from schemas.text import clean, loose_key, slug, strip_marks
 from validations.catalogue import Finding, finding
@@ -32,6 +32,16 @@ class Identity:
     tax_code: str | None = None
     sender: str | None = None
     findings: list[Finding] = field(default_factory=list)
+    # the administrative generation the report is written in: "2025" (34 provinces, communes) or "pre2025"
+    # (63 provinces, districts; periods up to 2025-H1).  For a pre-2025 report ``province_code`` is still the
+    # 2025 province the old one merged into; the old units are kept beside it.
+    generation: str | None = None
+    old_province_code: str | None = None
+    old_province_name: str | None = None
+    district_code: str | None = None  # pre-2025 district (Biểu 03 was sent by districts until 2025-06-30)
+    district_name: str | None = None
+    old_commune_code: str | None = None
+    old_commune_name: str | None = None
 
 
 def cluster_key(name: str) -> str:
@@ -121,41 +131,65 @@ def _candidates(report: Report, field_name: str, file_name: str, folders: list[s
     if "sender" in report.header:
         out.append(report.header["sender"])
     out.append((report.sheet, None))
-    out.append((re.sub(r"[_\-]+", " ", file_name.rsplit(".", 1)[0]), None))
-    out.extend((f, None) for f in reversed(folders))
+    out.append((_file_words(file_name), None))
+    out.extend((re.sub(r"[_\-]+", " ", f), None) for f in reversed(folders))
     return out
+
+
+def _file_words(file_name: str) -> str:
+    return re.sub(r"[_\-]+", " ", file_name.rsplit(".", 1)[0])
 
 
 def _one(units: list[Unit]) -> Unit | None:
     return units[0] if len({u.code for u in units}) == 1 else None
 
 
+def generation_of(report: Report, period: Period | None) -> str:
+    """``pre2025`` for a report on a period before the 2025 reorganisation (or, without a period, written in the
+    district wording), ``2025`` otherwise."""
+    if period is not None:
+        return "pre2025" if period.end < MERGER_DATE else "2025"
+    return "pre2025" if report.wording == "district" or "district" in report.header else "2025"
+
+
+def _code_in_file(file_name: str, folders: list[str], table: dict[str, Unit], width: int, scope: str) -> Unit | None:
+    """A unit code written in the file or folder name (``bieu03_12345_…``) that belongs to ``scope``."""
+    for text in [file_name, *reversed(folders)]:
+        codes = {m for m in re.findall(rf"(?<!\d)(\d{{{width}}})(?!\d)", text)}
+        units = [table[c] for c in codes if c in table and table[c].province_code == scope]
+        if len(units) == 1:
+            return units[0]
+    return None
+
+
 def resolve_units(report: Report, file_name: str, folders: list[str] | None = None) -> Identity:
-    """Period, province, commune, cluster and project of a report, with findings for what stays unknown."""
+    """Period, province, commune (or district), cluster and project of a report, with findings for what stays
+    unknown.  Units are resolved in the generation of the report's period."""
     folders = folders or []
     a = admin()
     ident = Identity(sender=report.header.get("sender", ("", ""))[0] or None)
     ident.period, ident.findings = resolve_period(report, file_name)
+    gen = ident.generation = generation_of(report, ident.period)
     level = report.spec.sender_level
 
     # province: explicit line first, then any other source that names exactly one province
     province: Unit | None = None
     explicit = report.header.get("province")
     if explicit:
-        province = _one(a.find_province(explicit[0]))
+        province = _one(a.find_province(explicit[0], gen))
         if province is None:
             ident.findings.append(finding("identity.province_unresolved", sheet=report.sheet, cell=explicit[1],
                                           detail=f": \"{explicit[0]}\" is not a province name or code"))
             return ident
     commune: Unit | None = None
     commune_line = report.header.get("commune")
-    if commune_line:
+    if commune_line and gen == "2025":
         commune = _one(a.find_commune(commune_line[0], province.province_code if province else None))
     if province is None and commune is not None:
         province = a.provinces[commune.province_code]
     if province is None:
         for text, _cell in _candidates(report, "province", file_name, folders)[1:]:
-            province = _one(a.find_province(text))
+            province = _one(a.find_province(text, gen))
             if province:
                 break
     if province is None:
@@ -164,13 +198,19 @@ def resolve_units(report: Report, file_name: str, folders: list[str] | None = No
         return ident
     ident.province_code = province.province_code
     ident.province_name = a.provinces[province.province_code].name if province.province_code in a.provinces else province.name
+    if province.generation == "pre2025":
+        ident.old_province_code, ident.old_province_name = province.code, province.name
 
-    if level in ("commune", "cluster", "project"):
+    if gen == "pre2025" and level in ("commune", "cluster", "project"):
+        _resolve_old_units(ident, report, file_name, folders, level)
+    elif level in ("commune", "cluster", "project"):
         if commune is None:
             for text, _cell in _candidates(report, "commune", file_name, folders)[1 if commune_line else 0:]:
                 commune = _one(a.find_commune(text, ident.province_code))
                 if commune:
                     break
+        if commune is None and not commune_line:
+            commune = _code_in_file(file_name, folders, a.communes, 5, ident.province_code)
         if commune is not None:
             ident.commune_code, ident.commune_name = commune.code, commune.name
         elif level == "commune":
@@ -194,3 +234,37 @@ def resolve_units(report: Report, file_name: str, folders: list[str] | None = No
     elif level == "cluster":
         ident.tax_code = report.header.get("tax_code", ("", None))[0] or None
     return ident
+
+
+def _resolve_old_units(ident: Identity, report: Report, file_name: str, folders: list[str], level: str) -> None:
+    """District (and commune) of a pre-2025 report, in its old province; the 2025 commune when it is unique."""
+    a = admin()
+    old = ident.old_province_code
+    if old is None:  # a 2025 province named in a pre-2025 report: its namesake predecessor
+        old = ident.province_code if ident.province_code in a.old_provinces else None
+        if old:
+            ident.old_province_code, ident.old_province_name = old, a.old_provinces[old].name
+    district: Unit | None = None
+    line = report.header.get("district")
+    if old:
+        sources = _candidates(report, "district", file_name, folders)
+        for text, _cell in sources if line is None else sources[:1]:
+            district = _one(a.find_district(text, old))
+            if district:
+                break
+    if district is not None:
+        ident.district_code, ident.district_name = district.code, district.name
+    elif level == "commune":
+        detail = f": \"{line[0]}\" is not a district of {ident.old_province_name}" if line else \
+            " (no 'Quận, huyện' line and the sender names no district)"
+        ident.findings.append(finding("identity.district_unresolved", sheet=report.sheet,
+                                      cell=line[1] if line else None, detail=detail))
+    commune_line = report.header.get("commune")
+    if commune_line and old:
+        found = _one(a.find_old_commune(commune_line[0], old, ident.district_code))
+        if found:
+            ident.old_commune_code, ident.old_commune_name = found.code, found.name
+            targets = {u.code: u for u in a.successors(found.code)}
+            if len(targets) == 1:
+                (new,) = targets.values()
+                ident.commune_code, ident.commune_name = new.code, new.name

@@ -31,13 +31,13 @@ HEADER_FIELDS = [
     ("project", ["ten du an dau tu san xuat kinh doanh", "ten du an", "du an"]),
     ("sector", ["nganh nghe linh vuc san xuat", "nganh nghe"]),
     ("province", ["tinh thanh pho", "tinh tp", "tinh", "thanh pho truc thuoc trung uong"]),
-    ("commune", ["xa phuong dac khu", "xa phuong", "xa", "phuong", "dac khu"]),
-    ("district", ["quan huyen", "huyen", "cap huyen"]),
+    ("commune", ["xa phuong dac khu", "xa phuong thi tran", "xa phuong", "xa", "phuong", "dac khu", "thi tran"]),
+    ("district", ["quan huyen thi xa", "quan huyen thi xa thanh pho", "quan huyen", "huyen", "cap huyen", "quan"]),
     ("cluster", ["ten cum cong nghiep", "cum cong nghiep", "ccn"]),
     ("investor", ["chu dau tu ha tang", "chu dau tu"]),
     ("tax_code", ["ma so thue", "mst"]),
 ]
-_FIELD_PREFIXES = sorted(((p, f) for f, ps in HEADER_FIELDS for p in ps), key=lambda x: len(x[0]), reverse=True)
+_FIELD_PREFIXES = sorted({(loose_key(p), f) for f, ps in HEADER_FIELDS for p in ps}, key=lambda x: len(x[0]), reverse=True)
 
 # Abbreviations offices use in indicator text (loose keys), expanded before comparing labels.
 ABBREVIATIONS = {
@@ -47,6 +47,7 @@ ABBREVIATIONS = {
     "dtnn": "dau tu nuoc ngoai", "fdi": "von dau tu nuoc ngoai", "tb": "binh quan", "xd": "xay dung",
     "dn": "doanh nghiep", "pd": "phe duyet", "tl": "thanh lap", "hd": "hoat dong", "cdt": "chu dau tu",
 }
+ABBREVIATIONS = {loose_key(k): loose_key(v) for k, v in ABBREVIATIONS.items()}  # keys as loose_key makes them
 _ROMAN = {"i", "ii", "iii", "iv", "v", "vi"}
 _TITLE = re.compile(r"\bbieu(?: so)? ?0?([1-4])\b")
 
@@ -133,6 +134,8 @@ class _FormIndex:
         self.forms = load_forms()
         self.tokens = {f: {r.code: _tokens(r.label_vi) for r in spec.rows} for f, spec in self.forms.items()}
         self.titles = {f: loose_key(spec.title) for f, spec in self.forms.items()}
+        self.sections = {f: [_tokens(r.section.partition(". ")[2]) for r in spec.rows if r.section]
+                         for f, spec in self.forms.items()}
         self.generation_titles = {
             loose_key(g.title): (f, g.name) for f, spec in self.forms.items() for g in spec.generations
         }
@@ -244,11 +247,14 @@ def _detect_form(grid: list[list[object]], sheet: str) -> tuple[str | None, str 
 
 
 def _wording(key: str, idx: _FormIndex) -> str | None:
-    if "cap huyen" in key:
+    if _CAP_HUYEN in key:
         return "district"
-    if "cap xa" in key:
+    if _CAP_XA in key:
         return "commune"
     return None
+
+
+_CAP_HUYEN, _CAP_XA = loose_key("cấp huyện"), loose_key("cấp xã")
 
 
 def _find_header(grid: list[list[object]], start: int) -> tuple[int, dict[str, int]] | None:
@@ -293,7 +299,10 @@ def read_sheet(sheet: str, grid: list[list[object]]) -> Report | None:
     around = [r for r in range(len(grid)) if r < header_row or r > last]
     report = Report(sheet=sheet, form=form, wording=wording, header=_identification(grid, around))
     if form in ("03", "04") and title_at is None:
-        report.form = _tell_03_from_04(report)
+        told = _tell_03_from_04(report)
+        report.form = told or form
+        if told is None:
+            report.findings.append(finding("structure.form_ambiguous", sheet=sheet, cell=a1(header_row, cols["label"])))
     _read_rows(report, table_rows, cols)
     return report
 
@@ -318,15 +327,26 @@ def _form_from_rows(grid, header_row: int, cols: dict[str, int]) -> str | None:
     return winners[0] if len(winners) == 1 else "04" if set(winners) == {"03", "04"} else winners[0]
 
 
-def _tell_03_from_04(report: Report) -> str:
-    """Biểu 03 and 04 share their rows; the sender and the identification lines tell them apart."""
+_SENDER_04 = [loose_key(w) for w in ("Sở Công Thương", "SCT", "cấp tỉnh")]
+_SENDER_03 = [loose_key(w) for w in ("Ủy ban nhân dân", "UBND", "cấp xã", "cấp huyện")]
+
+
+def _tell_03_from_04(report: Report) -> str | None:
+    """Biểu 03 and 04 share their rows; the receiver, the sender and the identification lines tell them apart:
+    Biểu 04 goes to the Ministry (``Bộ Công Thương``) from the DoIT (``Sở Công Thương``), Biểu 03 to the DoIT from a
+    commune or district People's Committee.  None when nothing says which."""
     h = report.header
+    receiver = loose_key(h.get("receiver", ("", ""))[0])
     sender = loose_key(h.get("sender", ("", ""))[0])
-    if "so cong thuong" in sender or "cap tinh" in sender:
+    if "bo cong thuong" in receiver:
         return "04"
-    if "commune" in h or "district" in h or "xa" in sender.split() or "phuong" in sender or "huyen" in sender:
+    if any(w in sender for w in _SENDER_04):
+        return "04"
+    if "commune" in h or "district" in h or any(sender.startswith(w) or f" {w}" in f" {sender}" for w in _SENDER_03):
         return "03"
-    return "04"
+    if "so cong thuong" in receiver:
+        return "03"
+    return None
 
 
 def _table(grid, header_row: int, cols: dict[str, int], form: str) -> list[tuple[int, str | None, str, object, str]]:
@@ -373,6 +393,8 @@ def _read_rows(report: Report, rows, cols: dict[str, int]) -> None:
     value_col = cols["value"]
     for r, code, label, raw, unit_text in rows:
         tokens = _tokens(label)
+        if code is None and any(label_score(tokens, t) >= 0.9 for t in idx.sections[report.form]):
+            continue  # a section heading typed without its numeral
         best, best_score, runner_up = idx.best_row(report.form, tokens) if label else (None, 0.0, 0.0)
         if code in by_code:
             own = label_score(tokens, idx.tokens[report.form][code]) if label else 1.0
@@ -401,8 +423,9 @@ def _read_rows(report: Report, rows, cols: dict[str, int]) -> None:
         reading = read_cell(raw, row_spec)
         raw_text = "" if raw is None else str(raw)
         if reading.problem:
+            params = {"expected": row_spec.unit_vi, **(reading.params or {})}
             report.findings.append(finding(reading.problem, sheet=report.sheet, cell=cell, indicator_code=row_spec.code,
-                                           expected=row_spec.unit_vi, **(reading.params or {})))
+                                           **params))
         elif reading.warning:
             report.findings.append(finding(reading.warning, sheet=report.sheet, cell=cell, indicator_code=row_spec.code,
                                            **(reading.params or {})))

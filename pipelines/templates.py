@@ -21,14 +21,21 @@ class Typing:
     col_offset: int = 0  # blank columns before column (1)
     numbered_row: bool = True  # the "(1) … (5)" row under the header
     sections: bool = True  # section rows I, II, III in Biểu 03/04
-    code_style: str = "text"  # text | number | comma  (15.1 as "15.1", 15.1, "15,1")
-    label_style: str = "nfc"  # nfc | nfd | old_tone | upper
+    code_style: str = "text"  # text | number | float | comma | dotted  ("15.1", 15.1, 3.0, "15,1", "3.")
+    label_style: str = "nfc"  # nfc | nfd | old_tone | upper | lower | no_marks | retyped
     number_style: str = "number"  # number | vn_text | en_text
     unit_in_cell: bool = False  # "12,5 ha"
-    percent_style: str = "number"  # number (65) | text ("65%")
+    percent_style: str = "number"  # number (65) | text ("65%") | fraction (0.65: read with a warning)
     identification: bool = True  # the national identification lines
-    flag_style: str = "number"  # number | words (có/không)
+    flag_style: str = "number"  # number | words (có/không) | x (x / 0)
     extra_header_rows: int = 0
+    # further variations (SPEC §3); all off = the national template
+    title_style: str = "full"  # full "Biểu số 02. Tình hình…" | code "BIỂU SỐ 02" | title (no "Biểu số") | none
+    label_spaces: bool = False  # doubled and trailing spaces in labels
+    abbreviate: bool = False  # "CCN", "SXKD", "HTKT", "NSNN", "XLNT" in labels
+    merged_header: bool = False  # the header typed over two rows with vertically merged cells
+    footnotes: bool = False  # a note and a signature block typed under the table
+    codes: bool = True  # the TT column (without it rows are matched by their text only)
 
 
 @dataclass
@@ -41,6 +48,8 @@ class Identification:
     sector: str = ""
     sender: str = ""
     period: Period | None = None
+    period_text: str = ""  # what is typed after "Kỳ báo cáo:" when it is not the period's own label
+    district: str = ""  # pre-2025 reports (district wording): "Huyện Bảo Thắng"
 
 
 @dataclass
@@ -51,22 +60,55 @@ class FormContent:
     generation: str = "commune"
 
 
-def _label(text: str, style: str) -> str:
+# Abbreviations offices use (the reader expands them back, pipelines/reader.py ABBREVIATIONS)
+_ABBREVIATE = [("cụm công nghiệp", "CCN"), ("sản xuất kinh doanh", "SXKD"), ("hạ tầng kỹ thuật", "HTKT"),
+               ("ngân sách nhà nước", "NSNN"), ("Ngân sách nhà nước", "NSNN"), ("xử lý nước thải", "XLNT"),
+               ("hợp đồng lao động", "HĐLĐ")]
+_OLD_TONES = [("oà", "òa"), ("oá", "óa"), ("oả", "ỏa"), ("oạ", "ọa"), ("uỷ", "ủy"), ("uý", "úy"), ("Tỷ", "Tỉ"),
+              ("tỷ", "tỉ"), ("kỹ", "kĩ"), ("lý", "lí")]
+
+
+def _label(text: str, style: str, t: "Typing | None" = None) -> str:
+    if t is not None and t.abbreviate:
+        for long, short in _ABBREVIATE:
+            text = text.replace(long, short)
+    if t is not None and t.label_spaces:
+        text = "  ".join(text.split(" ", 2)) + "  "
     if style == "nfd":
         return unicodedata.normalize("NFD", text)
     if style == "old_tone":
-        return text.replace("oà", "òa").replace("oá", "óa").replace("Tỷ", "Tỉ").replace("tỷ", "tỉ")
+        for a, b in _OLD_TONES:
+            text = text.replace(a, b)
+        return text
     if style == "upper":
         return text.upper()
+    if style == "lower":
+        return text.lower()
+    if style == "no_marks":
+        from schemas.text import strip_marks
+
+        return strip_marks(text)
+    if style == "retyped":  # the words in parentheses left out, as offices shorten long labels
+        import re
+
+        return " ".join(re.sub(r"\([^)]*\)", " ", text).split()) or text
     return text
 
 
 def _code(code: str, style: str) -> object:
     if style == "number":
         return float(code) if "." in code else int(code)
+    if style == "float":
+        return float(code)
     if style == "comma":
         return code.replace(".", ",")
+    if style == "dotted":
+        return code + "."
     return code
+
+
+def _section_numeral(numeral: str, style: str) -> str:
+    return numeral + "." if style == "dotted" else numeral
 
 
 def format_number(value: float, style: str) -> object:
@@ -83,16 +125,46 @@ def format_number(value: float, style: str) -> object:
     return sign + thousands + ("." + frac_text[1:] if frac_text else "")
 
 
+def generation_of(content: FormContent):
+    spec: FormSpec = load_forms()[content.form]
+    return next(g for g in spec.generations if g.name == content.generation)
+
+
+def identification_lines(content: FormContent) -> list[tuple[str, str, object]]:
+    """The national identification lines of a form: (field, label, value), in the generation's wording."""
+    spec: FormSpec = load_forms()[content.form]
+    ident = content.ident
+    lines: list[tuple[str, str, object]] = [("province", "Tỉnh, thành phố:", ident.province)]
+    level = spec.sender_level
+    if content.generation == "district":
+        if level in ("commune", "cluster", "project"):
+            lines.append(("district", "Quận, huyện, thị xã:", ident.district))
+        if level in ("cluster", "project") and ident.commune:
+            lines.append(("commune", "Xã, phường, thị trấn:", ident.commune))
+    elif level in ("commune", "cluster", "project"):
+        lines.append(("commune", "Xã, phường, đặc khu:", ident.commune))
+    if level in ("cluster", "project"):
+        lines.append(("cluster", "Cụm công nghiệp:", ident.cluster))
+        lines.append(("tax_code", "Mã số thuế:", ident.tax_code))
+    lines.append(("year", "Năm báo cáo:", ident.period.year if ident.period else ""))
+    return lines
+
+
 def write_form(ws, content: FormContent, typing: Typing | None = None) -> dict[str, str]:
     """Write one form on the worksheet ``ws``; returns the cell (A1) of each row's value."""
+    return write_form_layout(ws, content, typing)["values"]
+
+
+def write_form_layout(ws, content: FormContent, typing: Typing | None = None) -> dict[str, dict[str, str]]:
+    """Write one form on ``ws``; returns ``{"values": code -> A1, "ident": field -> A1}``."""
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
 
     t = typing or Typing()
     spec: FormSpec = load_forms()[content.form]
-    gen = next(g for g in spec.generations if g.name == content.generation)
+    gen = generation_of(content)
     r0 = 1 + t.row_offset
-    c0 = 1 + t.col_offset
+    c0 = 1 + t.col_offset if t.codes else t.col_offset  # without the TT column, column (2) moves left
     bold = Font(bold=True)
     thin = Side(style="thin")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
@@ -108,65 +180,75 @@ def write_form(ws, content: FormContent, typing: Typing | None = None) -> dict[s
             setattr(cell, k, v)
         return cell
 
+    first = c0 if t.codes else c0 + 1
     if t.row_offset:
-        put(1, c0, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")
+        put(1, first, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")
     r = r0
-    put(r, c0, f"{spec.label}. {_label(gen.title, t.label_style)}", font=Font(bold=True, size=12))
-    ws.merge_cells(start_row=r, start_column=c0, end_row=r, end_column=c0 + 4)
-    r += 1
+    title = _label(gen.title, t.label_style)
+    if t.title_style != "none":
+        text = {"full": f"{spec.label}. {title}", "code": spec.label.upper(), "title": title.upper()}[t.title_style]
+        put(r, first, text, font=Font(bold=True, size=12))
+        ws.merge_cells(start_row=r, start_column=first, end_row=r, end_column=c0 + 4)
+        r += 1
+        if t.title_style == "code":
+            put(r, first, title, font=bold)
+            r += 1
     ident = content.ident
-    put(r, c0, f"Đơn vị gửi báo cáo: {ident.sender or gen.sender}")
+    put(r, first, f"Đơn vị gửi báo cáo: {ident.sender or gen.sender}")
     r += 1
     if content.form == "01":
-        put(r, c0, f"Tên dự án đầu tư sản xuất kinh doanh: {ident.project or '…'}")
+        put(r, first, f"Tên dự án đầu tư sản xuất kinh doanh: {ident.project or '…'}")
         r += 1
-        put(r, c0, f"Ngành, nghề, lĩnh vực sản xuất: {ident.sector or '…'}")
+        put(r, first, f"Ngành, nghề, lĩnh vực sản xuất: {ident.sector or '…'}")
         r += 1
-    put(r, c0, f"Đơn vị nhận báo cáo: {gen.receiver}")
+    put(r, first, f"Đơn vị nhận báo cáo: {gen.receiver}")
     r += 1
-    put(r, c0, f"Kỳ báo cáo: {ident.period.label_vi if ident.period else '6 tháng/năm'}")
+    period_text = ident.period_text or (ident.period.label_vi if ident.period else "6 tháng/năm")
+    put(r, first, f"Kỳ báo cáo: {period_text}")
+    period_cell = f"{get_column_letter(first)}{r}"
     r += 1
     d = spec.deadline
-    put(r, c0, f"(Thời hạn gửi báo cáo: Báo cáo 6 tháng gửi trước ngày {int(d['H1'][3:])} tháng 6 hằng năm; "
-               f"Báo cáo năm gửi trước ngày {int(d['Y'][3:])} tháng 12 hằng năm)", font=Font(italic=True))
+    put(r, first, f"(Thời hạn gửi báo cáo: Báo cáo 6 tháng gửi trước ngày {int(d['H1'][3:])} tháng 6 hằng năm; "
+                  f"Báo cáo năm gửi trước ngày {int(d['Y'][3:])} tháng 12 hằng năm)", font=Font(italic=True))
     r += 1
     for _ in range(t.extra_header_rows):
         r += 1
+    ident_cells = {"period": period_cell}
     if t.identification:
-        lines = [("Tỉnh, thành phố:", ident.province)]
-        if spec.sender_level in ("commune", "cluster", "project"):
-            lines.append(("Xã, phường, đặc khu:", ident.commune))
-        if spec.sender_level in ("cluster", "project"):
-            lines.append(("Cụm công nghiệp:", ident.cluster))
-            lines.append(("Mã số thuế:", ident.tax_code))
-        lines.append(("Năm báo cáo:", ident.period.year if ident.period else ""))
-        for label, value in lines:
+        for name, label, value in identification_lines(content):
             put(r, c0 + 1, label, font=bold)
             put(r, c0 + 2, value)
+            ident_cells[name] = f"{get_column_letter(c0 + 2)}{r}"
             r += 1
     r += 1
-    header = ["TT", "Chỉ tiêu", "Đơn vị tính",
-              "Kết quả (Luỹ kế đến thời điểm báo cáo)" if content.form in ("03", "04") else "Kết quả", "Ghi chú"]
+    header = ["TT", "Chỉ tiêu", "Đơn vị tính", spec.value_header, "Ghi chú"]
     fill = PatternFill("solid", fgColor="DDEBF7")
     for i, h in enumerate(header):
+        if i == 0 and not t.codes:
+            continue
         put(r, c0 + i, h, font=bold, border=border, fill=fill, alignment=Alignment(horizontal="center", wrap_text=True))
-    r += 1
+        if t.merged_header:
+            ws.merge_cells(start_row=r, start_column=c0 + i, end_row=r + 1, end_column=c0 + i)
+    r += 2 if t.merged_header else 1
     if t.numbered_row:
         for i in range(5):
-            put(r, c0 + i, f"({i + 1})", border=border, alignment=Alignment(horizontal="center"))
+            if i or t.codes:
+                put(r, c0 + i, f"({i + 1})", border=border, alignment=Alignment(horizontal="center"))
         r += 1
     cells: dict[str, str] = {}
     section = None
     for row in spec.rows:
         if t.sections and row.section and row.section != section:
             section = row.section
-            numeral, _, title = section.partition(". ")
-            put(r, c0, numeral, font=bold, border=border)
-            put(r, c0 + 1, _label(title, t.label_style), font=bold, border=border)
+            numeral, _, stitle = section.partition(". ")
+            if t.codes:
+                put(r, c0, _section_numeral(numeral, t.code_style), font=bold, border=border)
+            put(r, c0 + 1, _label(stitle, t.label_style, t), font=bold, border=border)
             ws.merge_cells(start_row=r, start_column=c0 + 1, end_row=r, end_column=c0 + 4)
             r += 1
-        put(r, c0, _code(row.code, t.code_style), border=border)
-        put(r, c0 + 1, _label(row.label_vi, t.label_style), border=border, alignment=Alignment(wrap_text=True))
+        if t.codes:
+            put(r, c0, _code(row.code, t.code_style), border=border)
+        put(r, c0 + 1, _label(row.label_vi, t.label_style, t), border=border, alignment=Alignment(wrap_text=True))
         put(r, c0 + 2, row.unit_vi, border=border)
         value = content.values.get(row.code)
         value_cell = put(r, c0 + 3, _typed(value, row, t), border=border)
@@ -176,12 +258,18 @@ def write_form(ws, content: FormContent, typing: Typing | None = None) -> dict[s
         cells[row.code] = f"{get_column_letter(c0 + 3)}{r}"
         r += 1
     r += 1
+    if t.footnotes:
+        put(r, first, "Ghi chú: Cụm công nghiệp chuyên ngành là cụm công nghiệp có tối thiểu 60% diện tích đất công "
+                      "nghiệp để thu hút các dự án đầu tư có cùng ngành, nghề.", font=Font(italic=True))
+        put(r + 1, first, "Người lập biểu")
+        r += 2
     put(r, c0 + 3, "…, ngày … tháng … năm …", alignment=Alignment(horizontal="center"))
-    put(r + 1, c0 + 3, "NGƯỜI ĐẠI DIỆN THEO PHÁP LUẬT" if content.form in ("01", "02") else "THỦ TRƯỞNG ĐƠN VỊ", font=bold)
+    put(r + 1, c0 + 3, spec.signer, font=bold)
     widths = [6, 70, 18, 20, 14]
     for i, w in enumerate(widths):
-        ws.column_dimensions[get_column_letter(c0 + i)].width = w
-    return cells
+        if c0 + i >= 1:
+            ws.column_dimensions[get_column_letter(c0 + i)].width = w
+    return {"values": cells, "ident": ident_cells}
 
 
 def _is_number_text(value: str) -> bool:
@@ -193,9 +281,15 @@ def _typed(value: object, row, t: Typing) -> object:
         return value
     v = float(value)
     if row.unit == "flag":
-        return ("có" if v else "không") if t.flag_style == "words" else int(v)
+        if t.flag_style == "words":
+            return "có" if v else "không"
+        if t.flag_style == "x":
+            return "x" if v else 0
+        return int(v)
     if row.unit == "percent" and t.percent_style == "text":
         return format_number(v, "vn_text") + "%"
+    if row.unit == "percent" and t.percent_style == "fraction":
+        return v / 100
     if row.is_integer:
         v_out: object = int(v)
         if t.number_style != "number" and v >= 1000:

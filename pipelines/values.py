@@ -29,6 +29,7 @@ UNIT_WORDS = {
 _ALL_UNIT_WORDS = sorted({w for ws in UNIT_WORDS.values() for w in ws} | {"dong", "vnd", "nghin", "m2"},
                          key=len, reverse=True)
 FLAG_WORDS = {"co": 1.0, "x": 1.0, "yes": 1.0, "da": 1.0, "dat": 1.0, "khong": 0.0, "no": 0.0, "chua": 0.0}
+FLAG_WORDS = {loose_key(k): v for k, v in FLAG_WORDS.items()}
 _NUMBER = re.compile(r"^[+-]?(\d[\d.,\s]*)$")
 
 

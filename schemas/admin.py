@@ -27,6 +27,9 @@ _PREFIXES = [
 # each with its tones and typed without them
 _PREFIX_KEYS = sorted({name_key(p) for p in _PREFIXES} | {name_key(strip_marks(p)) for p in _PREFIXES},
                       key=len, reverse=True)
+_LOWER_KINDS = {name_key(p) for p in ("Xã", "Phường", "Thị trấn", "Đặc khu", "Thị xã", "Quận", "Huyện", "TT")} | \
+    {name_key(strip_marks(p)) for p in ("Xã", "Phường", "Thị trấn", "Đặc khu", "Thị xã", "Quận", "Huyện")}
+_PROVINCE_KINDS = sorted({name_key(p) for p in ("Tỉnh", "Thành phố", "TP")} | {"tinh", "thanh pho", "tp"})
 _CODE_PREFIX = re.compile(r"^\s*(\d{2,5})\s*(?:[-–—:.]|\s)\s*(.*)$")
 
 # The six socio-economic regions of Vietnam, on the 2025 provinces (Resolution 81/2023/QH15 grouping).
@@ -40,19 +43,42 @@ REGIONS = {
 }
 
 
+def is_unmarked(text: str) -> bool:
+    """True when a name is typed without any Vietnamese diacritic (``Ha Noi``): then only a loose match is possible."""
+    c = clean(text)
+    return strip_marks(c) == c
+
+
+def loose_name(text: str) -> str:
+    """Name key without tones or prefix, for names typed without diacritics: ``TP. Ha Noi`` → ``ha noi``."""
+    return bare_name(strip_marks(clean(text)))
+
+
 def bare_name(text: str) -> str:
     """Name key without the unit-kind prefix: ``Tỉnh Ninh Bình`` and ``ninh binh`` agree."""
-    key = name_key(text)
+    return _strip_prefixes(name_key(text))[0]
+
+
+def _strip_prefixes(key: str) -> tuple[str, set[str]]:
+    """The key without its leading kind words, and the kind words removed."""
+    removed: set[str] = set()
     changed = True
     while changed:
         changed = False
         for p in _PREFIX_KEYS:
             if key == p:
-                return key
+                return key, removed
             if key.startswith(p + " "):
                 key = key[len(p) + 1:]
+                removed.add(p)
                 changed = True
-    return key
+    return key, removed
+
+
+def names_lower_unit(text: str) -> bool:
+    """True when a text names a commune or district (``UBND phường Lào Cai``), whatever name follows."""
+    key = name_key(text)
+    return bool(_strip_prefixes(key)[1] & _LOWER_KINDS) or bool(_strip_prefixes(name_key(strip_marks(text)))[1] & _LOWER_KINDS)
 
 
 @dataclass(frozen=True)
@@ -113,6 +139,24 @@ class Admin:
         return out
 
     @cached_property
+    def old_communes(self) -> dict[str, Unit]:
+        """The ~10,000 communes before 2025-07-01, by code; ``parent_code`` is their district."""
+        return {
+            r["ward_code"]: Unit("commune", r["ward_code"], r["ward_name"], r["province_code"], "pre2025",
+                                 r["district_code"], r["district_name"])
+            for r in _rows("units_pre2025_63prov_v2.4.1.csv")
+        }
+
+    @cached_property
+    def respellings(self) -> dict[tuple[str, str], str]:
+        """(level, code) → the other official spelling (``name_changes_*.csv``: 2025-07 and 2026-07 names)."""
+        out: dict[tuple[str, str], str] = {}
+        for path in sorted(REFERENCE.glob("name_changes_*.csv")):
+            for r in _rows(path.name):
+                out[(r["level"], r["code"])] = r["name_2026_07"]
+        return out
+
+    @cached_property
     def commune_mapping(self) -> dict[str, list[dict[str, str]]]:
         """Old commune code → its 2025 target(s) with ``merge_type`` (``full`` or ``partial``)."""
         out: dict[str, list[dict[str, str]]] = {}
@@ -127,20 +171,65 @@ class Admin:
         return ""
 
     # --- name indexes -------------------------------------------------------------------------------------
+    def _names_of(self, level: str, u: Unit) -> list[str]:
+        other = self.respellings.get((level, u.code)) if u.generation == "2025" else None
+        return [u.name] + ([other] if other else [])
+
     @cached_property
     def _province_names(self) -> dict[str, list[Unit]]:
         idx: dict[str, list[Unit]] = {}
         for u in list(self.provinces.values()) + list(self.old_provinces.values()):
-            idx.setdefault(bare_name(u.name), []).append(u)
+            for name in self._names_of("province", u):
+                _add(idx, bare_name(name), u)
+        return idx
+
+    @cached_property
+    def _province_loose(self) -> dict[str, list[Unit]]:
+        idx: dict[str, list[Unit]] = {}
+        for u in list(self.provinces.values()) + list(self.old_provinces.values()):
+            _add(idx, loose_name(u.name), u)
         return idx
 
     @cached_property
     def _commune_names(self) -> dict[tuple[str, str], list[Unit]]:
         idx: dict[tuple[str, str], list[Unit]] = {}
         for u in self.communes.values():
-            idx.setdefault((u.province_code, bare_name(u.name)), []).append(u)
-            idx.setdefault((u.province_code, name_key(u.name)), []).append(u)
+            for name in self._names_of("ward", u):
+                _add(idx, (u.province_code, bare_name(name)), u)
+                _add(idx, (u.province_code, name_key(name)), u)
+                _add(idx, (u.province_code, "~" + loose_name(name)), u)
+                _add(idx, (u.province_code, "~~" + name_key(strip_marks(name))), u)
         return idx
+
+    @cached_property
+    def _district_names(self) -> dict[tuple[str, str], list[Unit]]:
+        """(old province code, key) → districts; keys with tones, without, and with the kind word kept."""
+        idx: dict[tuple[str, str], list[Unit]] = {}
+        for u in self.old_districts.values():
+            for k in (bare_name(u.name), name_key(u.name), "~" + loose_name(u.name), "~~" + name_key(strip_marks(u.name))):
+                _add(idx, (u.province_code, k), u)
+        return idx
+
+    @cached_property
+    def _old_commune_names(self) -> dict[tuple[str, str], list[Unit]]:
+        idx: dict[tuple[str, str], list[Unit]] = {}
+        for u in self.old_communes.values():
+            for k in (bare_name(u.name), name_key(u.name), "~" + loose_name(u.name), "~~" + name_key(strip_marks(u.name))):
+                _add(idx, (u.province_code, k), u)
+        return idx
+
+    def _by_name(self, idx: dict, scope: str, text: str) -> list[Unit]:
+        """Units of ``scope`` (a province code) a name may denote; an unmarked name matches loosely, and the
+        kind word typed (``Xã``/``Phường``, ``Huyện``/``Thị xã``) decides between namesakes."""
+        if is_unmarked(text):
+            keys = ["~~" + name_key(text), "~" + loose_name(text)]
+        else:
+            keys = [name_key(text), bare_name(text)]
+        for k in keys:  # the fullest key that matches wins: "Xã An Bình" before "An Bình"
+            found = idx.get((scope, k))
+            if found:
+                return list(dict.fromkeys(found))
+        return []
 
     def province_2025(self, code: str) -> str | None:
         """The 2025 province a province code stands for (new codes first, then the old ones)."""
@@ -163,16 +252,22 @@ class Admin:
                 s = rest
             elif unit:
                 return [unit]
-        key = bare_name(s)
-        found = self._province_names.get(key, [])
+        if names_lower_unit(s):
+            return []
+        unmarked = is_unmarked(s)
+        names = self._province_loose if unmarked else self._province_names
+        key = loose_name(s) if unmarked else bare_name(s)
+        found = list(names.get(key, []))
         if not found:
-            # a name inside a longer sentence: "Sở Công Thương tỉnh Nam Định"
-            words = f" {key} "
-            found = [u for k, units in self._province_names.items() if f" {k} " in words for u in units]
+            # a name inside a longer sentence, after the word for a province: "Sở Công Thương tỉnh Nam Định"
+            # (never a bare name inside a sentence: "UBND phường Lào Cai" names a ward, not the province)
+            words = f" {name_key(strip_marks(s)) if unmarked else name_key(s)} "
+            found = [u for k, units in names.items() for kind in _PROVINCE_KINDS if f" {kind} {k} " in words
+                     for u in units]
             # prefer the longest names ("Hà Nam" inside "Hà Nam Ninh" is not wanted twice)
             if found:
-                longest = max(len(bare_name(u.name)) for u in found)
-                found = [u for u in found if len(bare_name(u.name)) == longest]
+                longest = max(len(loose_name(u.name)) for u in found)
+                found = [u for u in found if len(loose_name(u.name)) == longest]
         if generation:
             found = [u for u in found if u.generation == generation] or found
         # the same name in both generations (Ninh Bình, Hà Nội): prefer 2025
@@ -194,19 +289,48 @@ class Admin:
             return [unit] if unit and (province_code is None or unit.province_code == province_code) else []
         if not s:
             return []
-        keys = {name_key(s), bare_name(s)}
         provinces = [province_code] if province_code else list(self.provinces)
         out: list[Unit] = []
         for p in provinces:
-            for k in keys:
-                for u in self._commune_names.get((p, k), []):
-                    if u not in out:
-                        out.append(u)
-        # several communes share a bare name ("Xã An Bình", "Phường An Bình"): the typed kind decides
-        if len(out) > 1:
-            exact = [u for u in out if name_key(u.name) == name_key(s)]
-            out = exact or out
+            out.extend(u for u in self._by_name(self._commune_names, p, s) if u not in out)
         return out
+
+    def find_district(self, text: str, old_province_code: str) -> list[Unit]:
+        """Districts (before 2025-07-01) of an old province a text may name: ``Huyện Bảo Thắng``, ``083``."""
+        s = clean(text)
+        m = _CODE_PREFIX.match(s) or re.fullmatch(r"\s*(\d{3})\s*()", s)
+        if m and len(m.group(1)) == 3:
+            unit = self.old_districts.get(m.group(1))
+            if unit and unit.province_code == old_province_code:
+                if not m.group(2) or bare_name(m.group(2)) == bare_name(unit.name):
+                    return [unit]
+            s = m.group(2) or ""
+        return self._by_name(self._district_names, old_province_code, s) if s else []
+
+    def find_old_commune(self, text: str, old_province_code: str, district_code: str | None = None) -> list[Unit]:
+        """Communes before 2025-07-01 a text may name, within an old province (and district when known)."""
+        s = clean(text)
+        m = _CODE_PREFIX.match(s) or re.fullmatch(r"\s*(\d{5})\s*()", s)
+        if m and len(m.group(1)) == 5:
+            unit = self.old_communes.get(m.group(1))
+            if unit and unit.province_code == old_province_code:
+                return [unit]
+            s = m.group(2) or ""
+        found = self._by_name(self._old_commune_names, old_province_code, s) if s else []
+        if district_code:
+            found = [u for u in found if u.parent_code == district_code]
+        return found
+
+    def successors(self, old_commune_code: str) -> list[Unit]:
+        """The 2025 commune(s) an old commune became (several when it was split)."""
+        return [self.communes[r["new_ward_code"]] for r in self.commune_mapping.get(old_commune_code, [])
+                if r["new_ward_code"] in self.communes]
+
+
+def _add(idx: dict, key, unit: Unit) -> None:
+    bucket = idx.setdefault(key, [])
+    if unit not in bucket:
+        bucket.append(unit)
 
 
 @lru_cache(maxsize=1)

@@ -68,6 +68,8 @@ class FormSpec:
     extra_header: tuple[str, ...]
     generations: tuple[Generation, ...]
     rows: tuple[RowSpec, ...] = field(repr=False)
+    signer: str = ""  # the signature block under the table
+    value_header: str = "Kết quả"  # the heading of column (4)
 
     @property
     def label(self) -> str:
@@ -118,7 +120,8 @@ def load_forms() -> dict[str, FormSpec]:
         forms[code] = FormSpec(
             form=code, title=m["title"], title_en=m["title_en"], sender_level=m["sender_level"],
             unit_key=m["unit_key"], deadline=dict(m["deadline"]), extra_header=tuple(m["extra_header"]),
-            generations=gens, rows=tuple(rows[code]),
+            generations=gens, rows=tuple(rows[code]), signer=m.get("signer", ""),
+            value_header=m.get("value_header", "Kết quả"),
         )
     return forms
 
