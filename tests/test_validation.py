@@ -76,7 +76,7 @@ def communes_of(code: str) -> list:
 
 def write_report(path: Path, form: str, values: dict, *, province: str, commune=None, cluster: str = "",
                  project: str = "", tax_code: str = "", period: Period = PERIOD, late: bool = False,
-                 sheet: str | None = None) -> dict[str, str]:
+                 sheet: str | None = None, days_before: float = 5) -> dict[str, str]:
     """One workbook with one form; returns the cell of each row's value.  Its modification time (= when it
     was received) is a few days before the deadline, or after it when ``late``."""
     from openpyxl import Workbook
@@ -94,7 +94,7 @@ def write_report(path: Path, form: str, values: dict, *, province: str, commune=
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     deadline = period.deadline(load_forms()[form].deadline[period.kind])
-    when = deadline + timedelta(days=2) if late else deadline - timedelta(days=5)
+    when = deadline + timedelta(days=2) if late else deadline - timedelta(days=days_before)
     os.utime(path, (when.timestamp(), when.timestamp()))
     return cells
 
