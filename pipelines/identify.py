@@ -188,7 +188,7 @@ def resolve_units(report: Report, file_name: str, folders: list[str] | None = No
     if province is None and commune is not None:
         province = a.provinces[commune.province_code]
     if province is None:
-        for text, _cell in _candidates(report, "province", file_name, folders)[1:]:
+        for text, _cell in _candidates(report, "province", file_name, folders)[1 if explicit else 0:]:
             province = _one(a.find_province(text, gen))
             if province:
                 break

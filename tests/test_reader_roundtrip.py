@@ -131,13 +131,18 @@ def truths(draw, form: str | None = None) -> tuple[Truth, Identification]:
                 ident.district = dist.label
         sender = {"province": f"Sở Công Thương {old.name}", "commune": f"Ủy ban nhân dân {dist.name}"}
     ident.sender = sender.get(level, "Công ty TNHH Minh Phát")
+    y = period.year
+    ident.period_text = draw(st.sampled_from(
+        [f"6 tháng đầu năm {y}", f"6 tháng năm {y}", f"06 tháng đầu năm {y}", f"Báo cáo 6 tháng {y}", f"6T/{y}"]
+        if period.kind == "H1" else [f"Năm {y}", f"năm {y}", f"Cả năm {y}", f"Báo cáo năm {y}", f"NĂM {y}"]))
     values = {row.code: _value(draw, row) for row in FORMS[form].rows}
     truth = Truth(form, generation, period, province_code, old_code, commune_code, district_code, values)
     return truth, ident
 
 
 BAD_TEXT = [("khoảng 20", "value.not_a_number"), ("> 700", "value.not_a_number"), ("-", "value.not_a_number"),
-            ("không rõ", "value.not_a_number"), ("1.234", "value.ambiguous_separator"),
+            ("không", "value.not_a_number"),
+            ("không rõ", "value.not_a_number"), ("20 - 25", "value.not_a_number"), ("12,5 ha", "value.unit_in_cell"), ("1.234", "value.ambiguous_separator"),
             ("12 người", "value.unit_in_cell")]
 
 
@@ -250,8 +255,8 @@ def test_any_typing_reads_back_the_truth(tmp_path_factory, data):
             text, rule = data.draw(st.sampled_from(BAD_TEXT))
             if rule == "value.ambiguous_separator" and row.is_integer:
                 text, rule = "> 700", "value.not_a_number"
-            if rule == "value.unit_in_cell" and row.unit == "persons":
-                text = "12 ha"
+            if rule == "value.unit_in_cell" and row.unit in ("persons", "ha"):
+                text = "12 người" if row.unit == "ha" else "12 ha"
             truth.bad[row.code] = (text, rule)
         sheets.append((title, truth, ident, typing))
     folder_of = sheets[0][1]
