@@ -481,9 +481,10 @@ def _identification(grid, rows) -> dict[str, tuple[str, str]]:
             continue
         if ":" in first:
             value = first.split(":", 1)[1].strip()
-            rest = " ".join(str(v) for _, v in cells[1:])
-            value = (value + " " + rest).strip() if not value else value
             cell = a1(r, c0)
+            if not value and len(cells) > 1:  # "Tỉnh, thành phố:" with the value in the next cell
+                value = " ".join(str(v) for _, v in cells[1:]).strip()
+                cell = a1(r, cells[1][0])
         else:
             value = " ".join(str(v) for _, v in cells[1:]).strip()
             cell = a1(r, cells[1][0]) if len(cells) > 1 else a1(r, c0)

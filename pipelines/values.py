@@ -82,14 +82,23 @@ def _grouped(s: str, sep: str) -> bool:
     return 1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])
 
 
+_NUMBER_THEN_UNIT = re.compile(r"^\s*([+-]?\s*\d[\d.,\s]*?)\s*([^\d\s.,+-].*?)?\s*$")
+_KNOWN_UNIT_WORDS = set(_ALL_UNIT_WORDS)
+
+
 def _strip_unit(text: str, row: RowSpec) -> tuple[str, str | None]:
-    """Remove a unit typed after the number.  Returns (rest, unit word found or None)."""
-    key = loose_key(text) if text[-1:] != "%" else loose_key(text[:-1]) + " %"
-    for word in _ALL_UNIT_WORDS:
-        if key.endswith(" " + word) or (word == "%" and key.endswith("%")):
-            number_part = re.sub(r"[^\d.,+\-\s]+.*$", "", text).strip() if word != "%" else text.rstrip()[:-1].strip()
-            return number_part, word
-    return text, None
+    """Split ``12,5 ha`` / ``12,5ha`` / ``65%`` into the number and the unit word typed after it.
+
+    Returns (number text, unit word) — the unit word is ``""`` when none was typed and None when the text after
+    the number is not a unit at all (``23,29% (4 dự án)``, ``16 ha (11,99)``): then the cell is not a number."""
+    m = _NUMBER_THEN_UNIT.match(text)
+    if not m:
+        return text, None
+    number, unit = m.group(1).strip(), (m.group(2) or "").strip()
+    if not unit:
+        return number, ""
+    key = "%" if unit == "%" else loose_key(unit)
+    return (number, key) if key in _KNOWN_UNIT_WORDS else (text, None)
 
 
 def read_cell(raw: object, row: RowSpec) -> CellReading:
@@ -110,7 +119,9 @@ def read_cell(raw: object, row: RowSpec) -> CellReading:
         if k in FLAG_WORDS:
             return CellReading(FLAG_WORDS[k])
     rest, unit_word = _strip_unit(text, row)
-    if unit_word is not None and unit_word not in UNIT_WORDS[row.unit]:
+    if unit_word is None:
+        return _fail("value.not_a_number", raw=text)
+    if unit_word and unit_word not in UNIT_WORDS[row.unit]:
         return _fail("value.unit_in_cell", raw=text, expected=row.unit_vi)
     if not _NUMBER.match(rest.strip()):
         return _fail("value.not_a_number", raw=text)
