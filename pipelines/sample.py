@@ -419,3 +419,125 @@ def _truth(period: Period, seed: int, files: list[SampleFile], forms) -> dict:
                    "submissions": sum(len(f.reports) for f in files) + sum(not f.reports for f in files)},
         "national_summary": national,
     }
+
+
+# --- before the 2025 reorganisation (63 provinces, districts) --------------------------------------------------
+# A small province: enough clusters for every form, few enough that 63 provinces stay quick to write and read.
+PRE2025_SMALL = Profile(communes=(1, 3), clusters=(2, 4))
+
+
+@dataclass(frozen=True)
+class _OldCommune:
+    code: str
+    name: str
+    district_code: str
+    district_name: str
+
+
+def _old_communes(old_province_code: str) -> list[_OldCommune]:
+    import csv
+
+    from schemas.admin import REFERENCE
+
+    with open(REFERENCE / "units_pre2025_63prov_v2.4.1.csv", encoding="utf-8", newline="") as fh:
+        return [_OldCommune(r["ward_code"], r["ward_name"], r["district_code"], r["district_name"])
+                for r in csv.DictReader(fh) if r["province_code"] == old_province_code]
+
+
+def generate_pre2025(out: Path, period: Period, provinces: int = 63, seed: int = 1,
+                     profile: Profile = PRE2025_SMALL, progress=None) -> dict:
+    """A consistent set of reports for a period before 2025-07-01 (up to 2025-H1), as the old units sent them:
+    Biểu 04 per old province (63), Biểu 03 per district with clusters, Biểu 02 per cluster (in the district
+    wording, with the old province, district and commune on the identification lines); no Biểu 01, no
+    deliberate errors, all on time.  ``truth["province_series"]`` has Biểu 04 summed onto the 2025 provinces
+    (what a like-with-like series shows), ``truth["old_units"]`` which old province each report came from.
+    """
+    from openpyxl import Workbook
+
+    from pipelines.geography import generation_of
+
+    if generation_of(period) != "pre2025":
+        raise ValueError(f"{period} was reported by the 2025 provinces: use generate()")
+    rng = random.Random(seed)
+    a = admin()
+    forms = load_forms()
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = sorted(rng.sample(sorted(a.old_provinces), min(provinces, len(a.old_provinces))))
+    used: set[str] = set()
+    jobs: list[tuple[str, FormContent, str, str, str]] = []  # path, content, unit key, 2025 province, old province
+    for ocode in chosen:
+        prov = a.old_provinces[ocode]
+        new_code = prov.province_code
+        communes = rng.sample(_old_communes(ocode), rng.randint(*profile.communes))
+        clusters = _clusters_for(rng, new_code, communes, rng.randint(*profile.clusters))
+        for c in clusters:  # two old provinces merged into one: keep their cluster IDs apart
+            k = 2
+            base = c.name
+            while c.id in used:
+                c.name = f"{base} {k}"
+                c.id = cluster_id(new_code, c.name)
+                k += 1
+            used.add(c.id)
+            _fill_cluster(rng, c, period, profile.project_ha)
+        where = {o.code: o for o in communes}
+        folder = f"{ocode}_{slug(prov.name)}"
+        base_ident = dict(province=prov.label, period=period)
+        by_district: dict[str, list[Cluster]] = {}
+        for c in clusters:
+            by_district.setdefault(where[c.commune_code].district_code, []).append(c)
+            if c.status == "planned":
+                continue
+            o = where[c.commune_code]
+            ident = Identification(district=f"{o.district_code} - {o.district_name}", commune=f"{o.code} - {o.name}",
+                                   cluster=c.name, tax_code=c.tax_code, sender=c.investor, **base_ident)
+            jobs.append((f"{folder}/bieu02_{slug(c.name)}.xlsx", FormContent("02", ident, dict(c.b02), "district"),
+                         c.id, new_code, ocode))
+        for dcode, cs in by_district.items():
+            dname = where[cs[0].commune_code].district_name
+            ident = Identification(district=f"{dcode} - {dname}", sender=f"Ủy ban nhân dân {dname}", **base_ident)
+            jobs.append((f"{folder}/bieu03_{dcode}_{slug(dname)}.xlsx",
+                         FormContent("03", ident, aggregate(cs), "district"), dcode, new_code, ocode))
+        ident = Identification(sender=f"Sở Công Thương {prov.name}", **base_ident)
+        jobs.append((f"{folder}/bieu04_{ocode}_{slug(prov.name)}.xlsx",
+                     FormContent("04", ident, aggregate(clusters), "district"), ocode, new_code, ocode))
+
+    files: list[SampleFile] = []
+    old_units: dict[str, str] = {}
+    for n, (rel, content, key, new_code, ocode) in enumerate(jobs):
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        wb = Workbook()
+        ws = wb.active
+        ws.title = f"Biểu {content.form}"
+        write_form(ws, content)
+        wb.save(path)
+        received = period.deadline(forms[content.form].deadline[period.kind]) - timedelta(days=rng.randint(1, 14))
+        os.utime(path, (received.timestamp(), received.timestamp()))
+        files.append(SampleFile(file=rel, reports=[SampleReport(ws.title, content.form, key, new_code,
+                                                                {c: float(v) for c, v in content.values.items()})],
+                                received_at=received.isoformat(), late=False, expected_status="accepted"))
+        old_units[rel] = ocode
+        if progress:
+            progress(n + 1, len(jobs))
+    truth = _truth(period, seed, files, forms)
+    b04 = [r for f in files for r in f.reports if r.form == "04"]
+    for code in truth["national_summary"]:  # counted on the 2025 provinces, as the views count them
+        truth["national_summary"][code]["provinces_reporting"] = len({r.province_code for r in b04
+                                                                      if code in r.values})
+    truth["province_series"] = province_series(b04, forms)
+    truth["old_units"] = old_units
+    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
+    return truth
+
+
+def province_series(b04: list[SampleReport], forms=None) -> dict[str, dict[str, float | None]]:
+    """Biểu 04 per 2025 province: the reports of the old provinces it absorbed summed, ratios from their parts."""
+    spec = (forms or load_forms())["04"]
+    out: dict[str, dict[str, float | None]] = {}
+    for pcode in sorted({r.province_code for r in b04}):
+        mine = [r for r in b04 if r.province_code == pcode]
+        sums = {row.code: sum(r.values.get(row.code, 0.0) for r in mine) for row in spec.rows}
+        out[pcode] = {row.code: (row.scale * sums[row.numerator] / sums[row.denominator]
+                                 if sums[row.denominator] else None) if row.aggregation == "ratio" else sums[row.code]
+                      for row in spec.rows}
+    return out
