@@ -36,6 +36,7 @@ class Typing:
     merged_header: bool = False  # the header typed over two rows with vertically merged cells
     footnotes: bool = False  # a note and a signature block typed under the table
     codes: bool = True  # the TT column (without it rows are matched by their text only)
+    fill_in: bool = False  # header lines as a label and a separate cell to type in (the template of `ccn template`)
 
 
 @dataclass
@@ -194,26 +195,35 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
             put(r, first, title, font=bold)
             r += 1
     ident = content.ident
-    put(r, first, f"Đơn vị gửi báo cáo: {ident.sender or gen.sender}")
-    r += 1
+    ident_cells: dict[str, str] = {}
+
+    def line(label: str, value: object, name: str) -> None:
+        nonlocal r
+        if t.fill_in:  # label in column (2), the value typed in (3)–(5)
+            put(r, c0 + 1, f"{label}:", font=bold)
+            put(r, c0 + 2, value)
+            ws.merge_cells(start_row=r, start_column=c0 + 2, end_row=r, end_column=c0 + 4)
+            ident_cells[name] = f"{get_column_letter(c0 + 2)}{r}"
+        else:
+            put(r, first, f"{label}: {value}")
+            ident_cells[name] = f"{get_column_letter(first)}{r}"
+        r += 1
+
+    line("Đơn vị gửi báo cáo", ident.sender or ("" if t.fill_in else gen.sender), "sender")
     if content.form == "01":
-        put(r, first, f"Tên dự án đầu tư sản xuất kinh doanh: {ident.project or '…'}")
-        r += 1
-        put(r, first, f"Ngành, nghề, lĩnh vực sản xuất: {ident.sector or '…'}")
-        r += 1
+        line("Tên dự án đầu tư sản xuất kinh doanh", ident.project or ("" if t.fill_in else "…"), "project")
+        line("Ngành, nghề, lĩnh vực sản xuất", ident.sector or ("" if t.fill_in else "…"), "sector")
     put(r, first, f"Đơn vị nhận báo cáo: {gen.receiver}")
     r += 1
-    period_text = ident.period_text or (ident.period.label_vi if ident.period else "6 tháng/năm")
-    put(r, first, f"Kỳ báo cáo: {period_text}")
-    period_cell = f"{get_column_letter(first)}{r}"
-    r += 1
+    unfilled = "" if t.fill_in else "6 tháng/năm"
+    period_text = ident.period_text or (ident.period.label_vi if ident.period else unfilled)
+    line("Kỳ báo cáo", period_text, "period")
     d = spec.deadline
     put(r, first, f"(Thời hạn gửi báo cáo: Báo cáo 6 tháng gửi trước ngày {int(d['H1'][3:])} tháng 6 hằng năm; "
                   f"Báo cáo năm gửi trước ngày {int(d['Y'][3:])} tháng 12 hằng năm)", font=Font(italic=True))
     r += 1
     for _ in range(t.extra_header_rows):
         r += 1
-    ident_cells = {"period": period_cell}
     if t.identification:
         for name, label, value in identification_lines(content):
             put(r, c0 + 1, label, font=bold)
@@ -300,3 +310,186 @@ def _typed(value: object, row, t: Typing) -> object:
     if t.unit_in_cell and row.unit == "ha":
         return f"{format_number(v, 'vn_text')} ha"
     return format_number(v, t.number_style)
+
+
+# --- `ccn template`: empty forms to fill in, with drop-down lists, locked labels and number formats ---------------
+LISTS_SHEET = "Danh mục"  # hidden sheet holding the long drop-down lists
+PERIOD_CHOICES = ["6 tháng đầu năm", "Năm"]
+_NUMBER_FORMATS = {"billion_vnd": "#,##0.00", "ha": "#,##0.00", "percent": "0.00", "persons": "#,##0",
+                   "million_vnd_per_person_month": "#,##0.00", "projects": "#,##0", "clusters": "#,##0", "flag": "0"}
+
+
+def _lists(wb, generation: str, province_code: str | None) -> dict[str, object]:
+    """Write the hidden list sheet: provinces in column A, then one column of communes (districts before 2025-07)
+    per province, each under a defined name ``DS_<province code>``.  Returns the province range and the
+    lower-level range of the one province when ``province_code`` is given."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.workbook.defined_name import DefinedName
+
+    from schemas.admin import admin
+
+    a = admin()
+    ws = wb.create_sheet(LISTS_SHEET)
+    ws.sheet_state = "hidden"
+    if generation == "district":
+        provinces = sorted(a.old_provinces.values(), key=lambda u: u.code)
+        lower = {}
+        for d in a.old_districts.values():
+            lower.setdefault(d.province_code, []).append(d)
+        title = ("Tỉnh, thành phố (trước 01/7/2025)", "Quận, huyện, thị xã")
+    else:
+        provinces = sorted(a.provinces.values(), key=lambda u: u.code)
+        lower = {}
+        for c in a.communes.values():
+            lower.setdefault(c.province_code, []).append(c)
+        title = ("Tỉnh, thành phố", "Xã, phường, đặc khu")
+    if province_code:
+        provinces = [p for p in provinces if p.code == province_code] or provinces
+    ws.cell(1, 1, title[0])
+    for i, p in enumerate(provinces, start=2):
+        ws.cell(i, 1, f"{p.code} - {p.name}")
+    out: dict[str, object] = {"provinces": f"'{LISTS_SHEET}'!$A$2:$A${len(provinces) + 1}"}
+    for j, p in enumerate(provinces, start=2):
+        units = sorted(lower.get(p.code, []), key=lambda u: u.code)
+        col = get_column_letter(j)
+        ws.cell(1, j, f"{title[1]} — {p.name}")
+        for i, u in enumerate(units, start=2):
+            ws.cell(i, j, f"{u.code} - {u.name}")
+        ref = f"'{LISTS_SHEET}'!${col}$2:${col}${max(2, len(units) + 1)}"
+        wb.defined_names[f"DS_{p.code}"] = DefinedName(f"DS_{p.code}", attr_text=ref)
+        if p.code == province_code:
+            out["lower"] = ref
+    return out
+
+
+def _validation(ws, formula: str, cell: str, prompt: str, error: str, kind: str = "list", **kw):
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    dv = DataValidation(type=kind, formula1=formula, allow_blank=True, showErrorMessage=True,
+                        errorTitle="Giá trị không hợp lệ", error=error, promptTitle="Hướng dẫn", prompt=prompt,
+                        showInputMessage=True, **kw)
+    ws.add_data_validation(dv)
+    dv.add(cell)
+    return dv
+
+
+def write_template(path, form: str, generation: str = "commune", province_code: str | None = None):
+    """An empty form (``01``…``04``) in the official layout with the national identification lines: drop-down
+    lists for province, commune (district before 2025-07) and period, labels locked (sheet protection without a
+    password), only column (4) and the identification values open for typing, number formats per unit."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Protection
+
+    from schemas.periods import Period
+
+    spec = load_forms()[form]
+    wb = Workbook()
+    ws = wb.active
+    ws.title = spec.label
+    content = FormContent(form, Identification(), {}, generation=generation)
+    layout = write_form_layout(ws, content, Typing(fill_in=True))
+    lists = _lists(wb, generation, province_code)
+    open_cells = list(layout["ident"].values()) + list(layout["values"].values())
+    ident = layout["ident"]
+    _validation(ws, lists["provinces"], ident["province"], "Chọn tỉnh, thành phố trong danh sách",
+                "Hãy chọn tỉnh, thành phố trong danh sách")
+    lower_field = "district" if generation == "district" else "commune"
+    if lower_field in ident:
+        formula = lists.get("lower") or f'INDIRECT("DS_"&LEFT(${ident["province"][0]}${ident["province"][1:]},2))'
+        _validation(ws, formula, ident[lower_field], "Chọn sau khi đã chọn tỉnh, thành phố",
+                    "Hãy chọn trong danh sách của tỉnh, thành phố đã chọn")
+    _validation(ws, '"' + ",".join(PERIOD_CHOICES) + '"', ident["period"], "6 tháng đầu năm hoặc Năm",
+                "Kỳ báo cáo là 6 tháng đầu năm hoặc Năm")
+    this_year = Period(2024, "Y").year
+    _validation(ws, '"' + ",".join(str(y) for y in range(this_year, this_year + 12)) + '"', ident["year"],
+                "Năm của kỳ báo cáo", "Chọn năm trong danh sách")
+    for code, ref in layout["values"].items():
+        row = spec.row(code)
+        ws[ref].number_format = _NUMBER_FORMATS[row.unit]
+        if row.unit == "flag":
+            _validation(ws, "0", ref, "Ghi 1 (có) hoặc 0 (không)", "Chỉ ghi 1 hoặc 0", kind="whole",
+                        operator="between", formula2="1")
+        elif row.unit == "percent":
+            _validation(ws, "0", ref, "Tỷ lệ phần trăm, ví dụ 65 cho 65%", "Ghi số từ 0 đến 100", kind="decimal",
+                        operator="between", formula2="100")
+        elif row.is_integer:
+            _validation(ws, "0", ref, f"Số nguyên ({row.unit_vi})", "Ghi một số nguyên không âm", kind="whole",
+                        operator="greaterThanOrEqual")
+        else:
+            _validation(ws, "0", ref, f"Đơn vị: {row.unit_vi}", "Ghi một con số không âm", kind="decimal",
+                        operator="greaterThanOrEqual")
+    for ref in open_cells:
+        ws[ref].protection = Protection(locked=False)
+    ws.protection.sheet = True
+    ws.protection.formatColumns = False  # widening a column stays possible
+    wb.active = 0
+    wb.save(path)
+    return layout
+
+
+def write_register_template(path, province_code: str | None = None, rows: int = 300) -> dict[str, object]:
+    """A province's cluster list: the province line (drop-down) and a table with the columns of ``[register]`` in
+    forms.toml; commune, type and status are drop-down lists; only the province cell and the table body are open."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+    from openpyxl.utils import get_column_letter
+
+    from schemas.forms import load_register
+
+    reg = load_register()
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Danh sách CCN"
+    lists = _lists(wb, "commune", province_code)
+    ws.cell(1, 1, reg.title).font = Font(bold=True, size=12)
+    ws.cell(3, 2, "Tỉnh, thành phố:").font = Font(bold=True)
+    province_cell = "C3"
+    ws[province_cell].protection = Protection(locked=False)
+    _validation(ws, lists["provinces"], province_cell, "Chọn tỉnh, thành phố", "Hãy chọn trong danh sách")
+    ws.cell(4, 2, "Ngày cập nhật:").font = Font(bold=True)
+    ws["C4"].protection = Protection(locked=False)
+    ws["C4"].number_format = "dd/mm/yyyy"
+    header_row, first = 6, 7
+    thin = Side(style="thin")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    fill = PatternFill("solid", fgColor="DDEBF7")
+    cols = [("TT", 6)] + [(c.label, c.width) for c in reg.columns]
+    for j, (label, width) in enumerate(cols, start=1):
+        cell = ws.cell(header_row, j, label)
+        cell.font, cell.border, cell.fill = Font(bold=True), border, fill
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        ws.column_dimensions[get_column_letter(j)].width = width
+    last = first + rows - 1
+    for j, col in enumerate(reg.columns, start=2):
+        letter = get_column_letter(j)
+        area = f"{letter}{first}:{letter}{last}"
+        if col.kind == "choice":
+            _validation(ws, '"' + ",".join(col.choices) + '"', area, col.label, "Hãy chọn trong danh sách")
+        elif col.kind == "commune":
+            formula = lists.get("lower") or f'INDIRECT("DS_"&LEFT($C$3,2))'
+            _validation(ws, formula, area, "Xã, phường, đặc khu nơi có cụm (sau khi chọn tỉnh)",
+                        "Hãy chọn trong danh sách của tỉnh đã chọn")
+        elif col.kind == "number":
+            _validation(ws, "0", area, "Diện tích (ha)", "Ghi một con số không âm", kind="decimal",
+                        operator="greaterThanOrEqual")
+        elif col.kind == "date":
+            _validation(ws, "DATE(1990,1,1)", area, "Ngày (dd/mm/yyyy)", "Ghi một ngày", kind="date",
+                        operator="greaterThanOrEqual")
+    for r in range(first, last + 1):
+        ws.cell(r, 1, r - first + 1).border = border
+        for j, col in enumerate(reg.columns, start=2):
+            cell = ws.cell(r, j)
+            cell.protection = Protection(locked=False)
+            cell.border = border
+            if col.kind == "number":
+                cell.number_format = "#,##0.00"
+            elif col.kind == "date":
+                cell.number_format = "dd/mm/yyyy"
+            elif col.kind == "text":
+                cell.number_format = "@"  # tax codes keep their leading zeros
+    ws.freeze_panes = f"C{first}"
+    ws.protection.sheet = True
+    ws.protection.formatColumns = False
+    wb.active = 0
+    wb.save(path)
+    return {"province": province_cell, "header_row": header_row, "first_row": first}

@@ -135,3 +135,41 @@ def column_words() -> dict[str, list[str]]:
 
 def all_rows() -> list[RowSpec]:
     return [r for f in load_forms().values() for r in f.rows]
+
+
+@dataclass(frozen=True)
+class RegisterColumn:
+    """One column of a province's cluster register workbook (``[register]`` in forms.toml)."""
+
+    key: str
+    label: str
+    label_en: str
+    kind: str  # text | number | date | choice | commune
+    required: bool
+    aliases: tuple[str, ...]
+    width: int
+    choices: dict[str, str]  # typed word -> stored code
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Loose keys a header cell may start with to name this column."""
+        return (loose_key(self.label), *(loose_key(a) for a in self.aliases))
+
+
+@dataclass(frozen=True)
+class RegisterSpec:
+    title: str
+    title_en: str
+    columns: tuple[RegisterColumn, ...]
+
+
+@lru_cache(maxsize=1)
+def load_register() -> RegisterSpec:
+    meta = tomllib.loads((HERE / "forms.toml").read_text(encoding="utf-8"))["register"]
+    cols = tuple(
+        RegisterColumn(key=c["key"], label=c["label"], label_en=c["label_en"], kind=c["kind"],
+                       required=c.get("required", False), aliases=tuple(c.get("aliases", ())),
+                       width=c.get("width", 16), choices=dict(c.get("choices", {})))
+        for c in meta["columns"]
+    )
+    return RegisterSpec(title=meta["title"], title_en=meta["title_en"], columns=cols)
