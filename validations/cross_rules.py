@@ -28,7 +28,8 @@ JOIN = {"province": "province_code", "commune": "commune_code", "cluster": "clus
 
 def _frame(conn, stmt) -> pd.DataFrame:
     result = conn.execute(stmt)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    columns = list(result.keys())
+    return pd.DataFrame([tuple(r) for r in result], columns=columns)  # plain tuples: Row objects are slow here
 
 
 def _pending(conn, ids: list[int]) -> pd.DataFrame:
@@ -37,11 +38,13 @@ def _pending(conn, ids: list[int]) -> pd.DataFrame:
                                s.unit_key, s.sheet).where(s.submission_id.in_(ids), s.status == "pending"))
 
 
-def _values(conn, ids) -> pd.DataFrame:
+def _values(conn, ids, codes=None) -> pd.DataFrame:
     v = indicator_value.c
     ids = [int(i) for i in ids]
-    parts = [_frame(conn, select(v.submission_id, v.indicator_code, v.value, v.sheet, v.cell)
-                    .where(v.submission_id.in_(ids[i:i + 5000]))) for i in range(0, len(ids), 5000)]
+    stmt = select(v.submission_id, v.indicator_code, v.value, v.sheet, v.cell)
+    if codes is not None:
+        stmt = stmt.where(v.indicator_code.in_(sorted(codes)))
+    parts = [_frame(conn, stmt.where(v.submission_id.in_(ids[i:i + 5000]))) for i in range(0, len(ids), 5000)]
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["submission_id", "indicator_code", "value", "sheet", "cell"])
@@ -60,8 +63,9 @@ class _Upper:
 
     def __init__(self, pending: pd.DataFrame, values: pd.DataFrame) -> None:
         self.rows = pending
-        self.value = {(r.submission_id, r.indicator_code): r.value for r in values.itertuples()}
-        self.cell = {(r.submission_id, r.indicator_code): (r.sheet, r.cell) for r in values.itertuples()}
+        keys = list(zip(values.submission_id, values.indicator_code))
+        self.value = dict(zip(keys, values.value))
+        self.cell = dict(zip(keys, zip(values.sheet, values.cell)))
 
     def where(self, sid: int, code: str, sheet: str | None):
         return self.cell.get((sid, code), (sheet, None))
@@ -134,8 +138,8 @@ def _cross_level(conn, rule, upper: _Upper) -> list[tuple[int, Finding]]:
         unusable_units = lows[~lows.usable].groupby(["join_key", "period"]).unit.agg(set)
         usable_units = usable.groupby(["join_key", "period"]).unit.agg(set)
         blocked = {k for k, units in unusable_units.items() if units - usable_units.get(k, set())}
-        vals = _values(conn, usable.submission_id)
-        vals = vals[vals.indicator_code.isin(set(pairs.values())) & vals.value.notna()]
+        vals = _values(conn, usable.submission_id, set(pairs.values()))
+        vals = vals[vals.value.notna()]
         vals = vals.merge(usable[["submission_id", "join_key", "period"]], on="submission_id")
         sums = vals.groupby(["join_key", "period", "indicator_code"]).value.sum()
         parts = usable.groupby(["join_key", "period"]).submission_id.count()
@@ -206,7 +210,7 @@ def _cross_period(conn, rule, upper: _Upper) -> list[tuple[int, Finding]]:
     if not pairs:
         return []
     other_vals = _values(conn, list(pairs.values()))
-    other = {(r.submission_id, r.indicator_code): r.value for r in other_vals.itertuples()}
+    other = dict(zip(zip(other_vals.submission_id, other_vals.indicator_code), other_vals.value))
     tol = float(x.get("tolerance", 0.0))
     out = []
     for u in ups.itertuples():

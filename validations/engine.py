@@ -78,7 +78,7 @@ def validate(engine: Engine, run_id: str | None = None, docs: bool | Path = True
         values = _long_values(engine, [int(i) for i in part.submission_id])
         frame = batch_frame(form, values[["submission_id", "indicator_code", "value"]],
                             dict(zip(part.submission_id.astype(int), part.period)))
-        cells = {(r.submission_id, r.indicator_code): (r.sheet, r.cell) for r in values.itertuples()}
+        cells = dict(zip(zip(values.submission_id, values.indicator_code), zip(values.sheet, values.cell)))
         result = runner.run(form, frame, cells, dict(zip(part.submission_id.astype(int), part.sheet)))
         new = [(sid, f) for sid, f in result.findings if (sid, f.rule_id, f.indicator_code) not in existing]
         findings += new
@@ -131,9 +131,9 @@ def _long_values(engine: Engine, ids: list[int]) -> pd.DataFrame:
     parts = []
     with engine.connect() as conn:
         for i in range(0, len(ids), 5000):
-            parts.append(pd.DataFrame(conn.execute(
+            parts.append(pd.DataFrame([tuple(r) for r in conn.execute(
                 select(v.submission_id, v.indicator_code, v.value, v.sheet, v.cell)
-                .where(v.submission_id.in_(ids[i:i + 5000]))).all(),
+                .where(v.submission_id.in_(ids[i:i + 5000])))],
                 columns=["submission_id", "indicator_code", "value", "sheet", "cell"]))
     out = pd.concat(parts, ignore_index=True)
     out["value"] = out["value"].astype("float64")
