@@ -25,6 +25,8 @@ examples:
   ccn bi-role powerbi                            a read-only PostgreSQL role for BI tools
   ccn findings --province 01 --severity error    what failed, with finding and submission ids
   ccn feedback 42 --out phan_hoi.xlsx            the workbook to send back, failing cells marked
+  ccn template 03 --out bieu03.xlsx              an empty Biểu 03 to fill in (drop-downs, labels locked)
+  ccn check bieu03.xlsx bieu02_*.xlsx            check workbooks before sending them; exit 1 on any error
   ccn waive 1234 --reason "..." --by "Name"      accept a finding knowingly; loads on the next run
 """
 
@@ -159,6 +161,55 @@ def _compare_truth(df, path: Path) -> int:
         return 1
     print(f"national summary {truth['period']}: all {len(truth['national_summary'])} rows equal {path}")
     return 0
+
+
+def cmd_template(args) -> int:
+    """Write an empty form (or a province's cluster register) to fill in."""
+    from pipelines.templates import write_register_template, write_template
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".xlsx":
+        print("ccn template: --out must end in .xlsx (drop-down lists and protection need the .xlsx format)",
+              file=sys.stderr)
+        return 2
+    if args.province:
+        from schemas.admin import admin
+
+        a = admin()
+        table = a.old_provinces if args.generation == "district" else a.provinces
+        if args.province not in table:
+            print(f"ccn template: {args.province} is not a province code of the "
+                  f"{'pre-2025' if args.generation == 'district' else '2025'} list", file=sys.stderr)
+            return 2
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.form == "register":
+        write_register_template(out, province_code=args.province)
+        print(f"wrote {out}: the cluster register of a province (one row per cluster; layout in docs/forms.md)")
+    else:
+        form = args.form.zfill(2)
+        write_template(out, form, generation=args.generation, province_code=args.province)
+        print(f"wrote {out}: Biểu số {form} ({'district wording, before 2025-07-01' if args.generation == 'district' else 'commune wording'}); "
+              "type only in column (4) and the identification lines")
+    return 0
+
+
+def cmd_check(args) -> int:
+    """Check workbooks offline, as the pipeline will read them; exit 1 on any error."""
+    import json
+
+    from pipelines.check import as_dict, check_file, format_check
+
+    results = [check_file(Path(f)) for f in args.files]
+    if args.json:
+        print(json.dumps([as_dict(r) for r in results], ensure_ascii=False, indent=1))
+    else:
+        for r in results:
+            print(format_check(r))
+        errors, warnings = sum(r.errors for r in results), sum(r.warnings for r in results)
+        verdict = "sửa các lỗi trước khi gửi / fix the errors before sending" if errors else \
+            "có thể gửi / ready to send"
+        print(f"\n{len(results)} tệp/files: {errors} lỗi/errors, {warnings} cảnh báo/warnings — {verdict}")
+    return 1 if any(r.errors for r in results) else 0
 
 
 def cmd_ui(args) -> int:
@@ -359,6 +410,37 @@ def build_parser() -> argparse.ArgumentParser:
     bi.add_argument("--password-env", metavar="VAR",
                     help="environment variable holding the role's password (never on the command line)")
     bi.set_defaults(func=cmd_bi_role)
+
+    t = sub.add_parser("template", help="write an empty Biểu 01–04 (or a cluster register) to fill in",
+                       description="Write an empty form in the official layout of Circular 14 with the national "
+                                   "identification lines: drop-down lists for province, commune (district before "
+                                   "2025-07-01) and period, labels locked (sheet protection, no password), only "
+                                   "column (4) and the identification values open, number formats per unit. "
+                                   "'register' writes a province's cluster list (name, commune, type, status, "
+                                   "areas, decisions, investor).",
+                       epilog="examples:\n  ccn template 02 --out bieu02.xlsx\n"
+                              "  ccn template 03 --province 15 --out bieu03_lao_cai.xlsx   (communes of one province only)\n"
+                              "  ccn template 03 --generation district --out bieu03_2025H1.xlsx\n"
+                              "  ccn template register --province 15 --out ccn_lao_cai.xlsx",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("form", choices=["01", "02", "03", "04", "1", "2", "3", "4", "register"],
+                   help="01 project, 02 cluster investor, 03 commune, 04 province, or register")
+    t.add_argument("--out", required=True, help="the .xlsx file to write")
+    t.add_argument("--generation", choices=["commune", "district"], default="commune",
+                   help="commune wording (from 2025-07-01, default) or district wording (reports up to 2025-H1)")
+    t.add_argument("--province", help="GSO province code: list only this province and its communes (shorter lists)")
+    t.set_defaults(func=cmd_template)
+
+    ck = sub.add_parser("check", help="check workbooks before sending: every finding with sheet and cell; exit 1 on error",
+                        description="Read each workbook as the pipeline will (forms, identification, values, "
+                                    "within-form rules; a cluster register as a register) without writing anything. "
+                                    "Prints every finding with its sheet and cell, in Vietnamese and English. "
+                                    "Exit status: 0 when no file has an error (warnings allowed), 1 otherwise.",
+                        epilog="example:\n  ccn check bieu03_xa_phu_thinh.xlsx bieu02_*.xlsx",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ck.add_argument("files", nargs="+", metavar="FILE", help=".xlsx or .xls workbooks")
+    ck.add_argument("--json", action="store_true", help="print the findings as JSON instead of text")
+    ck.set_defaults(func=cmd_check)
 
     u = sub.add_parser("ui", help="open the Dagster UI on this home (dagster dev -w workspace.yaml)")
     u.add_argument("--port", type=int, default=3000)

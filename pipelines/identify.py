@@ -117,6 +117,7 @@ def resolve_period(report: Report, file_name: str) -> tuple[Period | None, list[
         return None, findings
     if not kind or not year:
         missing = "kind (6 tháng / năm)" if not kind else "year"
+        cell = cell or report.empty_lines.get("period" if not kind else "year") or report.empty_lines.get("period")
         return None, [finding("identity.period_missing", sheet=report.sheet, cell=cell,
                               detail=f" ({missing}; looked at 'Kỳ báo cáo', 'Năm báo cáo' and the file name)")]
     return Period(year, kind), []
@@ -193,8 +194,10 @@ def resolve_units(report: Report, file_name: str, folders: list[str] | None = No
             if province:
                 break
     if province is None:
-        ident.findings.append(finding("identity.province_unresolved", sheet=report.sheet,
-                                      detail=" (no 'Tỉnh/Thành phố' line; sender, sheet, file and folder names name no province)"))
+        blank = report.empty_lines.get("province")
+        ident.findings.append(finding("identity.province_unresolved", sheet=report.sheet, cell=blank,
+                                      detail=" (the 'Tỉnh, thành phố' line is empty; sender, sheet, file and folder names name no province)"
+                                      if blank else " (no 'Tỉnh/Thành phố' line; sender, sheet, file and folder names name no province)"))
         return ident
     ident.province_code = province.province_code
     ident.province_name = a.provinces[province.province_code].name if province.province_code in a.provinces else province.name

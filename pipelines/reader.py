@@ -83,6 +83,7 @@ class Report:
     header: dict[str, tuple[str, str]]  # field -> (text, cell)
     values: dict[str, IndicatorValue] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    empty_lines: dict[str, str] = field(default_factory=dict)  # field -> cell of an identification line left blank
 
     @property
     def spec(self) -> FormSpec:
@@ -296,7 +297,9 @@ def read_sheet(sheet: str, grid: list[list[object]]) -> Report | None:
     if header is None and form is None:
         return None
     if header is None:
-        report = Report(sheet=sheet, form=form, wording=wording, header=_identification(grid, range(len(grid))))
+        empty: dict[str, str] = {}
+        report = Report(sheet=sheet, form=form, wording=wording, header=_identification(grid, range(len(grid)), empty),
+                        empty_lines=empty)
         report.findings.append(finding("structure.form_not_found", sheet=sheet, cell=a1(*title_at),
                                        detail=f": the table of {load_forms()[form].label} was not found"))
         return report
@@ -308,14 +311,31 @@ def read_sheet(sheet: str, grid: list[list[object]]) -> Report | None:
     table_rows = _table(grid, header_row, cols, form)
     last = max((r for r, *_ in table_rows), default=header_row)
     around = [r for r in range(len(grid)) if r < header_row or r > last]
-    report = Report(sheet=sheet, form=form, wording=wording, header=_identification(grid, around))
+    empty = {}
+    report = Report(sheet=sheet, form=form, wording=wording, header=_identification(grid, around, empty),
+                    empty_lines=empty)
     if form in ("03", "04") and title_at is None:
         told = _tell_03_from_04(report)
         report.form = told or form
         if told is None:
             report.findings.append(finding("structure.form_ambiguous", sheet=sheet, cell=a1(header_row, cols["label"])))
+    if report.wording is None:
+        report.wording = _wording_of_receiver(report)
     _read_rows(report, table_rows, cols)
     return report
+
+
+def _wording_of_receiver(report: Report) -> str | None:
+    """The legal generation from the receiver line when the title does not say it (Biểu 01, 02, 04 keep their title
+    across generations; their receivers changed: "cấp huyện" → "cấp xã", the Ministry's department renamed)."""
+    text = report.header.get("receiver", ("", ""))[0]
+    if not text:
+        return None
+    key = loose_key(text)
+    names = {g.name for g in report.spec.generations if loose_key(g.receiver) == key}
+    if len(names) == 1:
+        return names.pop()
+    return _wording(key, index())
 
 
 def _form_from_rows(grid, header_row: int, cols: dict[str, int]) -> str | None:
@@ -471,7 +491,7 @@ def _check_unit(report: Report, row: RowSpec, unit_text: str, cell: str) -> None
                                    found=unit_text, expected=row.unit_vi))
 
 
-def _identification(grid, rows) -> dict[str, tuple[str, str]]:
+def _identification(grid, rows, empty: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
     """Identification lines (``Đơn vị gửi báo cáo: …``, ``Tỉnh/Thành phố: …``) in the given rows."""
     found: dict[str, tuple[str, str]] = {}
     for r in rows:
@@ -502,6 +522,8 @@ def _identification(grid, rows) -> dict[str, tuple[str, str]]:
         value = value.strip(" .…")
         if value and not set(value) <= set(".…_ "):
             found[name] = (value, cell)
+        elif empty is not None:  # "Tỉnh, thành phố:" with nothing typed: where the steward must write
+            empty.setdefault(name, a1(r, c0 + 1) if ":" in first and len(cells) == 1 else cell)
     return found
 
 

@@ -1,0 +1,148 @@
+"""``ccn check``: the offline check a province runs on its workbooks before sending them.
+
+Each file is read exactly as the pipeline reads it (pipelines/reader.py), its reports identified
+(pipelines/identify.py) and their values checked against the within-form rules of the catalogue
+(validations/rules.toml); a province's cluster register workbook is checked as a register.  Nothing is written
+anywhere: the result is the list of findings, each with its sheet and cell and a message in Vietnamese and
+English.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from validations.catalogue import Finding, finding
+
+
+@dataclass
+class SheetCheck:
+    sheet: str | None
+    what: str  # "Biểu số 02 · 2026-H1 · Tỉnh Lào Cai · …" or "danh sách cụm công nghiệp · …"
+    values: int
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class FileCheck:
+    path: Path
+    sheets: list[SheetCheck] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # about the file as a whole
+
+    @property
+    def all_findings(self) -> list[Finding]:
+        return self.findings + [f for s in self.sheets for f in s.findings]
+
+    @property
+    def errors(self) -> int:
+        return sum(f.is_error for f in self.all_findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(not f.is_error for f in self.all_findings)
+
+
+def check_file(path: Path) -> FileCheck:
+    from pipelines.identify import resolve_units
+    from pipelines.reader import read_register, read_workbook
+
+    out = FileCheck(path)
+    if not path.is_file():
+        out.findings.append(finding("file.unreadable", reason="no such file (không có tệp này)"))
+        return out
+    reading = read_workbook(path)
+    if not reading.reports and any(f.rule_id == "structure.form_not_found" for f in reading.findings):
+        register = read_register(path)
+        if not any(f.rule_id == "register.header_not_found" for f in register.findings):
+            what = " · ".join(p for p in ("danh sách cụm công nghiệp / cluster register", register.province_name) if p)
+            out.sheets.append(SheetCheck(register.sheet, f"{what} · {len(register.rows)} cụm/clusters",
+                                         len(register.rows), register.findings))
+            return out
+    out.findings.extend(reading.findings)
+    folders = [path.resolve().parent.name]
+    for report in reading.reports:
+        who = resolve_units(report, path.name, folders)
+        parts = [report.spec.label, who.period.code if who.period else None,
+                 who.old_province_name and f"{who.old_province_name} (→ {who.province_name})" or who.province_name,
+                 who.district_name, who.commune_name, who.cluster_name, who.project_name]
+        sheet = SheetCheck(report.sheet, " · ".join(p for p in parts if p), len(report.values),
+                           report.findings + who.findings)
+        sheet.findings.extend(within_form(report))
+        out.sheets.append(sheet)
+    return out
+
+
+def within_form(report) -> list[Finding]:
+    """The catalogue's within-form rules (SPEC §6) over the values read from one sheet; rules whose rows are not
+    all filled are left to the blank-cell warnings."""
+    from validations.catalogue import checks, fmt
+
+    values = {c: v.value for c, v in report.values.items()}
+    try:
+        form_checks = checks(report.form)
+    except Exception:  # noqa: BLE001 - a catalogue being edited must not stop a province's check
+        return []
+    if not form_checks:
+        return []
+    import pandas as pd
+
+    frame = pd.DataFrame([values]) if values else pd.DataFrame(index=[0])
+    out = []
+    for check in form_checks:
+        excess = float(check.excess(frame).iloc[0])
+        if math.isnan(excess) or excess <= 0:
+            continue
+        left, right = (float(s.iloc[0]) for s in check.sides(frame))
+        rule = check.rule
+        label = report.spec.rows_by_code[check.code].label_vi
+        params = {"left": fmt(left), "right": fmt(right), "code": check.code, "label": label,
+                  "left_expr": check.left.text, "right_expr": check.right.text}
+        value = report.values.get(check.code)
+        out.append(Finding(rule_id=rule.id, severity=rule.severity, message_vi=rule.message_vi.format_map(_Keep(params)),
+                           message_en=rule.message_en.format_map(_Keep(params)), sheet=report.sheet,
+                           cell=value.cell if value else None, indicator_code=check.code, expected=check.expected()))
+    return out
+
+
+class _Keep(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def format_check(result: FileCheck) -> str:
+    """The findings of one file for a terminal: where, rule, then Vietnamese and English."""
+    lines = [f"== {result.path}"]
+    for f in result.findings:
+        lines += _finding_lines(f)
+    for s in result.sheets:
+        lines.append(f"   sheet \"{s.sheet}\": {s.what} — {s.values} giá trị/values read")
+        for f in sorted(s.findings, key=lambda f: (not f.is_error, _cell_order(f.cell))):
+            lines += _finding_lines(f)
+    if not result.all_findings:
+        lines.append("   OK: không có lỗi hay cảnh báo / no errors or warnings")
+    return "\n".join(lines)
+
+
+def _finding_lines(f: Finding) -> list[str]:
+    kind = "LỖI/ERROR     " if f.is_error else "cảnh báo/warn "
+    where = f.where() or "(tệp/file)"
+    return [f"   {kind} {where:<22} {f.rule_id}", f"        {f.message_vi}", f"        {f.message_en}"]
+
+
+def _cell_order(cell: str | None) -> tuple[int, str]:
+    if not cell:
+        return (0, "")
+    digits = "".join(ch for ch in cell if ch.isdigit())
+    return (int(digits or 0), cell)
+
+
+def as_dict(result: FileCheck) -> dict:
+    def one(f: Finding, sheet: str | None = None) -> dict:
+        return {"rule_id": f.rule_id, "severity": f.severity, "sheet": f.sheet or sheet, "cell": f.cell,
+                "indicator_code": f.indicator_code, "message_vi": f.message_vi, "message_en": f.message_en}
+
+    return {"file": str(result.path), "errors": result.errors, "warnings": result.warnings,
+            "findings": [one(f) for f in result.findings],
+            "sheets": [{"sheet": s.sheet, "what": s.what, "values": s.values,
+                        "findings": [one(f, s.sheet) for f in s.findings]} for s in result.sheets]}
