@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,8 +131,12 @@ class Runner:
         self.gx = gx
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        for name in list(self.context.get_site_names()):
+        for name, site in dict(self.context.variables.data_docs_sites or {}).items():
+            # the ephemeral context's default site lives in a temporary folder of its own: remove both
             self.context.delete_data_docs_site(name)
+            folder = (site.get("store_backend") or {}).get("base_directory")
+            if folder and Path(folder).is_dir() and Path(folder).parent == Path(tempfile.gettempdir()):
+                shutil.rmtree(folder, ignore_errors=True)
         self.docs_dir = docs_dir
         if docs_dir is not None:
             docs_dir.mkdir(parents=True, exist_ok=True)
