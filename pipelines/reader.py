@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from pipelines.settings import Limits
@@ -98,7 +99,9 @@ class WorkbookReading:
     findings: list[Finding] = field(default_factory=list)  # about the file as a whole
 
 
+@lru_cache(maxsize=16384)
 def _tokens(text: str) -> frozenset[str]:
+    """The words of a label, abbreviations expanded, numbers dropped (cached: every template repeats its labels)."""
     words = []
     for w in loose_key(text).replace(".", " ").split():
         words.extend(ABBREVIATIONS.get(w, w).split())
@@ -134,6 +137,7 @@ class _FormIndex:
     def __init__(self) -> None:
         self.forms = load_forms()
         self.tokens = {f: {r.code: _tokens(r.label_vi) for r in spec.rows} for f, spec in self.forms.items()}
+        self._best: dict[tuple[str, frozenset[str]], tuple[str | None, float, float]] = {}
         self.titles = {f: loose_key(spec.title) for f, spec in self.forms.items()}
         self.sections = {f: [_tokens(r.section.partition(". ")[2]) for r in spec.rows if r.section]
                          for f, spec in self.forms.items()}
@@ -142,11 +146,16 @@ class _FormIndex:
         }
 
     def best_row(self, form: str, tokens: frozenset[str]) -> tuple[str | None, float, float]:
-        """The row whose label is closest to ``tokens``: (code, score, runner-up score)."""
-        scores = sorted(((label_score(tokens, t), c) for c, t in self.tokens[form].items()), reverse=True)
-        if not scores:
-            return None, 0.0, 0.0
-        return scores[0][1], scores[0][0], scores[1][0] if len(scores) > 1 else 0.0
+        """The row whose label is closest to ``tokens``: (code, score, runner-up score); cached per label."""
+        key = (form, tokens)
+        found = self._best.get(key)
+        if found is None:
+            scores = sorted(((label_score(tokens, t), c) for c, t in self.tokens[form].items()), reverse=True)
+            found = (None, 0.0, 0.0) if not scores else \
+                (scores[0][1], scores[0][0], scores[1][0] if len(scores) > 1 else 0.0)
+            if len(self._best) < 50_000:
+                self._best[key] = found
+        return found
 
 
 _INDEX: _FormIndex | None = None
@@ -426,9 +435,11 @@ def _read_rows(report: Report, rows, cols: dict[str, int]) -> None:
         tokens = _tokens(label)
         if code is None and any(label_score(tokens, t) >= 0.9 for t in idx.sections[report.form]):
             continue  # a section heading typed without its numeral
-        best, best_score, runner_up = idx.best_row(report.form, tokens) if label else (None, 0.0, 0.0)
+        own = label_score(tokens, idx.tokens[report.form][code]) if code in by_code and label else 1.0
+        # a coded row whose text agrees with its code needs no search over the form's labels
+        searched = label and (code not in by_code or own < 0.6)
+        best, best_score, runner_up = idx.best_row(report.form, tokens) if searched else (None, 0.0, 0.0)
         if code in by_code:
-            own = label_score(tokens, idx.tokens[report.form][code]) if label else 1.0
             if best and best != code and best_score >= 0.85 and best_score - own >= 0.15 and own < 0.6:
                 report.findings.append(finding("structure.row_label_mismatch", sheet=report.sheet, cell=a1(r, cols.get("label", 0)),
                                                indicator_code=code, code=code, other=best, text=label[:80]))

@@ -30,8 +30,19 @@ def clean(text: object) -> str:
     """A cell as text: NFC, non-breaking spaces and runs of white space folded to one space."""
     if text is None:
         return ""
-    s = nfc(str(text)).replace("\u00a0", " ").replace("\u200b", "")
+    if isinstance(text, str):
+        return _clean_str(text) if len(text) < 512 else _clean(text)
+    return _clean(str(text))
+
+
+def _clean(s: str) -> str:
+    s = nfc(s).replace("\u00a0", " ").replace("\u200b", "")
     return " ".join(s.split())
+
+
+@lru_cache(maxsize=65536)
+def _clean_str(text: str) -> str:  # the same labels and header lines recur in every workbook
+    return _clean(text)
 
 
 def _syllable_key(word: str) -> str:
