@@ -216,7 +216,7 @@ def resolve_units(report: Report, file_name: str, folders: list[str] | None = No
             commune = _code_in_file(file_name, folders, a.communes, 5, ident.province_code)
         if commune is not None:
             ident.commune_code, ident.commune_name = commune.code, commune.name
-        elif level == "commune":
+        elif level == "commune" or commune_line:  # a commune typed but not found is never dropped silently
             detail = f": \"{commune_line[0]}\" is not a commune of {ident.province_name}" if commune_line else \
                 " (no 'Xã, phường' line and the sender names no commune)"
             ident.findings.append(finding("identity.commune_unresolved", sheet=report.sheet,
@@ -257,7 +257,7 @@ def _resolve_old_units(ident: Identity, report: Report, file_name: str, folders:
                 break
     if district is not None:
         ident.district_code, ident.district_name = district.code, district.name
-    elif level == "commune":
+    elif level == "commune" or line:
         detail = f": \"{line[0]}\" is not a district of {ident.old_province_name}" if line else \
             " (no 'Quận, huyện' line and the sender names no district)"
         ident.findings.append(finding("identity.district_unresolved", sheet=report.sheet,

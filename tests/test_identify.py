@@ -150,3 +150,28 @@ def test_the_unfilled_template_period_is_an_error(tmp_path):
 def test_no_period_anywhere_is_an_error(tmp_path):
     who = _identify(tmp_path, "04", Identification(province="Ninh Bình", period_text="…"), file_name="bieu04.xlsx")
     assert _rules(who) == ["identity.period_missing"]
+
+
+def test_a_typed_commune_that_is_not_found_is_an_error_even_where_optional(tmp_path):
+    # Biểu 02 does not need the commune, but a commune line that names none is not dropped silently
+    who = _identify(tmp_path, "02", Identification(province="Lào Cai", commune="Xã Không Có Thật",
+                                                   cluster="CCN Bắc Văn Yên", period=H1_2026))
+    assert _rules(who) == ["identity.commune_unresolved"] and who.cluster_name == "CCN Bắc Văn Yên"
+
+
+def test_english_headings_are_read(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Form 04"
+    ws.append(["Biểu số 04. Tổng hợp tình hình cụm công nghiệp trên địa bàn cấp tỉnh"])
+    ws.append(["Đơn vị gửi báo cáo: Sở Công Thương Hà Nội"])
+    ws.append(["Kỳ báo cáo: Năm 2025"])
+    ws.append(["No.", "Indicator", "Unit", "Result", "Note"])
+    ws.append(["1", "Số lượng cụm công nghiệp theo phương án phát triển cụm công nghiệp", "Cụm", 71])
+    path = tmp_path / "en.xlsx"
+    wb.save(path)
+    (report,) = read_workbook(path).reports
+    assert report.values["1"].value == 71.0 and report.values["1"].cell == "D5"
+    assert resolve_units(report, path.name).province_code == "01"
