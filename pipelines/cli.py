@@ -44,9 +44,17 @@ def cmd_sample(args) -> int:
     from pipelines.progress import TerminalProgress
     from pipelines.sample import generate
 
+    from pipelines.geography import generation_of
+
     show = TerminalProgress()
-    truth = generate(Path(args.out), args.period, provinces=args.provinces, seed=args.seed,
-                     progress=lambda d, t: show("sample", d, t))
+    if generation_of(args.period) == "pre2025":  # reported by the 63 old provinces and their districts
+        from pipelines.sample import generate_pre2025
+
+        truth = generate_pre2025(Path(args.out), args.period, provinces=args.provinces, seed=args.seed,
+                                 progress=lambda d, t: show("sample", d, t))
+    else:
+        truth = generate(Path(args.out), args.period, provinces=args.provinces, seed=args.seed,
+                         progress=lambda d, t: show("sample", d, t))
     c = truth["counts"]
     print(f"wrote {c['files']} files for {truth['period']} to {args.out} "
           f"({c['rejected']} with deliberate errors, {c['late']} late); truth in {Path(args.out) / 'truth.json'}")
@@ -331,7 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "few deliberate errors and late files, and truth.json with what each file holds.")
     s.add_argument("--out", required=True, help="folder to write into (e.g. .ccn/inbox)")
     s.add_argument("--period", type=_period, default=_period("2026-H1"), help="2026-H1 (default) or 2025-Y …")
-    s.add_argument("--provinces", type=int, default=3, help="number of provinces (1–34, default 3)")
+    s.add_argument("--provinces", type=int, default=3,
+                   help="number of provinces (1–34, default 3; 1–63 old provinces for periods up to 2025-H1, which "
+                        "are written as the old provinces and their districts reported them)")
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     s.set_defaults(func=cmd_sample)
 

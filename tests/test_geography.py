@@ -150,3 +150,18 @@ def test_pre2025_sample_loads_every_report(two_generations):
     assert len(subs) == old["counts"]["submissions"]
     assert set(subs["status"]) <= {"accepted", "accepted_with_warnings", "superseded"}
     assert set(subs["province_code"]) == set(old["province_series"])
+
+
+def test_ccn_sample_writes_old_units_for_a_pre2025_period(tmp_path):
+    from openpyxl import load_workbook
+
+    from schemas.admin import admin
+
+    assert ccn("sample", "--out", str(tmp_path), "--period", "2025-H1", "--provinces", "2", "--seed", "5") == 0
+    truth = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))
+    old = admin().old_provinces
+    assert len(set(truth["old_units"].values())) == 2 and set(truth["old_units"].values()) <= set(old)
+    b03 = next(f["file"] for f in truth["files"] if f["reports"][0]["form"] == "03")
+    cells = [c for row in load_workbook(tmp_path / b03).active.iter_rows(values_only=True) for c in row if c]
+    assert any("cấp huyện" in str(c) for c in cells)  # the district wording of before 2025-07-01
+    assert any(str(c).startswith("Quận, huyện") for c in cells)
