@@ -147,7 +147,8 @@ def test_across_periods(home):
     run_stages(inbox / "a")
     cells = write_report(inbox / "b" / "p5_2026H1.xlsx", "04", {**B0304, "3": 7, "14": 950.0}, province=p5,
                          period=h26)
-    write_report(inbox / "b" / "p6_2026H1.xlsx", "04", B0304, province=p6, period=h26)
+    remark = write_report(inbox / "b" / "p6_2026H1.xlsx", "04", {**B0304, "3": 7}, province=p6, period=h26)
+    _write_remark(inbox / "b" / "p6_2026H1.xlsx", remark["3"], "Thu hồi quyết định thành lập 01 cụm (QĐ 55/QĐ-UBND)")
     cells01 = write_report(inbox / "b" / "b01_y_1.xlsx", "01", {**B01, "1": 40.0}, province=p5, commune=c,
                            cluster="Cụm công nghiệp Kỳ Trước", project="Nhà máy 1", tax_code="0500000001",
                            period=y26)
@@ -158,8 +159,24 @@ def test_across_periods(home):
     fell = [g for g in found["p5_2026H1.xlsx"] if g.rule_id == "period.cumulative_fell"]
     assert [(g.indicator_code, g.cell) for g in fell] == [("3", cells["3"])]
     assert "từ 8 (2025-Y) xuống 7" in fell[0].message and "fell from 8 (2025-Y) to 7" in fell[0].message
-    assert not found.get("p6_2026H1.xlsx")
+    assert not found.get("p6_2026H1.xlsx")  # the same fall with a remark in column (5) is no finding
     below = [g for g in found["b01_y_1.xlsx"] if g.rule_id == "period.annual_below_h1"]
     assert [(g.indicator_code, g.cell) for g in below] == [("1", cells01["1"])]
     assert "40" in below[0].message and "50" in below[0].message
     assert not found.get("b01_y_2.xlsx")
+
+
+def _write_remark(path, value_cell: str, text: str) -> None:
+    """Type a remark in the Ghi chú column (the one right of the value), keeping the file's time."""
+    import os
+
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+    from openpyxl.utils.cell import coordinate_from_string, column_index_from_string
+
+    mtime = os.path.getmtime(path)
+    wb = load_workbook(path)
+    col, row = coordinate_from_string(value_cell)
+    wb.active[f"{get_column_letter(column_index_from_string(col) + 1)}{row}"] = text
+    wb.save(path)
+    os.utime(path, (mtime, mtime))

@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
 
-from schemas.warehouse import indicator_value, submission, validation_finding
+from schemas.warehouse import indicator_value, received_file, submission, validation_finding
 from validations.catalogue import Finding, fmt, rules
 
 ACTIVE = ("accepted", "accepted_with_warnings")
@@ -228,7 +228,7 @@ def _cross_period(conn, rule, upper: _Upper) -> list[tuple[int, Finding]]:
                 params = {"code": code, "annual": fmt(annual), "h1": fmt(h1)}
                 expected = f">= {fmt(h1)} ({u.period.split('-')[0]}-H1)"
             else:
-                if mine >= theirs - tol:
+                if mine >= theirs - tol or _has_remark(conn, sid, *upper.where(sid, code, u.sheet)):
                     continue
                 params = {"code": code, "left": fmt(mine), "right": fmt(theirs), "previous": _previous(u.period)}
                 expected = f">= {fmt(theirs)} ({_previous(u.period)})"
@@ -239,3 +239,28 @@ def _cross_period(conn, rule, upper: _Upper) -> list[tuple[int, Finding]]:
                                      sheet=sheet, cell=cell, indicator_code=code, expected=expected)))
     return out
 
+
+
+def _has_remark(conn, submission_id: int, sheet: str | None, cell: str | None) -> bool:
+    """Whether the office wrote a remark for the value at ``cell``: text in the remarks column (*Ghi chú*,
+    column (5), the one right of the value) of the archived workbook.  Read only for the few values that fell."""
+    import re
+
+    m = re.fullmatch(r"([A-Z]+)(\d+)", cell or "")
+    if not m or not sheet:
+        return False
+    path = conn.execute(select(received_file.c.archive_path).join(
+        submission, submission.c.sha256 == received_file.c.sha256)
+        .where(submission.c.submission_id == submission_id)).scalar()
+    try:
+        from python_calamine import CalamineWorkbook
+
+        rows = CalamineWorkbook.from_path(path).get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except Exception:  # noqa: BLE001 - an archive we cannot read again means no remark was seen
+        return False
+    col = 0
+    for ch in m.group(1):
+        col = col * 26 + ord(ch) - 64
+    row = int(m.group(2)) - 1
+    note = rows[row][col] if row < len(rows) and col < len(rows[row]) else None
+    return isinstance(note, str) and bool(note.strip())
