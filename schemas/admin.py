@@ -220,13 +220,25 @@ class Admin:
 
     def _by_name(self, idx: dict, scope: str, text: str) -> list[Unit]:
         """Units of ``scope`` (a province code) a name may denote; an unmarked name matches loosely, and the
-        kind word typed (``Xã``/``Phường``, ``Huyện``/``Thị xã``) decides between namesakes."""
-        if is_unmarked(text):
-            keys = ["~~" + name_key(text), "~" + loose_name(text)]
-        else:
-            keys = [name_key(text), bare_name(text)]
-        for k in keys:  # the fullest key that matches wins: "Xã An Bình" before "An Bình"
-            found = idx.get((scope, k))
+        kind word typed (``Xã``/``Phường``, ``Huyện``/``Thị xã``) decides between namesakes: the leading words
+        (``Ủy ban nhân dân``, then the kind) are dropped one at a time and the fullest key that matches wins."""
+        unmarked = is_unmarked(text)
+        key = name_key(strip_marks(text)) if unmarked else name_key(text)
+        stages = [key]
+        while True:
+            for p in _PREFIX_KEYS:
+                if key.startswith(p + " "):
+                    key = key[len(p) + 1:]
+                    stages.append(key)
+                    break
+            else:
+                break
+        for k in stages:  # "Thị xã Long Mỹ" before "Long Mỹ" (also a Huyện)
+            found = idx.get((scope, ("~~" + k) if unmarked else k))
+            if found:
+                return list(dict.fromkeys(found))
+        if unmarked:  # a name typed without diacritics and without its kind
+            found = idx.get((scope, "~" + loose_name(text)))
             if found:
                 return list(dict.fromkeys(found))
         return []

@@ -175,3 +175,13 @@ def test_english_headings_are_read(tmp_path):
     (report,) = read_workbook(path).reports
     assert report.values["1"].value == 71.0 and report.values["1"].cell == "D5"
     assert resolve_units(report, path.name).province_code == "01"
+
+
+def test_the_kind_word_tells_namesake_districts_apart(tmp_path):
+    # Hậu Giang had both Thị xã Long Mỹ (937) and Huyện Long Mỹ: the sender's kind word decides, a bare name does not
+    who = _identify(tmp_path, "03", Identification(sender="Ủy ban nhân dân Thị xã Long Mỹ", period=Y_2024), lines=False,
+                    generation="district", folders=["93_hau-giang"])
+    assert (who.district_code, who.old_province_code, who.province_code, _rules(who)) == ("937", "93", "92", [])
+    bare = _identify(tmp_path, "03", Identification(province="Hậu Giang", district="Long Mỹ", period=Y_2024),
+                     generation="district")
+    assert _rules(bare) == ["identity.district_unresolved"]
