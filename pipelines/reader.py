@@ -174,17 +174,8 @@ def read_workbook(path: Path, name: str | None = None, limits: Limits | None = N
     limits = limits or Limits()
     name = name or path.name
     reading = WorkbookReading(path=path, name=name)
-    ext = Path(name).suffix.lower() or path.suffix.lower()
-    if ext not in EXTENSIONS:
-        reading.findings.append(finding("file.type", kind=ext or "(none)"))
-        return reading
-    try:
-        sheets = _load_sheets(path, limits)
-    except _Refused as exc:
-        reading.findings.append(finding("file.unreadable", reason=str(exc)))
-        return reading
-    except Exception as exc:  # calamine raises its own error types for every broken container
-        reading.findings.append(finding("file.unreadable", reason=_reason(exc)))
+    sheets = _open(path, name, limits, reading.findings)
+    if sheets is None:
         return reading
     for sheet_name, grid in sheets:
         report = read_sheet(sheet_name, grid)
@@ -205,6 +196,21 @@ def read_workbook(path: Path, name: str | None = None, limits: Limits | None = N
 
 class _Refused(Exception):
     pass
+
+
+def _open(path: Path, name: str, limits: Limits, findings: list[Finding]) -> list | None:
+    """The visible sheets of an Excel file, or None with the reason appended to ``findings``."""
+    ext = Path(name).suffix.lower() or path.suffix.lower()
+    if ext not in EXTENSIONS:
+        findings.append(finding("file.type", kind=ext or "(none)"))
+        return None
+    try:
+        return _load_sheets(path, limits)
+    except _Refused as exc:
+        findings.append(finding("file.unreadable", reason=str(exc)))
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own error types for every broken container
+        findings.append(finding("file.unreadable", reason=_reason(exc)))
+    return None
 
 
 def _reason(exc: Exception) -> str:
@@ -576,17 +582,8 @@ def read_register(path: Path, name: str | None = None, limits: Limits | None = N
     limits = limits or Limits()
     name = name or path.name
     reading = RegisterReading(path=path, name=name)
-    ext = Path(name).suffix.lower() or path.suffix.lower()
-    if ext not in EXTENSIONS:
-        reading.findings.append(finding("file.type", kind=ext or "(none)"))
-        return reading
-    try:
-        sheets = _load_sheets(path, limits)
-    except _Refused as exc:
-        reading.findings.append(finding("file.unreadable", reason=str(exc)))
-        return reading
-    except Exception as exc:  # noqa: BLE001 - calamine's own errors
-        reading.findings.append(finding("file.unreadable", reason=_reason(exc)))
+    sheets = _open(path, name, limits, reading.findings)
+    if sheets is None:
         return reading
     reg = load_register()
     for sheet, grid in sheets:

@@ -192,31 +192,18 @@ class Admin:
 
     @cached_property
     def _commune_names(self) -> dict[tuple[str, str], list[Unit]]:
-        idx: dict[tuple[str, str], list[Unit]] = {}
-        for u in self.communes.values():
-            for name in self._names_of("ward", u):
-                _add(idx, (u.province_code, bare_name(name)), u)
-                _add(idx, (u.province_code, name_key(name)), u)
-                _add(idx, (u.province_code, "~" + loose_name(name)), u)
-                _add(idx, (u.province_code, "~~" + name_key(strip_marks(name))), u)
-        return idx
+        """(province code, key) → 2025 communes, under both official spellings."""
+        return _name_index(self.communes.values(), lambda u: self._names_of("ward", u))
 
     @cached_property
     def _district_names(self) -> dict[tuple[str, str], list[Unit]]:
-        """(old province code, key) → districts; keys with tones, without, and with the kind word kept."""
-        idx: dict[tuple[str, str], list[Unit]] = {}
-        for u in self.old_districts.values():
-            for k in (bare_name(u.name), name_key(u.name), "~" + loose_name(u.name), "~~" + name_key(strip_marks(u.name))):
-                _add(idx, (u.province_code, k), u)
-        return idx
+        """(old province code, key) → districts before 2025-07-01."""
+        return _name_index(self.old_districts.values())
 
     @cached_property
     def _old_commune_names(self) -> dict[tuple[str, str], list[Unit]]:
-        idx: dict[tuple[str, str], list[Unit]] = {}
-        for u in self.old_communes.values():
-            for k in (bare_name(u.name), name_key(u.name), "~" + loose_name(u.name), "~~" + name_key(strip_marks(u.name))):
-                _add(idx, (u.province_code, k), u)
-        return idx
+        """(old province code, key) → communes before 2025-07-01."""
+        return _name_index(self.old_communes.values())
 
     def _by_name(self, idx: dict, scope: str, text: str) -> list[Unit]:
         """Units of ``scope`` (a province code) a name may denote; an unmarked name matches loosely, and the
@@ -337,6 +324,17 @@ class Admin:
         """The 2025 commune(s) an old commune became (several when it was split)."""
         return [self.communes[r["new_ward_code"]] for r in self.commune_mapping.get(old_commune_code, [])
                 if r["new_ward_code"] in self.communes]
+
+
+def _name_index(units, names=lambda u: [u.name]) -> dict[tuple[str, str], list[Unit]]:
+    """(province code, key) → units, keyed by the name with tones (with and without its kind word) and, for names
+    typed without diacritics, ``~~`` + the unmarked name with its kind and ``~`` + the unmarked bare name."""
+    idx: dict[tuple[str, str], list[Unit]] = {}
+    for u in units:
+        for name in names(u):
+            for k in (bare_name(name), name_key(name), "~" + loose_name(name), "~~" + name_key(strip_marks(name))):
+                _add(idx, (u.province_code, k), u)
+    return idx
 
 
 def _add(idx: dict, key, unit: Unit) -> None:
