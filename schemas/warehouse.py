@@ -487,9 +487,11 @@ def insert_ignore(conn, table, rows: dict | list[dict]) -> int:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    # preserve_rowcount: SQLAlchemy 2.1 on psycopg reports -1 for an INSERT's rowcount unless asked to keep it
+    stmt = insert(table).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
     if isinstance(rows, dict):
-        return conn.execute(insert(table).values(**rows).on_conflict_do_nothing()).rowcount
-    return conn.execute(insert(table).on_conflict_do_nothing(), rows).rowcount if rows else 0
+        return conn.execute(stmt.values(**rows)).rowcount
+    return conn.execute(stmt, rows).rowcount if rows else 0
 
 
 def create_views(conn) -> None:
