@@ -29,7 +29,6 @@ from pathlib import Path
 
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
-from defusedxml.sax import make_parser
 
 from pipelines.settings import Limits
 
@@ -38,6 +37,12 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 NOTE_MACROS = "macros"
 NOTE_LINKS = "external_links"
+ELEMENTS_PER_CELL = 4  # XML elements allowed over all worksheets of a workbook, per CCN_MAX_CELLS …
+ELEMENTS_EXTRA = 10_000  # … plus these (what bounds the time a workbook can cost the inspection)
+
+
+def element_budget(limits: Limits) -> int:
+    return ELEMENTS_PER_CELL * limits.max_cells + ELEMENTS_EXTRA
 
 
 class Refused(Exception):
@@ -123,12 +128,13 @@ def _inspect_zip(path: Path, limits: Limits) -> Inspection:
         if any(n.startswith("xl/externalLinks/") for n in names):
             result.notes.append(NOTE_LINKS)
         sheets = _worksheet_parts(zf, names)
+        budget = [element_budget(limits)]
         with open(path, "rb") as fh:
             for info in infos:
-                counter = _SheetCounter(sheets[info.filename], limits) if info.filename in sheets else None
+                counter = _SheetCounter(sheets[info.filename], limits, budget) if info.filename in sheets else None
                 _verify_entry(fh, info, counter)
                 if counter is not None:
-                    counter.close()
+                    counter.finish()
                     result.sheets[counter.sheet] = (counter.max_row, counter.max_col, counter.cells)
     return result
 
@@ -263,28 +269,25 @@ def _col_number(letters: str) -> int:
 
 
 class _SheetCounter:
-    """Streams a worksheet's XML through a DTD-free SAX parser, stopping at the first limit passed."""
+    """Streams a worksheet's XML through a DTD-free parser (defusedxml over expat), stopping at the first limit
+    passed; only element starts reach Python, so memory stays at one chunk whatever the sheet's size."""
 
-    def __init__(self, sheet: str, limits: Limits) -> None:
+    def __init__(self, sheet: str, limits: Limits, budget: list[int]) -> None:
         self.sheet = sheet
         self.limits = limits
+        self.budget = budget  # XML elements left for all the workbook's sheets (bounds the time spent here)
         self.max_row = self.max_col = self.cells = 0
         self._row = 0
         self._col = 0
-        parser = make_parser()
-        parser.forbid_dtd = True
-        parser.setContentHandler(self)
-        self.parser = parser
+        self.parser = SafeET.XMLParser(target=self, forbid_dtd=True)
 
-    # the SAX ContentHandler interface (only element starts matter)
-    def startElement(self, name, attrs):  # noqa: N802 - SAX API
-        local = name.rsplit(":", 1)[-1]
-        if local == "row":
-            r = attrs.get("r")
-            self._row = int(r) if r and r.isdigit() else self._row + 1
-            self._col = 0
-            self._check_row(self._row)
-        elif local == "c":
+    def start(self, tag: str, attrs: dict) -> None:  # the parser's target interface
+        self.budget[0] -= 1
+        if self.budget[0] < 0:
+            raise Refused(f"the workbook's sheets hold more than {element_budget(self.limits):,} XML elements "
+                          f"({ELEMENTS_PER_CELL} × CCN_MAX_CELLS + {ELEMENTS_EXTRA:,}) (bảng tính quá lớn)")
+        local = tag.rsplit("}", 1)[-1]
+        if local == "c":
             ref = attrs.get("r")
             if ref:
                 letters = ref.rstrip("0123456789").upper()
@@ -306,6 +309,11 @@ class _SheetCounter:
             if self.cells > self.limits.max_cells or self.max_row * self.max_col > self.limits.max_cells:
                 raise Refused(f"sheet {self.sheet!r} spans more than {self.limits.max_cells:,} cells "
                               f"(CCN_MAX_CELLS) (trang tính quá lớn)")
+        elif local == "row":
+            r = attrs.get("r")
+            self._row = int(r) if r and r.isdigit() else self._row + 1
+            self._col = 0
+            self._check_row(self._row)
 
     def _check_row(self, row: int) -> None:
         if row > self.max_row:
@@ -314,19 +322,11 @@ class _SheetCounter:
                 raise Refused(f"sheet {self.sheet!r} has a row numbered {row:,}, over the limit of "
                               f"{self.limits.max_rows:,} rows (CCN_MAX_ROWS) (trang tính quá dài)")
 
-    def endElement(self, name):  # noqa: N802 - SAX API
-        pass
-
-    def __getattr__(self, name):  # the other ContentHandler callbacks do nothing
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return lambda *args, **kw: None
+    def finish(self) -> None:  # not close(): that name belongs to the parser's target interface
+        self._run(self.parser.close)
 
     def feed(self, data: bytes) -> None:
         self._run(self.parser.feed, data)
-
-    def close(self) -> None:
-        self._run(self.parser.close)
 
     def _run(self, fn, *args) -> None:
         try:
@@ -336,7 +336,7 @@ class _SheetCounter:
         except DefusedXmlException as exc:
             raise Refused(f"sheet {self.sheet!r} declares XML entities or a DTD, which Excel never writes "
                           f"(refused as an XML entity attack)") from exc
-        except Exception as exc:  # noqa: BLE001 - SAXParseException and friends: the XML is broken
+        except SafeET.ParseError as exc:
             raise Refused(f"sheet {self.sheet!r} is not well-formed XML ({str(exc)[:120]}) (tệp bị hỏng)") from exc
 
 

