@@ -74,12 +74,29 @@ def _dagster_home() -> Path:
     return home
 
 
+def _first_open_lock(home: Path):
+    """An exclusive file lock on the Dagster home while its instance (and its SQLite storage) is opened."""
+    import contextlib
+    import fcntl
+
+    @contextlib.contextmanager
+    def held():
+        with open(home / ".ccn-open.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    return held()
+
+
 def cmd_run(args) -> int:
     """Execute the ingest job in process, so the run appears in the Dagster UI's history."""
     from pipelines.progress import TerminalProgress, set_reporter
     from pipelines.settings import settings
 
-    _dagster_home()
+    dagster_home = _dagster_home()
     from dagster import DagsterInstance
 
     from pipelines.definitions import defs
@@ -92,7 +109,9 @@ def cmd_run(args) -> int:
         return 2
     set_reporter(TerminalProgress())
     job = defs.resolve_job_def("ingest")
-    with DagsterInstance.get() as instance:
+    with _first_open_lock(dagster_home):  # two runs starting on a fresh home must not both create its storage
+        instance = DagsterInstance.get()
+    with instance:
         result = job.execute_in_process(
             instance=instance, raise_on_error=False,
             resources={"ccn": CCNResource(home=str(s.home), inbox=str(inbox), warehouse_url=s.warehouse_url)},
