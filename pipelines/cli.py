@@ -15,6 +15,8 @@ from pathlib import Path
 EPILOG = """environment:
   CCN_HOME            where inbox/, archive/, warehouse.sqlite and the Dagster home live (default ./.ccn)
   CCN_WAREHOUSE_URL   SQLAlchemy URL of the warehouse, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test
+  CCN_MAX_FILE_MB, CCN_MAX_UNCOMPRESSED_MB, CCN_MAX_ROWS, CCN_MAX_COLUMNS, CCN_MAX_CELLS
+                      limits on one input file (20, 100, 10000, 256, 500000); see docs/reliability.md
 
 examples:
   ccn sample --out .ccn/inbox --provinces 3      write a national sample with truth.json
