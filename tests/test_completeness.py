@@ -24,7 +24,7 @@ def loaded(tmp_path_factory):
     home = tmp_path_factory.mktemp("completeness")
     truth = generate(home / "inbox", Period.parse("2026-H1"), provinces=1, seed=11, projects=False, absent_04=1)
     ctx = Context(settings=Settings(home=home, warehouse_url=f"sqlite:///{home / 'warehouse.sqlite'}"),
-                  inbox=home / "inbox")
+                  inbox=home / "inbox", progress=lambda *_: None)  # not the terminal of an earlier `ccn run`
     prepare(ctx)
     archive_stage(ctx)
     read_stage(ctx)
