@@ -66,18 +66,23 @@ def _write(folder: Path, n: int, seed: int) -> dict[tuple[str, str], list[Path]]
     return out
 
 
-def _time(paths: list[Path], identify: bool) -> list[float]:
+def _time(paths: list[Path], identify: bool, repeat: int = 1) -> list[float]:
+    """Seconds per file (the best of ``repeat`` reads of the same file: on a shared machine the minimum is the
+    reader's cost, the rest is other processes)."""
     from pipelines.identify import resolve_units
     from pipelines.reader import read_workbook
 
     times = []
     for p in paths:
-        t0 = time.perf_counter()
-        reading = read_workbook(p)
-        if identify:
-            for report in reading.reports:
-                resolve_units(report, p.name)
-        times.append(time.perf_counter() - t0)
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            reading = read_workbook(p)
+            if identify:
+                for report in reading.reports:
+                    resolve_units(report, p.name)
+            best = min(best, time.perf_counter() - t0)
+        times.append(best)
         assert reading.reports and not any(f.is_error for r in reading.reports for f in r.findings), p
     return times
 
@@ -120,18 +125,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {sum(len(v) for v in sets.values())} workbooks in {time.perf_counter() - t0:.1f} s\n")
         for paths in sets.values():  # warm: imports, label index, administrative units
             _time(paths[:3], identify=True)
-        print(f"{'form':<6}{'format':<7}{'files/s':>9}{'median ms':>11}{'p95 ms':>9}{'read only ms':>14}"
-              f"{'inspect':>9}{'calamine':>10}{'reader':>8}")
+        print(f"{'form':<6}{'format':<7}{'files/s':>9}{'median ms':>11}{'p95 ms':>9}{'best-of-3 ms':>14}"
+              f"{'read only ms':>14}{'inspect':>9}{'calamine':>10}{'reader':>8}")
         for (form, fmt), paths in sorted(sets.items()):
             full = _time(paths, identify=True)
+            best = _time(paths, identify=True, repeat=3)
             read_only = _time(paths, identify=False)
             ins, cal, rd = _split(paths)
             p95 = sorted(full)[int(0.95 * (len(full) - 1))]
             print(f"{form:<6}{fmt:<7}{len(full) / sum(full):>9.0f}{statistics.median(full) * 1000:>11.2f}"
-                  f"{p95 * 1000:>9.2f}{statistics.median(read_only) * 1000:>14.2f}"
+                  f"{p95 * 1000:>9.2f}{statistics.median(best) * 1000:>14.2f}{statistics.median(read_only) * 1000:>14.2f}"
                   f"{ins * 1000:>9.2f}{cal * 1000:>10.2f}{rd * 1000:>8.2f}")
-    print("\nms per file; 'read only' without resolve_units; the last three split read_workbook into "
-          "pipelines/safety.inspect, calamine and the reader's own work (read_sheet).")
+    print("\nms per file (median over the files); files/s from one pass in one process, read + identify; "
+          "'best-of-3' the median of each file's fastest of three reads (what the code costs on an idle core); "
+          "'read only' without resolve_units; the last three split read_workbook into pipelines/safety.inspect, "
+          "calamine and the reader's own work (read_sheet), means.")
     return 0
 
 
