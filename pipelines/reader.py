@@ -72,6 +72,7 @@ class IndicatorValue:
     value: float | None
     raw: str
     cell: str
+    note: str = ""  # what is typed in column (5) Ghi chú on the row (a remark on the value, SPEC §6)
 
 
 @dataclass
@@ -395,8 +396,8 @@ def _tell_03_from_04(report: Report) -> str | None:
     return None
 
 
-def _table(grid, header_row: int, cols: dict[str, int], form: str) -> list[tuple[int, str | None, str, object, str]]:
-    """Candidate rows under the header: (row, code, label, value, unit text)."""
+def _table(grid, header_row: int, cols: dict[str, int], form: str) -> list[tuple[int, str | None, str, object, str, str]]:
+    """Candidate rows under the header: (row, code, label, value, unit text, note)."""
     out = []
     code_col, label_col = cols.get("code"), cols["label"]
     value_col = cols.get("value")
@@ -426,7 +427,9 @@ def _table(grid, header_row: int, cols: dict[str, int], form: str) -> list[tuple
                     break
             continue
         blank_run = 0
-        out.append((r, code, label, cell(value_col), clean(cell(unit_col)) if isinstance(cell(unit_col), str) else ""))
+        note = cell(cols.get("note"))
+        out.append((r, code, label, cell(value_col), clean(cell(unit_col)) if isinstance(cell(unit_col), str) else "",
+                    clean(note) if note not in ("", None) else ""))
     cols["value"] = value_col
     return out
 
@@ -437,7 +440,7 @@ def _read_rows(report: Report, rows, cols: dict[str, int]) -> None:
     by_code = spec.rows_by_code
     seen: dict[str, str] = {}
     value_col = cols["value"]
-    for r, code, label, raw, unit_text in rows:
+    for r, code, label, raw, unit_text, note in rows:
         tokens = _tokens(label)
         if code is None and any(label_score(tokens, t) >= 0.9 for t in idx.sections[report.form]):
             continue  # a section heading typed without its numeral
@@ -478,7 +481,7 @@ def _read_rows(report: Report, rows, cols: dict[str, int]) -> None:
             report.findings.append(finding(reading.warning, sheet=report.sheet, cell=cell, indicator_code=row_spec.code,
                                            **(reading.params or {})))
         if reading.problem is None and reading.value is not None:
-            report.values[row_spec.code] = IndicatorValue(row_spec.code, reading.value, raw_text, cell)
+            report.values[row_spec.code] = IndicatorValue(row_spec.code, reading.value, raw_text, cell, note)
     for row_spec in spec.rows:
         if row_spec.code not in seen:
             report.findings.append(finding("structure.row_missing", sheet=report.sheet, indicator_code=row_spec.code,

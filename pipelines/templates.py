@@ -362,6 +362,14 @@ def _lists(wb, generation: str, province_code: str | None) -> dict[str, object]:
     return out
 
 
+def _right_of(ref: str) -> str:
+    from openpyxl.utils import column_index_from_string, get_column_letter
+    from openpyxl.utils.cell import coordinate_from_string
+
+    col, row = coordinate_from_string(ref)
+    return f"{get_column_letter(column_index_from_string(col) + 1)}{row}"
+
+
 def _validation(ws, formula: str, cell: str, prompt: str, error: str, kind: str = "list", **kw):
     from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -376,7 +384,8 @@ def _validation(ws, formula: str, cell: str, prompt: str, error: str, kind: str 
 def write_template(path, form: str, generation: str = "commune", province_code: str | None = None):
     """An empty form (``01``…``04``) in the official layout with the national identification lines: drop-down
     lists for province, commune (district before 2025-07) and period, labels locked (sheet protection without a
-    password), only column (4) and the identification values open for typing, number formats per unit."""
+    password), only column (4), its Ghi chú (5) and the identification values open for typing, number formats per
+    unit."""
     from openpyxl import Workbook
     from openpyxl.styles import Protection
 
@@ -389,7 +398,10 @@ def write_template(path, form: str, generation: str = "commune", province_code: 
     content = FormContent(form, Identification(), {}, generation=generation)
     layout = write_form_layout(ws, content, Typing(fill_in=True))
     lists = _lists(wb, generation, province_code)
-    open_cells = list(layout["ident"].values()) + list(layout["values"].values())
+    # column (4) and the identification values; column (5) too, where SPEC §6 wants a remark beside a value
+    # that falls from the previous period (the catalogue's period.cumulative_fell reads it)
+    notes = [_right_of(ref) for ref in layout["values"].values()]
+    open_cells = list(layout["ident"].values()) + list(layout["values"].values()) + notes
     ident = layout["ident"]
     _validation(ws, lists["provinces"], ident["province"], "Chọn tỉnh, thành phố trong danh sách",
                 "Hãy chọn tỉnh, thành phố trong danh sách")

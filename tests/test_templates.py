@@ -132,7 +132,8 @@ def test_template_layout_protection_and_drop_downs(tmp_path, form, generation):
     texts = {str(c.value) for row in ws.iter_rows() for c in row if c.value is not None}
     assert f"Đơn vị nhận báo cáo: {gen.receiver}" in texts
     # labels locked, column (4) and the identification values open
-    open_cells = set(layout["values"].values()) | set(layout["ident"].values())
+    notes = {f"E{ref[1:]}" for ref in layout["values"].values()}  # Ghi chú beside each value
+    open_cells = set(layout["values"].values()) | set(layout["ident"].values()) | notes
     for row in ws.iter_rows():
         for c in row:
             if c.coordinate in open_cells:
@@ -184,6 +185,7 @@ def test_a_filled_template_reads_back_exactly(tmp_path, form):
     ws[ident["year"]] = 2026
     rng = random.Random(form)
     expected = {}
+    ws[f"E{layout['values'][spec.rows[0].code][1:]}"] = "Số liệu ước tính"
     for code, ref in layout["values"].items():
         row = spec.row(code)
         value = float(rng.randint(0, 1)) if row.unit == "flag" else float(rng.randint(0, 5000)) if row.is_integer \
@@ -194,6 +196,7 @@ def test_a_filled_template_reads_back_exactly(tmp_path, form):
     (report,) = read_workbook(path).reports
     assert report.findings == []
     assert {c: v.value for c, v in report.values.items()} == expected
+    assert {c: v.note for c, v in report.values.items() if v.note} == {spec.rows[0].code: "Số liệu ước tính"}
     who = resolve_units(report, path.name)
     assert who.findings == [] and (who.province_code, who.period) == ("15", Period(2026, "H1"))
     if "commune" in ident:
