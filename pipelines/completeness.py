@@ -101,8 +101,11 @@ def refresh_expected(engine: Engine, period: Period) -> ExpectedCounts:
     """Recompute who should report for ``period`` (one transaction)."""
     now = datetime.now(tz=VN_TZ)
     with engine.begin() as conn:
-        rows = expected_units(conn, period)
+        if conn.dialect.name == "postgresql":  # two runs refreshing one period: one after the other
+            conn.execute(text("SELECT pg_advisory_xact_lock(7215003, hashtext(:p))"), {"p": period.code})
+        # the write first: on SQLite it takes the write lock before anything is read (no stale snapshot)
         conn.execute(delete(expected_report).where(expected_report.c.period == period.code))
+        rows = expected_units(conn, period)
         if rows:
             conn.execute(expected_report.insert(), [dict(r, refreshed_at=now) for r in rows])
     by_form = {f: sum(r["form"] == f for r in rows) for f in FORMS}
