@@ -96,11 +96,15 @@ def _sheet_name(code: str, name: str) -> str:
 
 
 def _table(ws, header: list[str], rows, bold) -> None:
-    ws.append(header)
-    for cell in ws[ws.max_row]:
-        cell.font = bold
-    for row in rows:
-        ws.append([None if (isinstance(v, float) and pd.isna(v)) else v for v in row])
+    """A header and rows; text from the reports (unit names) stays text even when it starts with ``=``."""
+    from pipelines.feedback import set_text
+
+    for c, name in enumerate(header, start=1):
+        set_text(ws.cell(row=1, column=c), name)
+        ws.cell(row=1, column=c).font = bold
+    for r, row in enumerate(rows, start=2):
+        for c, v in enumerate(row, start=1):
+            set_text(ws.cell(row=r, column=c), None if (isinstance(v, float) and pd.isna(v)) else v)
     ws.freeze_panes = ws.cell(row=2, column=1)
 
 
