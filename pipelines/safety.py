@@ -153,12 +153,19 @@ def _check_is_spreadsheet(names: set[str]) -> None:
     raise Refused(f"the file is {what} (tệp không phải bảng tính Excel)")
 
 
+MAX_INDEX_PART = 16 << 20  # bytes of workbook.xml or its relationships parsed as a tree (Excel writes a few KB)
+
+
 def _xml(zf: zipfile.ZipFile, name: str):
-    """A small XML part parsed with defusedxml (no DTD, no entities); its size is already bounded."""
+    """A small XML part parsed with defusedxml (no DTD, no entities)."""
     try:
-        return SafeET.fromstring(zf.read(name), forbid_dtd=True)
+        size = zf.getinfo(name).file_size
     except KeyError:
         return None
+    if size > MAX_INDEX_PART:
+        raise Refused(f"the part {name} is {size:,} bytes; Excel writes a few thousand (a forged workbook)")
+    try:
+        return SafeET.fromstring(zf.read(name), forbid_dtd=True)
     except DefusedXmlException as exc:
         raise Refused(f"the part {name} declares XML entities or a DTD, which Excel never writes "
                       f"(refused as an XML entity attack: {type(exc).__name__})") from exc
