@@ -113,13 +113,16 @@ def cmd_run(args) -> int:
     job = defs.resolve_job_def("ingest")
     with _first_open_lock(dagster_home):  # two runs starting on a fresh home must not both create its storage
         instance = DagsterInstance.get()
-    with instance:
-        result = job.execute_in_process(
-            instance=instance, raise_on_error=False,
-            resources={"ccn": CCNResource(home=str(s.home), inbox=str(inbox), warehouse_url=s.warehouse_url)},
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
-        stats = instance.get_run_step_stats(result.run_id)
+    try:
+        with instance:
+            result = job.execute_in_process(
+                instance=instance, raise_on_error=False,
+                resources={"ccn": CCNResource(home=str(s.home), inbox=str(inbox), warehouse_url=s.warehouse_url)},
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            )
+            stats = instance.get_run_step_stats(result.run_id)
+    finally:
+        set_reporter(None)  # the terminal belongs to this command only, not to whatever runs next in the process
     if not result.success:
         for event in result.all_events:
             if event.is_failure:
