@@ -55,6 +55,12 @@ class ParsedSubmission:
     sender: str | None = None
     values: list[IndicatorValue] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    # reports written before 2025-07-01 name the 63 old provinces and their districts (pipelines/identify.py)
+    generation: str | None = None
+    old_province_code: str | None = None
+    old_province_name: str | None = None
+    district_code: str | None = None
+    district_name: str | None = None
 
 
 @dataclass
@@ -94,6 +100,9 @@ def _parse(sha: str, path, file_name: str, source_path: str) -> ParsedFile:
             project_name=ident.project_name, tax_code=ident.tax_code,
             sector=report.header.get("sector", (None,))[0], sender=ident.sender,
             values=list(report.values.values()), findings=report.findings + ident.findings + notes + conflict,
+            generation=ident.generation, old_province_code=ident.old_province_code,
+            old_province_name=ident.old_province_name, district_code=ident.district_code,
+            district_name=ident.district_name,
         ))
     if not subs:  # the file as a whole failed: it is recorded as one rejected submission with the reason
         subs.append(ParsedSubmission(sheet=None, form=None, findings=reading.findings))
@@ -241,8 +250,13 @@ class _Writer:
         unit_key = unit_name = cid = pkey = None
         if spec and sub.province_code:
             level = spec.sender_level
-            if level == "province":
+            if level == "province" and sub.generation == "pre2025" and sub.old_province_code:
+                # a pre-2025 province reported on its own; its 2025 successor is province_code
+                unit_key, unit_name = sub.old_province_code, sub.old_province_name
+            elif level == "province":
                 unit_key, unit_name = sub.province_code, sub.province_name
+            elif level == "commune" and sub.generation == "pre2025" and sub.district_code:
+                unit_key, unit_name = sub.district_code, sub.district_name  # Biểu 03 came from districts then
             elif level == "commune" and sub.commune_code:
                 unit_key, unit_name = sub.commune_code, sub.commune_name
             elif level in ("cluster", "project") and sub.cluster_name:

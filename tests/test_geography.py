@@ -69,12 +69,6 @@ def test_pre2025_units_loaded(tmp_path, monkeypatch, warehouse_url):
     eng.dispose()
 
 
-def _reader_knows_districts() -> bool:
-    from pipelines.ingest import ParsedSubmission
-
-    return "district_code" in ParsedSubmission.__dataclass_fields__
-
-
 @pytest.fixture(scope="module")
 def two_generations(tmp_path_factory):
     """2025-H1 as 63 provinces and their districts reported it, and 2025-Y from the 34 provinces, in one warehouse."""
@@ -109,9 +103,6 @@ def test_pre2025_sample_is_consistent(tmp_path):
 
 
 def test_series_compare_on_2025_provinces(two_generations):
-    if not _reader_knows_districts():
-        pytest.xfail("the reader does not yet carry pre-2025 districts and old provinces into submissions "
-                     "(ParsedSubmission.district_code): pre-2025 Biểu 04 of merged provinces supersede each other")
     old, new = two_generations["old"], two_generations["new"]
     national = view("mart_national_summary")
     for truth in (old, new):
