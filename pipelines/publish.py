@@ -5,7 +5,8 @@ steward has waived (``ccn waive``, table ``finding_waiver``) no longer stands: a
 A rejected submission whose every error has been waived is settled again on the next run (it becomes
 ``accepted_with_warnings``), so it loads without being sent again.  The latest non-rejected submission (by
 ``received_at``) for a form, period and unit counts; every earlier one, accepted or rejected, becomes
-``superseded`` and keeps its history.  Each submission is settled in its own transaction.
+``superseded`` and keeps its history.  A run's settlements are written in one transaction (set-based, so a
+national semester settles in seconds): either every pending submission of the run is settled or none is.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.engine import Engine
 
 from schemas.periods import VN_TZ
@@ -51,32 +52,49 @@ def publish_pending(engine: Engine) -> PublishResult:
             .where(f.submission_id.in_(select(submission.c.submission_id).where(todo)))
             .group_by(f.submission_id))}
     now = datetime.now(tz=VN_TZ)
+    settled = []
     for sub in pending:
         errors, warnings = tallies.get(sub.submission_id, (0, 0))
         status = "rejected" if errors else "accepted_with_warnings" if warnings else "accepted"
         counts[status] += 1
         counts["late"] += bool(sub.is_late)
-        with engine.begin() as conn:
-            conn.execute(update(submission).where(submission.c.submission_id == sub.submission_id).values(
-                status=status, errors=errors or 0, warnings=warnings or 0, loaded_at=now))
-            if sub.form and sub.period and sub.unit_key:
-                counts["superseded"] += _supersede(conn, sub.form, sub.period, sub.unit_key)
+        settled.append({"b_id": sub.submission_id, "b_status": status, "b_errors": errors or 0,
+                        "b_warnings": warnings or 0})
+    if not settled:
+        return PublishResult(**counts)
+    with engine.begin() as conn:
+        conn.execute(update(submission).where(submission.c.submission_id == bindparam("b_id")).values(
+            status=bindparam("b_status"), errors=bindparam("b_errors"), warnings=bindparam("b_warnings"),
+            loaded_at=now), settled)
+        keys = {(r.form, r.period, r.unit_key) for r in pending if r.form and r.period and r.unit_key}
+        counts["superseded"] = _supersede(conn, keys)
     return PublishResult(**counts)
 
 
-def _supersede(conn, form: str, period: str, unit_key: str) -> int:
-    """Keep the latest non-rejected submission for the key; supersede everything received before it."""
-    same = and_(submission.c.form == form, submission.c.period == period, submission.c.unit_key == unit_key,
-                submission.c.status.in_(ACTIVE + ("rejected",)))
-    rows = conn.execute(select(submission.c.submission_id, submission.c.received_at, submission.c.status)
-                        .where(same)).all()
-    live = [r for r in rows if r.status in ACTIVE]
-    if not live:
+def _supersede(conn, keys: set[tuple[str, str, str]]) -> int:
+    """For every (form, period, unit) key, keep the latest non-rejected submission and supersede everything
+    received before it.  Returns the number of submissions superseded."""
+    if not keys:
         return 0
-    winner = max(live, key=lambda r: (r.received_at, r.submission_id))
-    losers = [r.submission_id for r in rows if r.submission_id != winner.submission_id
-              and (r.received_at, r.submission_id) < (winner.received_at, winner.submission_id)]
+    s = submission.c
+    periods = sorted({k[1] for k in keys})
+    units = sorted({k[2] for k in keys})
+    groups: dict[tuple, list] = {}
+    for i in range(0, len(units), 900):  # bounded IN lists on both backends
+        rows = conn.execute(select(s.submission_id, s.form, s.period, s.unit_key, s.received_at, s.status).where(
+            s.period.in_(periods), s.unit_key.in_(units[i:i + 900]), s.status.in_(ACTIVE + ("rejected",)))).all()
+        for r in rows:
+            if (r.form, r.period, r.unit_key) in keys:
+                groups.setdefault((r.form, r.period, r.unit_key), []).append(r)
+    losers = []
+    for rows in groups.values():
+        live = [r for r in rows if r.status in ACTIVE]
+        if not live:
+            continue
+        winner = max(live, key=lambda r: (r.received_at, r.submission_id))
+        losers += [{"b_id": r.submission_id, "b_winner": winner.submission_id} for r in rows
+                   if (r.received_at, r.submission_id) < (winner.received_at, winner.submission_id)]
     if losers:
-        conn.execute(update(submission).where(submission.c.submission_id.in_(losers))
-                     .values(status="superseded", superseded_by=winner.submission_id))
+        conn.execute(update(submission).where(submission.c.submission_id == bindparam("b_id"))
+                     .values(status="superseded", superseded_by=bindparam("b_winner")), losers)
     return len(losers)
