@@ -1,9 +1,10 @@
 """From archived files to submissions: read every workbook not read yet, identify each report, and record it
-(``pending``) with its values and structure findings.  One transaction per file, so a crash leaves a file
-either wholly recorded or not at all; the next run picks up what is left.
+(``pending``) with its values and structure findings.  Files are written in batches of up to ``BATCH`` files, one
+transaction per batch (bulk inserts), so a crash leaves every file either wholly recorded or not at all; the next
+run picks up what is left.
 
-Each file's transaction first claims the file (``state`` archived → read): when two runs read the same inbox at
-once, the second waits for the first's commit and then skips the file instead of recording it twice.  A
+Each transaction first claims its files (``state`` archived → read): when two runs read the same inbox at
+once, the second waits for the first's commit and then skips those files instead of recording them twice.  A
 transaction cut by a lost database connection is retried (``RETRIES``); the guarantees are in
 docs/reliability.md.
 """
@@ -34,6 +35,7 @@ from schemas.warehouse import (
 from validations.catalogue import Finding, finding
 
 PARALLEL_FROM = 64  # files; below this a process pool costs more than it saves
+BATCH = 250  # files per write transaction
 RETRIES = 3  # attempts at one file's transaction when the database connection is lost
 NOTE_RULES = {safety.NOTE_MACROS: "file.macros_ignored", safety.NOTE_LINKS: "file.external_links_ignored"}
 
@@ -147,17 +149,31 @@ def ingest_archived(engine: Engine, run_id: str, progress=None, workers: int | N
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
     writer = _Writer(engine, run_id)
     faults.pause("before-read")
+    batch: list[tuple[ParsedFile, object]] = []
+    done = 0
+
+    def flush() -> None:
+        nonlocal done
+        writer.write(batch)
+        done += len(batch)
+        batch.clear()
+        if progress:
+            progress(done, len(args))
+
     if len(args) >= PARALLEL_FROM and workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for i, parsed in enumerate(pool.map(_parse_star, args, chunksize=16)):
-                writer.write(parsed, meta[parsed.sha256])
-                if progress:
-                    progress(i + 1, len(args))
+            parsed_files = pool.map(_parse_star, args, chunksize=16)
+            for parsed in parsed_files:
+                batch.append((parsed, meta[parsed.sha256]))
+                if len(batch) >= BATCH:
+                    flush()
     else:
-        for i, a in enumerate(args):
-            writer.write(parse_file(*a), meta[a[0]])
-            if progress:
-                progress(i + 1, len(args))
+        for a in args:
+            batch.append((parse_file(*a), meta[a[0]]))
+            if len(batch) >= BATCH:
+                flush()
+    if batch:
+        flush()
     return len(args)
 
 
@@ -191,12 +207,13 @@ class _Writer:
         self._added[0].append(key)
         return cid
 
-    def write(self, parsed: ParsedFile, meta) -> bool:
-        """Record one file in one transaction; False when another run recorded it first."""
+    def write(self, batch: list[tuple[ParsedFile, object]]) -> int:
+        """Record a batch of parsed files in one transaction; returns how many this run recorded (a file that
+        another run recorded first is skipped)."""
         for attempt in range(1, RETRIES + 1):
             added_aliases, added_projects = [], []
             try:
-                written = self._write(parsed, meta, added_aliases, added_projects)
+                written = self._write(batch, added_aliases, added_projects)
             except DBAPIError as exc:
                 for key in added_aliases:  # rolled back with the transaction: forget them
                     self.aliases.pop(key, None)
@@ -207,39 +224,55 @@ class _Writer:
                 continue
             self.written += written
             return written
-        return False
+        return 0
 
-    def _write(self, parsed: ParsedFile, meta, added_aliases: list, added_projects: list) -> bool:
+    def _write(self, batch: list[tuple[ParsedFile, object]], added_aliases: list, added_projects: list) -> int:
         now = datetime.now(tz=VN_TZ)
-        received_at: datetime = meta.received_at
         self._added = (added_aliases, added_projects)
+        rf = received_file.c
         with self.engine.begin() as conn:
-            claimed = conn.execute(update(received_file).where(
-                received_file.c.sha256 == parsed.sha256, received_file.c.state == "archived").values(state="read"))
-            if claimed.rowcount != 1:
-                return False  # another run read this file (its transaction has committed)
-            for sub in parsed.submissions:
-                row = self._submission_row(conn, sub, meta, received_at, now)
-                findings = list(sub.findings)
-                if row["is_late"]:
-                    findings.append(finding("timeliness.late", sheet=sub.sheet,
-                                            received=received_at.strftime("%Y-%m-%d %H:%M"),
-                                            deadline=row["deadline"].strftime("%Y-%m-%d %H:%M")))
-                sid = conn.execute(submission.insert().values(**row)).inserted_primary_key[0]
-                if sub.values:
-                    units = self.forms[sub.form].rows_by_code
-                    conn.execute(indicator_value.insert(), [
-                        {"submission_id": sid, "indicator_code": v.code, "value": v.value, "raw": v.raw,
-                         "sheet": sub.sheet, "cell": v.cell, "unit": units[v.code].unit} for v in sub.values])
-                if findings:
-                    conn.execute(validation_finding.insert(), [
-                        {"submission_id": sid, "rule_id": f.rule_id, "severity": f.severity, "sheet": f.sheet,
-                         "cell": f.cell, "indicator_code": f.indicator_code, "message": f.message,
-                         "expected": f.expected, "created_at": now} for f in findings])
-                conn.execute(update(submission).where(submission.c.submission_id == sid).values(
-                    errors=sum(f.is_error for f in findings), warnings=sum(not f.is_error for f in findings)))
-            faults.pause(f"read:{self.written}", conn)
-        return True
+            claimed = set()
+            shas = [parsed.sha256 for parsed, _ in batch]
+            for i in range(0, len(shas), 500):
+                claimed.update(conn.execute(update(received_file).where(
+                    rf.sha256.in_(shas[i:i + 500]), rf.state == "archived").values(state="read")
+                    .returning(rf.sha256)).scalars())
+            rows, contents = [], []
+            for parsed, meta in batch:
+                if parsed.sha256 not in claimed:
+                    continue  # another run read this file (its transaction has committed)
+                received_at: datetime = meta.received_at
+                for sub in parsed.submissions:
+                    row = self._submission_row(conn, sub, meta, received_at, now)
+                    findings = list(sub.findings)
+                    if row["is_late"]:
+                        findings.append(finding("timeliness.late", sheet=sub.sheet,
+                                                received=received_at.strftime("%Y-%m-%d %H:%M"),
+                                                deadline=row["deadline"].strftime("%Y-%m-%d %H:%M")))
+                    row["errors"] = sum(f.is_error for f in findings)
+                    row["warnings"] = len(findings) - row["errors"]
+                    rows.append(row)
+                    contents.append((sub, findings))
+            if rows:
+                ids = conn.execute(submission.insert().returning(submission.c.submission_id,
+                                                                 sort_by_parameter_order=True), rows).scalars().all()
+                values, found = [], []
+                for sid, (sub, findings) in zip(ids, contents):
+                    if sub.values:
+                        units = self.forms[sub.form].rows_by_code
+                        values += [{"submission_id": sid, "indicator_code": v.code, "value": v.value, "raw": v.raw,
+                                    "sheet": sub.sheet, "cell": v.cell, "unit": units[v.code].unit}
+                                   for v in sub.values]
+                    found += [{"submission_id": sid, "rule_id": f.rule_id, "severity": f.severity, "sheet": f.sheet,
+                               "cell": f.cell, "indicator_code": f.indicator_code, "message": f.message,
+                               "expected": f.expected, "created_at": now} for f in findings]
+                if values:
+                    conn.execute(indicator_value.insert(), values)
+                if found:
+                    conn.execute(validation_finding.insert(), found)
+            for i in range(len(claimed)):
+                faults.pause(f"read:{self.written + i}", conn)
+        return len(claimed)
 
     def _submission_row(self, conn, sub: ParsedSubmission, meta, received_at: datetime, now: datetime) -> dict:
         spec = self.forms.get(sub.form) if sub.form else None
