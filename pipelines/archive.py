@@ -4,11 +4,12 @@ A file's identity is its bytes: the same bytes dropped twice are archived and re
 known by (path, size, modification time), so a run hashes only files it has not seen.  ``received_at`` is the
 file's modification time in the inbox, with its time zone (Asia/Ho_Chi_Minh).
 
-The bytes are hashed while they are copied to a temporary file in the archive, which is flushed to disk and
-then renamed to its SHA-256: the archive never holds a partial file under a final name, and its name is the
-hash of exactly the bytes it holds even if the sender rewrites the inbox file meanwhile.  The file's row is
-committed only after the rename, so a crash or a full disk leaves at most an orphan copy (reused next time) or
-a temporary file (removed after ``STALE_TEMP_SECONDS``).  Guarantees: docs/reliability.md.
+The bytes are hashed while they are copied to a temporary file in the archive, which is then renamed to its
+SHA-256: the archive never holds a partial file under a final name, and its name is the hash of exactly the
+bytes it holds even if the sender rewrites the inbox file meanwhile.  Files are recorded in batches: the batch's
+copies are made durable by one ``os.sync()`` and only then are its rows committed, so a crash or a full disk
+leaves at most orphan copies (reused next time, after their hash is checked) or temporary files (removed after
+``STALE_TEMP_SECONDS``).  Guarantees: docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from schemas.warehouse import file_arrival, insert_ignore, received_file
 
 
 STALE_TEMP_SECONDS = 3600  # a temporary copy older than this was left by a killed run
+BATCH = 250  # files made durable together (one os.sync) and recorded in one transaction
 TEMP_PREFIX = ".incoming-"
 
 
@@ -97,7 +99,7 @@ def archive_path(archive: Path, sha: str, name: str) -> Path:
 
 
 def _copy_hashing(src: Path, tmp_dir: Path) -> tuple[str, Path]:
-    """Copy ``src`` into a temporary file in ``tmp_dir`` (flushed to disk), hashing the bytes copied."""
+    """Copy ``src`` into a temporary file in ``tmp_dir``, hashing the bytes copied."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=TEMP_PREFIX)
     h = hashlib.sha256()
@@ -106,25 +108,11 @@ def _copy_hashing(src: Path, tmp_dir: Path) -> tuple[str, Path]:
             for chunk in iter(lambda: inp.read(1 << 20), b""):
                 h.update(chunk)
                 out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+            out.flush()  # made durable by one os.sync() per batch, before its rows are committed
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return h.hexdigest(), Path(tmp)
-
-
-def _sync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def remove_stale_temps(archive: Path, older_than: float = STALE_TEMP_SECONDS) -> int:
@@ -149,10 +137,32 @@ def archive_new(engine: Engine, inbox: Path, archive: Path, progress=None) -> Ar
         seen = {(r.source_path, r.size, r.mtime_ns) for r in conn.execute(
             select(file_arrival.c.source_path, file_arrival.c.size, file_arrival.c.mtime_ns))}
         known = {r[0] for r in conn.execute(select(received_file.c.sha256))}
-    new = dup = unchanged = 0
+    new = dup = 0
     now = datetime.now(tz=VN_TZ)
     todo = [f for f in files if (str(f.path), f.size, str(f.mtime_ns)) not in seen]
     unchanged = len(files) - len(todo)
+    pending: list[tuple[InboxFile, str, int, Path]] = []  # copied, not yet recorded
+
+    def record() -> None:
+        """Make the batch's copies durable (one sync), then record them in one transaction."""
+        nonlocal new, dup
+        os.sync()
+        with engine.begin() as conn:
+            fresh = [(f, sha, size, dest) for f, sha, size, dest in pending if sha not in known]
+            for i in range(len(fresh)):
+                faults.pause(f"archive:{new + i}", conn)
+            inserted = insert_ignore(conn, received_file, [
+                {"sha256": sha, "file_name": f.path.name, "source_path": f.relative, "size": size,
+                 "received_at": f.received_at, "archived_at": now, "archive_path": str(dest), "state": "archived"}
+                for f, sha, size, dest in {p[1]: p for p in fresh}.values()])
+            insert_ignore(conn, file_arrival, [
+                {"sha256": sha, "source_path": str(f.path), "size": f.size, "mtime_ns": str(f.mtime_ns),
+                 "seen_at": now} for f, sha, _size, _dest in pending])
+        new += inserted
+        dup += len(pending) - inserted
+        known.update(p[1] for p in pending)
+        pending.clear()
+
     for i, f in enumerate(todo):
         try:
             sha, tmp = _copy_hashing(f.path, archive / "tmp")
@@ -161,26 +171,17 @@ def archive_new(engine: Engine, inbox: Path, archive: Path, progress=None) -> Ar
         size = tmp.stat().st_size  # what was archived, even if the sender rewrote the file since the scan
         dest = archive_path(archive, sha, f.path.name)
         try:
-            if sha not in known and not dest.exists():
+            if sha not in known and not (dest.exists() and sha256_of(dest) == sha):
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, dest)
-                _sync_dir(dest.parent)
         finally:
             tmp.unlink(missing_ok=True)
-        with engine.begin() as conn:
-            if sha not in known:
-                faults.pause(f"archive:{new}", conn)
-                inserted = insert_ignore(conn, received_file, {
-                    "sha256": sha, "file_name": f.path.name, "source_path": f.relative, "size": size,
-                    "received_at": f.received_at, "archived_at": now, "archive_path": str(dest), "state": "archived"})
-                new += inserted
-                dup += not inserted
-                known.add(sha)
-            else:
-                dup += 1
-            insert_ignore(conn, file_arrival, {"sha256": sha, "source_path": str(f.path), "size": f.size,
-                                                "mtime_ns": str(f.mtime_ns), "seen_at": now})
+        pending.append((f, sha, size, dest))
+        if len(pending) >= BATCH:
+            record()
         if progress:
             progress(i + 1, len(todo))
+    if pending:
+        record()
     return ArchiveResult(new=new, duplicates=dup, unchanged=unchanged)
 
