@@ -27,12 +27,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from pipelines import faults
+from pipelines.settings import write_batch
 from schemas.periods import VN_TZ
 from schemas.warehouse import file_arrival, insert_ignore, received_file
 
 
 STALE_TEMP_SECONDS = 3600  # a temporary copy older than this was left by a killed run
-BATCH = 250  # files made durable together (one os.sync) and recorded in one transaction
 TEMP_PREFIX = ".incoming-"
 
 
@@ -142,6 +142,7 @@ def archive_new(engine: Engine, inbox: Path, archive: Path, progress=None) -> Ar
     todo = [f for f in files if (str(f.path), f.size, str(f.mtime_ns)) not in seen]
     unchanged = len(files) - len(todo)
     pending: list[tuple[InboxFile, str, int, Path]] = []  # copied, not yet recorded
+    batch_size = write_batch()
 
     def record() -> None:
         """Make the batch's copies durable (one sync), then record them in one transaction."""
@@ -177,7 +178,7 @@ def archive_new(engine: Engine, inbox: Path, archive: Path, progress=None) -> Ar
         finally:
             tmp.unlink(missing_ok=True)
         pending.append((f, sha, size, dest))
-        if len(pending) >= BATCH:
+        if len(pending) >= batch_size:
             record()
         if progress:
             progress(i + 1, len(todo))

@@ -1,7 +1,7 @@
 """From archived files to submissions: read every workbook not read yet, identify each report, and record it
-(``pending``) with its values and structure findings.  Files are written in batches of up to ``BATCH`` files, one
-transaction per batch (bulk inserts), so a crash leaves every file either wholly recorded or not at all; the next
-run picks up what is left.
+(``pending``) with its values and structure findings.  Files are written in batches (``CCN_WRITE_BATCH``, default
+250), one transaction per batch with bulk inserts, so a crash leaves every file either wholly recorded or not at
+all; the next run picks up what is left.
 
 Each transaction first claims its files (``state`` archived → read): when two runs read the same inbox at
 once, the second waits for the first's commit and then skips those files instead of recording them twice.  A
@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from pipelines import faults, safety
+from pipelines.settings import write_batch
 from schemas.admin import admin
 
 from pipelines.identify import cluster_id, cluster_key, project_key, resolve_units
@@ -35,7 +36,6 @@ from schemas.warehouse import (
 from validations.catalogue import Finding, finding
 
 PARALLEL_FROM = 64  # files; below this a process pool costs more than it saves
-BATCH = 250  # files per write transaction
 RETRIES = 3  # attempts at one file's transaction when the database connection is lost
 NOTE_RULES = {safety.NOTE_MACROS: "file.macros_ignored", safety.NOTE_LINKS: "file.external_links_ignored"}
 
@@ -150,6 +150,7 @@ def ingest_archived(engine: Engine, run_id: str, progress=None, workers: int | N
     writer = _Writer(engine, run_id)
     faults.pause("before-read")
     batch: list[tuple[ParsedFile, object]] = []
+    batch_size = write_batch()
     done = 0
 
     def flush() -> None:
@@ -165,12 +166,12 @@ def ingest_archived(engine: Engine, run_id: str, progress=None, workers: int | N
             parsed_files = pool.map(_parse_star, args, chunksize=16)
             for parsed in parsed_files:
                 batch.append((parsed, meta[parsed.sha256]))
-                if len(batch) >= BATCH:
+                if len(batch) >= batch_size:
                     flush()
     else:
         for a in args:
             batch.append((parse_file(*a), meta[a[0]]))
-            if len(batch) >= BATCH:
+            if len(batch) >= batch_size:
                 flush()
     if batch:
         flush()

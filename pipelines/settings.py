@@ -26,6 +26,12 @@ def _int_env(name: str, default: int) -> int:
     return number
 
 
+def write_batch() -> int:
+    """Files archived or recorded per transaction (``CCN_WRITE_BATCH``, default 250).  Larger batches load
+    faster; a crash costs at most one batch of work, which the next run redoes."""
+    return _int_env("CCN_WRITE_BATCH", 250)
+
+
 @dataclass(frozen=True)
 class Limits:
     """Bounds on what one input file may cost to read, checked by pipelines/safety.py before any parser runs.
