@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import lru_cache
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -111,6 +112,12 @@ def _parse(sha: str, path, file_name: str, source_path: str) -> ParsedFile:
     return ParsedFile(sha, subs)
 
 
+@lru_cache(maxsize=1024)
+def _provinces_named(folders: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(u.province_code for f in folders
+                     for u in admin().find_province(f.replace("_", " ").replace("-", " ")))
+
+
 def _folder_conflict(province_code: str | None, folders: list[str], sheet: str | None) -> list:
     """An error when the inbox folders name exactly one province and the workbook names another.
 
@@ -119,7 +126,7 @@ def _folder_conflict(province_code: str | None, folders: list[str], sheet: str |
     """
     if not province_code:
         return []
-    named = {u.province_code for f in folders for u in admin().find_province(f.replace("_", " ").replace("-", " "))}
+    named = _provinces_named(tuple(folders))
     if len(named) != 1 or province_code in named:
         return []
     folder = next(iter(named))

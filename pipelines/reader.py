@@ -285,17 +285,22 @@ def _wording(key: str, idx: _FormIndex) -> str | None:
 _CAP_HUYEN, _CAP_XA = loose_key("cấp huyện"), loose_key("cấp xã")
 
 
+@lru_cache(maxsize=4096)
+def _column_names(cell: str) -> tuple[str, ...]:
+    """The numbered columns whose header words a cell's text starts with, in the order of ``forms.toml``."""
+    key = loose_key(cell)
+    return tuple(name for name, ws in column_words().items() if any(key == w or key.startswith(w + " ") for w in ws))
+
+
 def _find_header(grid: list[list[object]], start: int) -> tuple[int, dict[str, int]] | None:
     """Row of the table header (``TT | Chỉ tiêu | Đơn vị tính | Kết quả | Ghi chú``) and column indexes."""
-    words = column_words()
     for r in range(start, min(len(grid), start + 80)):
         cols: dict[str, int] = {}
         for c, cell in enumerate(grid[r][:40]):
             if not isinstance(cell, str) or not cell.strip():
                 continue
-            key = loose_key(cell)
-            for name, ws in words.items():
-                if name not in cols and any(key == w or key.startswith(w + " ") for w in ws):
+            for name in _column_names(cell):
+                if name not in cols:
                     cols[name] = c
                     break
         if "label" in cols and ("value" in cols or "unit" in cols):
