@@ -32,7 +32,8 @@ from pipelines.reader import IndicatorValue, read_workbook
 from schemas.forms import load_forms
 from schemas.periods import VN_TZ, Period
 from schemas.warehouse import (
-    cluster, cluster_alias, indicator_value, insert_ignore, project, received_file, submission, validation_finding,
+    bulk_insert, cluster, cluster_alias, indicator_value, insert_ignore, project, received_file, submission,
+    validation_finding,
 )
 from validations.catalogue import Finding, finding
 
@@ -274,10 +275,8 @@ class _Writer:
                     found += [{"submission_id": sid, "rule_id": f.rule_id, "severity": f.severity, "sheet": f.sheet,
                                "cell": f.cell, "indicator_code": f.indicator_code, "message": f.message,
                                "expected": f.expected, "created_at": now} for f in findings]
-                if values:
-                    conn.execute(indicator_value.insert(), values)
-                if found:
-                    conn.execute(validation_finding.insert(), found)
+                bulk_insert(conn, indicator_value, values)
+                bulk_insert(conn, validation_finding, found)
             for i in range(len(claimed)):
                 faults.pause(f"read:{self.written + i}", conn)
         return len(claimed)

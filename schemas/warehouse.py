@@ -481,6 +481,22 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def bulk_insert(conn, table, rows: list[dict]) -> None:
+    """Insert many rows in the connection's transaction: COPY on PostgreSQL (psycopg 3), executemany elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    binds = [table.c[c].type for c in columns]
+    processors = [t.bind_processor(conn.dialect) for t in binds]
+    cursor = conn.connection.dbapi_connection.cursor()
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([p(row[c]) if p else row[c] for c, p in zip(columns, processors)])
+
+
 def insert_ignore(conn, table, rows: dict | list[dict]) -> int:
     """Insert unless the key exists (another run may have just written it); the number of rows inserted."""
     if conn.dialect.name == "postgresql":
