@@ -354,7 +354,7 @@ def cmd_bi_role(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ccn", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="ccn", description=__doc__.split("\n\n")[0].replace("``", ""),
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
