@@ -57,10 +57,11 @@ def read_reports(context: AssetExecutionContext, ccn: CCNResource):
                    "asset checks on `warehouse` summarise them per family of rules.")
 def validation_findings(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
     ctx = _ctx(context, ccn)
-    written = stages.validate_stage(ctx)
+    report = stages.validate_stage(ctx)
     findings = observe.run_findings(ctx.engine, ctx.run_id)
+    docs = {"data_docs": MetadataValue.path(str(report.data_docs))} if report.data_docs else {}
     return MaterializeResult(metadata={
-        "findings_written": written, "findings_on_run": len(findings),
+        **docs, "findings_written": report.findings, "findings_on_run": len(findings),
         "errors_on_run": int((findings["severity"] == "error").sum()) if not findings.empty else 0,
         "preview": MetadataValue.md(observe.preview(findings))})
 

@@ -66,11 +66,12 @@ def read_stage(ctx: Context) -> int:
     return ingest_archived(ctx.engine, ctx.run_id, progress=ctx.report("read"))
 
 
-def validate_stage(ctx: Context) -> int:
-    """Within-form and cross-level rules over the pending submissions; returns the findings written."""
-    from validations.engine import validate_pending
+def validate_stage(ctx: Context):
+    """Within-form and cross-level rules over the pending submissions; returns the validation report
+    (findings written, time per form, the path of the run's Data Docs)."""
+    from validations.engine import validate
 
-    return validate_pending(ctx.engine)
+    return validate(ctx.engine, run_id=ctx.run_id)
 
 
 def publish_stage(ctx: Context) -> PublishResult:
