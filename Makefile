@@ -23,8 +23,9 @@ demo: install
 	$(BIN)/ccn summary --period 2026-H1
 	$(BIN)/ccn summary --truth $(SAMPLE)/truth.json
 
+# two workers (the machine's two cores), a test file per worker so module fixtures load once
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 ui: install
 	$(BIN)/ccn ui

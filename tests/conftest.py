@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import uuid
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,22 +46,46 @@ def pg_server() -> str:
     return PG_ADMIN_URL
 
 
-@pytest.fixture
-def pg_url(pg_server) -> str:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def pg_database(prefix: str = "ccn_test"):
+    """A fresh PostgreSQL database (its URL), dropped afterwards."""
     from sqlalchemy import text
 
-    name = f"ccn_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = _pg_admin_engine()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    from sqlalchemy.pool import NullPool  # noqa: F401
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    with pg_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_home(request, tmp_path_factory) -> Path:
+    """A home and warehouse shared by the tests of one module (one per backend), for fixtures that load a batch
+    once and tests that only read it.  ``CCN_HOME``/``CCN_WAREHOUSE_URL`` are set for the module."""
+    home = tmp_path_factory.mktemp(f"home_{request.param}")
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{home / 'warehouse.sqlite'}"
+        else:
+            request.getfixturevalue("pg_server")
+            url = stack.enter_context(pg_database())
+        mp = stack.enter_context(pytest.MonkeyPatch.context())
+        mp.setenv("CCN_HOME", str(home))
+        mp.setenv("CCN_WAREHOUSE_URL", url)
+        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+        yield home
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

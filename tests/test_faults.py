@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -207,29 +206,18 @@ def fault_sample(tmp_path_factory) -> Path:
     return out
 
 
-def _database(pg_server: str):
-    name = f"ccn_fault_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    return admin, name, pg_server.rsplit("/", 1)[0] + f"/{name}"
-
-
 @pytest.fixture(scope="module")
 def reference(pg_server, fault_sample, tmp_path_factory) -> dict:
     """The warehouse after one clean run on the sample: what every faulted history must end equal to."""
-    admin, name, url = _database(pg_server)
+    from tests.conftest import pg_database
+
     home = tmp_path_factory.mktemp("reference") / "home"
     inbox = home.parent / "inbox"
     shutil.copytree(fault_sample, inbox)
-    try:
+    with pg_database("ccn_fault") as url:
         run(home, url, inbox)
         snap = snapshot(url)
         assert settled(url) == (0, 0)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     assert len(snap["mart_submissions"]) >= 64 and snap["mart_indicator_values"]
     return snap
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from collections import defaultdict
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from schemas.warehouse import CLUSTER_ROLLUP
+from tests.conftest import pg_database
 
 PERIOD = "2026-H1"
 ACTIVE = ("accepted", "accepted_with_warnings")
@@ -42,33 +43,22 @@ def materialised(request, tmp_path_factory, gap_sample):
 
     home = tmp_path_factory.mktemp(f"orch_{request.param}")
     shutil.copytree(gap_sample, home / "inbox")
-    db = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{home / 'warehouse.sqlite'}"
-    else:
-        from tests.conftest import PG_ADMIN_URL, _pg_admin_engine, _pg_available
-
-        if _pg_available():
-            pytest.skip("PostgreSQL not reachable")
-        db = f"ccn_orch_{uuid.uuid4().hex[:10]}"
-        with _pg_admin_engine().connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{db}"'))
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{db}"
-    resources = {"ccn": CCNResource(home=str(home), inbox=str(home / "inbox"), warehouse_url=url)}
-    instance = DagsterInstance.ephemeral()
-    ingest = defs.resolve_job_def("ingest").execute_in_process(instance=instance, resources=resources,
-                                                               raise_on_error=True)
-    refresh = defs.resolve_job_def("period_refresh").execute_in_process(
-        instance=instance, resources=resources, partition_key=PERIOD, raise_on_error=True)
-    engine = make_engine(url)
-    yield {"home": home, "engine": engine, "ingest": ingest, "refresh": refresh, "instance": instance,
-           "truth": json.loads((gap_sample / "truth.json").read_text(encoding="utf-8"))}
-    engine.dispose()
-    if db:
-        from tests.conftest import _pg_admin_engine
-
-        with _pg_admin_engine().connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{home / 'warehouse.sqlite'}"
+        else:
+            request.getfixturevalue("pg_server")
+            url = stack.enter_context(pg_database("ccn_orch"))
+        resources = {"ccn": CCNResource(home=str(home), inbox=str(home / "inbox"), warehouse_url=url)}
+        instance = DagsterInstance.ephemeral()
+        ingest = defs.resolve_job_def("ingest").execute_in_process(instance=instance, resources=resources,
+                                                                   raise_on_error=True)
+        refresh = defs.resolve_job_def("period_refresh").execute_in_process(
+            instance=instance, resources=resources, partition_key=PERIOD, raise_on_error=True)
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        yield {"home": home, "engine": engine, "ingest": ingest, "refresh": refresh, "instance": instance,
+               "truth": json.loads((gap_sample / "truth.json").read_text(encoding="utf-8"))}
 
 
 def _view(m, name: str) -> pd.DataFrame:

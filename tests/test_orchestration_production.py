@@ -4,7 +4,6 @@ PostgreSQL and the warehouse holds the reports."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,14 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def dagster_db(pg_server):
-    from tests.conftest import _pg_admin_engine
+    from tests.conftest import pg_database
 
-    name = f"ccn_dagster_{uuid.uuid4().hex[:10]}"
-    with _pg_admin_engine().connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield name
-    with _pg_admin_engine().connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with pg_database("ccn_dagster") as url:
+        yield make_url(url).database
 
 
 def test_postgres_backed_instance_runs_ingest(tmp_path, monkeypatch, pg_url, dagster_db):

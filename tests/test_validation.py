@@ -151,12 +151,12 @@ def _units(form: str, n: int, province: str) -> list[dict]:
     return [dict(province=province) for _ in range(n)]
 
 
-@pytest.fixture
-def rule_batch(home):
+@pytest.fixture(scope="module")
+def rule_batch(module_home):
     """Every case of CASES (and a clean report per form) as workbooks, validated in one batch."""
     from schemas.admin import admin
 
-    inbox = home / "inbox"
+    inbox = module_home / "inbox"
     provinces = sorted(admin().provinces)
     p01, p02, p03, *p04 = provinces
     files: list[tuple[str, str, str, str, dict]] = []  # file, rule, kind, form, cells
@@ -228,7 +228,7 @@ def test_rejected_values_never_reach_the_marts(rule_batch):
     assert set(values.submission_id) == loaded
 
 
-def test_validation_run_is_recorded_with_data_docs(rule_batch, home):
+def test_validation_run_is_recorded_with_data_docs(rule_batch, module_home):
     from tests.helpers import engine
     from schemas.warehouse import validation_run
 
@@ -241,7 +241,7 @@ def test_validation_run_is_recorded_with_data_docs(rule_batch, home):
     files = rule_batch[0]
     assert run.submissions == len(files)
     docs = Path(run.data_docs)
-    assert docs.is_file() and docs.is_relative_to(home / "datadocs")
+    assert docs.is_file() and docs.is_relative_to(module_home / "datadocs")
     html = docs.read_text(encoding="utf-8")
     for form in ("01", "02", "03", "04"):  # one validation per form, not per file
         assert f"ccn_bieu_{form}" in html

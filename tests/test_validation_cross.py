@@ -27,11 +27,11 @@ B = {**B0304, "1": 4, "2": 150.0, "3": 3, "4": 120.0, "5": 0, "6": 0.0, "20": 30
      "15.4": 1, "16": 100.0, "16.1": 70.0, "16.2": 30.0, "16.3": 0.0, "16.4": 20.0, "26": 1, "27": 1}
 
 
-@pytest.fixture
-def cross_batch(home):
+@pytest.fixture(scope="module")
+def cross_batch(module_home):
     from schemas.admin import admin
 
-    inbox = home / "inbox"
+    inbox = module_home / "inbox"
     p1, p2, p3, p4 = sorted(admin().provinces)[:4]
     cells = {}
     # province 1: Biểu 04 equals its communes' Biểu 03
