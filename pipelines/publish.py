@@ -7,6 +7,8 @@ A rejected submission whose every error has been waived is settled again on the 
 ``received_at``) for a form, period and unit counts; every earlier one, accepted or rejected, becomes
 ``superseded`` and keeps its history.  A run's settlements are written in one transaction (set-based, so a
 national semester settles in seconds): either every pending submission of the run is settled or none is.
+Only submissions the validate stage has claimed (``validated_at``) are settled: one another run has read since
+waits for that run's (or the next run's) validation.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ def publish_pending(engine: Engine) -> PublishResult:
     resettle = and_(submission.c.status == "rejected",
                     exists().where(f.submission_id == submission.c.submission_id, f.severity == "error", waived),
                     ~exists().where(f.submission_id == submission.c.submission_id, standing_error))
-    todo = or_(submission.c.status == "pending", resettle)
+    # a pending submission is settled once its rules have run (one without a form has no rules to run)
+    validated = or_(submission.c.validated_at.is_not(None), submission.c.form.is_(None))
+    todo = or_(and_(submission.c.status == "pending", validated), resettle)
     with engine.connect() as conn:
         pending = conn.execute(select(submission).where(todo)
                                .order_by(submission.c.received_at, submission.c.submission_id)).all()

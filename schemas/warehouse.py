@@ -166,6 +166,7 @@ submission = Table(
     Column("warnings", Integer, nullable=False, default=0),
     Column("superseded_by", Integer),
     Column("run_id", String(64)),
+    Column("validated_at", AwareDateTime),  # rule findings committed (validate stage); publishing needs it
     Column("loaded_at", AwareDateTime),
     UniqueConstraint("sha256", "sheet", name="uq_submission_file_sheet"),
 )

@@ -248,26 +248,46 @@ def test_validation_run_is_recorded_with_data_docs(rule_batch, module_home):
     assert len(list((docs.parent / "validations").rglob("*.html"))) == 4
 
 
-def test_revalidating_pending_replaces_its_own_findings(home):
-    """A run that stopped after validating leaves pending submissions; validating again writes no duplicates."""
+def test_validation_claims_and_publishing_waits_for_it(home):
+    """Validating twice writes a submission's findings once (the first validation claims it), and publishing
+    never settles a submission read after the validation chose its work (as when two runs overlap): it stays
+    pending, without findings, until a validation has seen it."""
     from pipelines import stages
+    from pipelines.publish import publish_pending
     from pipelines.settings import settings
     from validations.engine import validate_pending
 
     inbox = home / "inbox"
-    write_report(inbox / "b02.xlsx", "02", {**B02, "7": 12}, province="01", commune=communes_of("01")[0],
+    commune = communes_of("01")[0]
+    write_report(inbox / "a.xlsx", "02", {**B02, "7": 12}, province="01", commune=commune,
                  cluster="Cụm công nghiệp Lặp Lại", tax_code="0300000001")
     ctx = stages.Context(settings=settings(), inbox=inbox, progress=lambda *a: None)
     stages.prepare(ctx)
     stages.archive_stage(ctx)
     stages.read_stage(ctx)
-    first = validate_pending(ctx.engine, docs=False)
-    second = validate_pending(ctx.engine, docs=False)
+    assert validate_pending(ctx.engine, docs=False) == 1
+    assert validate_pending(ctx.engine, docs=False) == 0  # already claimed: nothing written twice
+    # another run reads a file between this run's validation and its publishing
+    write_report(inbox / "b.xlsx", "02", {**B02, "8": 11}, province="01", commune=commune,
+                 cluster="Cụm công nghiệp Đến Sau", tax_code="0300000002")
+    stages.archive_stage(ctx)
+    stages.read_stage(ctx)
+    publish_pending(ctx.engine)
+
+    def state():
+        with ctx.engine.connect() as conn:
+            return {r.file_name: (r.status, r.errors) for r in conn.execute(text(
+                "SELECT f.file_name, s.status, s.errors FROM submission s JOIN received_file f USING (sha256)"))}
+
+    assert state() == {"a.xlsx": ("rejected", 1), "b.xlsx": ("pending", 0)}
+    assert validate_pending(ctx.engine, docs=False) == 1
+    publish_pending(ctx.engine)
+    assert state() == {"a.xlsx": ("rejected", 1), "b.xlsx": ("rejected", 1)}
     with ctx.engine.connect() as conn:
-        n = conn.execute(text("SELECT COUNT(*) FROM validation_finding WHERE rule_id = 'b02.foreign_le_projects'")
-                         ).scalar()
+        found = conn.execute(text("SELECT rule_id, COUNT(*) FROM validation_finding WHERE stage = 'validate' "
+                                  "GROUP BY rule_id ORDER BY rule_id")).all()
     ctx.engine.dispose()
-    assert first == second == 1 and n == 1
+    assert [tuple(r) for r in found] == [("b02.foreign_le_projects", 1), ("b02.operating_le_projects", 1)]
 
 
 def test_missing_operand_gives_its_own_finding(home):

@@ -7,9 +7,11 @@ already stored (``stage`` read).  This stage adds, for every pending submission:
    over the whole batch** (validations/expectations.py);
 2. cross-level and cross-period rules, in the warehouse (validations/cross_rules.py).
 
-Its findings carry ``stage = 'validate'``; re-running the stage over the same pending submissions (a run that
-stopped half-way) replaces them, so nothing is counted twice.  Each run is recorded in ``validation_run`` with
-the path of its Data Docs (static HTML under ``$CCN_HOME/datadocs/<validation run>/``).
+Its findings carry ``stage = 'validate'``.  They are committed in one transaction with ``submission.validated_at``,
+which claims the submissions: a run that stops half-way has written nothing, and of two runs validating the same
+submissions at once only the first to commit writes their findings (the other claims none of them and writes
+nothing for them).  Publishing settles only validated submissions.  Each run is recorded in ``validation_run``
+with the path of its Data Docs (static HTML under ``$CCN_HOME/datadocs/<validation run>/``).
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import delete, select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from schemas.periods import VN_TZ
-from schemas.warehouse import indicator_value, submission, validation_finding, validation_run
+from schemas.warehouse import bulk_insert, indicator_value, submission, validation_finding, validation_run
 from validations.catalogue import Finding
 
 
@@ -55,17 +57,14 @@ def validate(engine: Engine, run_id: str | None = None, docs: bool | Path = True
     with engine.connect() as conn:
         pending = pd.DataFrame(conn.execute(
             select(s.submission_id, s.form, s.period, s.sheet, s.run_id)
-            .where(s.status == "pending", s.form.is_not(None))).all(),
+            .where(s.status == "pending", s.form.is_not(None), s.validated_at.is_(None))).all(),
             columns=["submission_id", "form", "period", "sheet", "run_id"])
     if pending.empty:
         return report
     ids = [int(i) for i in pending.submission_id]
     if run_id is None and pending.run_id.notna().any():
         run_id = Counter(pending.run_id.dropna()).most_common(1)[0][0]
-    with engine.begin() as conn:
-        for i in range(0, len(ids), 5000):
-            conn.execute(delete(validation_finding).where(validation_finding.c.submission_id.in_(ids[i:i + 5000]),
-                                                          validation_finding.c.stage == "validate"))
+    with engine.connect() as conn:
         existing = _existing_keys(conn, ids)
     docs_dir = _docs_dir(docs, report.validation_run_id)
 
@@ -84,27 +83,40 @@ def validate(engine: Engine, run_id: str | None = None, docs: bool | Path = True
         findings += new
         report.by_form[form] = {"rows": result.rows, "expectations": result.expectations, "findings": len(new),
                                 "seconds": round(time.perf_counter() - t0, 3)}
-    _write(engine, findings)
 
     from validations.cross_rules import evaluate
 
     t0 = time.perf_counter()
     cross = evaluate(engine, ids)
-    _write(engine, cross)
     report.cross_seconds = round(time.perf_counter() - t0, 3)
 
     report.data_docs = runner.build_docs()
-    report.submissions = len(ids)
-    report.findings = len(findings) + len(cross)
-    report.seconds = round(time.perf_counter() - started, 3)
     now = datetime.now(tz=VN_TZ)
+    report.seconds = round(time.perf_counter() - started, 3)
     with engine.begin() as conn:
+        claimed = _claim(conn, ids, now)
+        mine = [(sid, f) for sid, f in findings + cross if sid in claimed]
+        _write(conn, mine, now)
+        report.submissions = len(claimed)
+        report.findings = len(mine)
         conn.execute(validation_run.insert().values(
             validation_run_id=report.validation_run_id, run_id=run_id,
             started_at=datetime.fromtimestamp(now.timestamp() - report.seconds, tz=VN_TZ), finished_at=now,
             submissions=report.submissions, findings=report.findings, seconds=report.seconds,
             data_docs=str(report.data_docs) if report.data_docs else None))
     return report
+
+
+def _claim(conn, ids: list[int], now: datetime) -> set[int]:
+    """Mark still-unvalidated pending submissions as validated now; the ids this transaction claimed."""
+    s = submission.c
+    claimed: set[int] = set()
+    for i in range(0, len(ids), 5000):
+        claimed |= set(conn.execute(
+            update(submission).where(s.submission_id.in_(ids[i:i + 5000]), s.status == "pending",
+                                     s.validated_at.is_(None))
+            .values(validated_at=now).returning(s.submission_id)).scalars())
+    return claimed
 
 
 def _docs_dir(docs: bool | Path, name: str) -> Path | None:
@@ -140,13 +152,8 @@ def _long_values(engine: Engine, ids: list[int]) -> pd.DataFrame:
     return out
 
 
-def _write(engine: Engine, findings: list[tuple[int, Finding]]) -> None:
-    if not findings:
-        return
-    now = datetime.now(tz=VN_TZ)
+def _write(conn, findings: list[tuple[int, Finding]], now: datetime) -> None:
     rows = [{"submission_id": sid, "rule_id": f.rule_id, "severity": f.severity, "sheet": f.sheet, "cell": f.cell,
              "indicator_code": f.indicator_code, "message": f.message, "expected": f.expected, "created_at": now,
              "stage": "validate"} for sid, f in findings]
-    with engine.begin() as conn:
-        for i in range(0, len(rows), 5000):
-            conn.execute(validation_finding.insert(), rows[i:i + 5000])
+    bulk_insert(conn, validation_finding, rows)
