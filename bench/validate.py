@@ -159,7 +159,7 @@ def main() -> int:
             print(f"\n{r['backend']}: validate {r['submissions']} submissions ({r['values']} values) "
                   f"in {r['validate_s']:.1f} s, {r['findings']} findings")
             for form, f in sorted(r["by_form"].items()):
-                print(f"  GX Biểu {form}: {f['rows']:>6} rows × {f['expectations']:>3} expectations "
+                print(f"  GX Biểu {form}: {f['rows']:>6} rows, {f['checks']:>6} checks, {f['expectations']} expectations "
                       f"{f['seconds']:>7.2f} s  {f['findings']:>4} findings")
             print(f"  cross-level and cross-period rules  {r['cross_s']:>7.2f} s")
             rest = r["validate_s"] - sum(f["seconds"] for f in r["by_form"].values()) - r["cross_s"]

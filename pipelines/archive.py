@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -59,26 +60,42 @@ def scan_inbox(inbox: Path) -> list[InboxFile]:
     """Every regular file under ``inbox`` (hidden files and temporary office lock files ``~$…`` left out).
 
     Symbolic links are followed only when they stay inside the inbox: a link to a file elsewhere on the
-    server (``/etc/…``) is never copied into the archive.  Devices and pipes are never opened.
+    server (``/etc/…``) is never copied into the archive, and linked folders are not entered.  Devices and pipes
+    are never opened.  One ``os.scandir`` per folder and one ``stat`` per file, so a national inbox of 20,000
+    files is listed in a fraction of a second.
     """
-    out = []
+    out: list[InboxFile] = []
     if not inbox.exists():
         return out
     root_real = inbox.resolve()
-    for root, dirs, names in os.walk(inbox):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(names):
-            if name.startswith((".", "~$")) or name == "truth.json":
+
+    def walk(folder: str, prefix: str) -> None:
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            return
+        folders = []
+        for e in entries:
+            if e.name.startswith("."):
                 continue
-            p = Path(root) / name
             try:
-                st = p.stat()
-                if p.is_symlink() and not p.resolve().is_relative_to(root_real):
+                if e.is_dir(follow_symlinks=False):
+                    folders.append(e)
                     continue
+                if e.name.startswith("~$") or e.name == "truth.json":
+                    continue
+                if e.is_symlink() and not Path(e.path).resolve().is_relative_to(root_real):
+                    continue
+                st = e.stat()
             except OSError:
                 continue
-            if p.is_file():
-                out.append(InboxFile(p, p.relative_to(inbox).as_posix(), st.st_size, st.st_mtime_ns))
+            if stat.S_ISREG(st.st_mode):
+                out.append(InboxFile(Path(e.path), prefix + e.name, st.st_size, st.st_mtime_ns))
+        for d in folders:
+            walk(d.path, f"{prefix}{d.name}/")
+
+    walk(str(inbox), "")
     return out
 
 

@@ -68,20 +68,21 @@ def validate(engine: Engine, run_id: str | None = None, docs: bool | Path = True
         existing = _existing_keys(conn, ids)
     docs_dir = _docs_dir(docs, report.validation_run_id)
 
-    from validations.expectations import Runner, batch_frame
+    from validations.expectations import Runner, batch_frames
 
     runner = Runner(docs_dir)
     findings: list[tuple[int, Finding]] = []
     for form, part in pending.groupby("form", sort=True):
         t0 = time.perf_counter()
         values = _long_values(engine, [int(i) for i in part.submission_id])
-        frame = batch_frame(form, values[["submission_id", "indicator_code", "value"]],
-                            dict(zip(part.submission_id.astype(int), part.period)))
+        wide, long = batch_frames(form, values[["submission_id", "indicator_code", "value"]],
+                                  dict(zip(part.submission_id.astype(int), part.period)))
         cells = dict(zip(zip(values.submission_id, values.indicator_code), zip(values.sheet, values.cell)))
-        result = runner.run(form, frame, cells, dict(zip(part.submission_id.astype(int), part.sheet)))
+        result = runner.run(form, wide, long, cells, dict(zip(part.submission_id.astype(int), part.sheet)))
         new = [(sid, f) for sid, f in result.findings if (sid, f.rule_id, f.indicator_code) not in existing]
         findings += new
-        report.by_form[form] = {"rows": result.rows, "expectations": result.expectations, "findings": len(new),
+        report.by_form[form] = {"rows": result.rows, "checks": result.checks, "expectations": result.expectations,
+                                "findings": len(new),
                                 "seconds": round(time.perf_counter() - t0, 3)}
 
     from validations.cross_rules import evaluate
