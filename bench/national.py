@@ -79,6 +79,12 @@ def _read_all_cells(path: str) -> int:
     return n
 
 
+def warm(folder: Path) -> None:
+    """Read every file's bytes once, untimed, so the floor and the runs all start from a warm page cache."""
+    for p in files_of(folder):
+        p.read_bytes()
+
+
 def floor(folder: Path, workers: int) -> dict:
     """Reading every cell of every file with python-calamine and nothing else."""
     paths = [str(p) for p in files_of(folder)]
@@ -118,6 +124,9 @@ def ccn_run(home: Path, inbox: Path, url: str | None) -> dict:
     if url:
         env["CCN_WAREHOUSE_URL"] = url
     report = home / f"run-{uuid.uuid4().hex[:6]}.json"
+    # Files in a real inbox arrived over days and the kernel wrote them back long ago; the copy this benchmark
+    # just made must not be charged to the archive's sync, so write it back first (untimed).
+    os.sync()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
     proc = subprocess.run([CCN, "run", "--inbox", str(inbox), "--json", str(report)], env=env,
@@ -188,6 +197,7 @@ def main() -> int:
                      "started": datetime.now().isoformat(timespec="seconds")}
     try:
         target = subset(w1, 0.25, work / "quarter") if args.quick else w1
+        warm(target)
         results["floor_1_process"] = floor(target, 1)
         results["floor_2_processes"] = floor(target, 2)
         backends = ["sqlite"] if args.quick else args.backends.split(",")
@@ -208,17 +218,20 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     fl = results["floor_1_process"]
-    rows = [("measure", "files", "seconds", "stages (s)", "peak MiB", "× floor")]
-    rows.append(("floor: calamine, 1 process", str(fl["files"]), f"{fl['seconds']:.1f}", "", "", "1.0"))
     f2 = results["floor_2_processes"]
+    rows = [("measure", "files", "seconds", "stages (s)", "peak MiB", "× floor (1 proc / 2 procs)")]
+    rows.append(("floor: calamine, 1 process", str(fl["files"]), f"{fl['seconds']:.1f}", "", "", "1.0"))
     rows.append(("floor: calamine, 2 processes", str(f2["files"]), f"{f2['seconds']:.1f}", "", "", ""))
+
+    def stages(st: dict) -> str:
+        return ", ".join(f"{k} {v:.1f}" for k, v in st.items())
+
     for e in results["end_to_end"]:
-        st = ", ".join(f"{k.split('_')[0]} {v:.1f}" for k, v in e["stage_seconds"].items())
-        rows.append((f"end to end, {e['backend']}", str(e["files"]), f"{e['seconds']:.1f}", st,
-                     f"{e['peak_rss_mib']:.0f}", f"{e['seconds'] / fl['seconds']:.2f}"))
+        rows.append((f"end to end, {e['backend']}", str(e["files"]), f"{e['seconds']:.1f}", stages(e["stage_seconds"]),
+                     f"{e['peak_rss_mib']:.0f}", f"{e['seconds'] / fl['seconds']:.2f} / {e['seconds'] / f2['seconds']:.2f}"))
         inc = e["incremental"]
-        rows.append((f"incremental, {e['backend']}", "1", f"{inc['seconds']:.1f}",
-                     ", ".join(f"{k.split('_')[0]} {v:.1f}" for k, v in inc["stage_seconds"].items()), "", ""))
+        rows.append((f"incremental, {e['backend']}", "1", f"{inc['seconds']:.1f}", stages(inc["stage_seconds"]),
+                     "", ""))
     for s in results.get("scaling_sqlite", []):
         rows.append((f"scaling {s['scale']} × W1, sqlite", str(s["files"]), f"{s['seconds']:.1f}", "", "",
                      f"{s['seconds'] / s['files'] * 1000:.2f} ms/file"))

@@ -194,6 +194,7 @@ class _Writer:
         self.run_id = run_id
         self.written = 0  # files recorded by this writer
         self._added: tuple[list, list] = ([], [])
+        self._new_projects: list[dict] = []  # projects first seen in the batch being written
         self.forms = load_forms()
         with engine.connect() as conn:
             self.aliases = {(r.province_code, r.alias_key): r.cluster_id for r in conn.execute(select(cluster_alias))}
@@ -247,6 +248,7 @@ class _Writer:
                     rf.sha256.in_(shas[i:i + 500]), rf.state == "archived").values(state="read")
                     .returning(rf.sha256)).scalars())
             rows, contents = [], []
+            self._new_projects: list[dict] = []
             for parsed, meta in batch:
                 if parsed.sha256 not in claimed:
                     continue  # another run read this file (its transaction has committed)
@@ -262,6 +264,7 @@ class _Writer:
                     row["warnings"] = len(findings) - row["errors"]
                     rows.append(row)
                     contents.append((sub, findings))
+            insert_ignore(conn, project, self._new_projects)
             if rows:
                 ids = conn.execute(submission.insert().returning(submission.c.submission_id,
                                                                  sort_by_parameter_order=True), rows).scalars().all()
@@ -305,9 +308,9 @@ class _Writer:
                     unit_key, unit_name = cid, sub.cluster_name
                 elif sub.project_name or sub.tax_code:
                     pkey = project_key(cid, sub.tax_code, sub.project_name)
-                    if pkey not in self.projects:
-                        insert_ignore(conn, project, {"project_key": pkey, "cluster_id": cid, "name": sub.project_name,
-                                                      "tax_code": sub.tax_code, "sector": sub.sector})
+                    if pkey not in self.projects:  # registered with the batch, before its submissions
+                        self._new_projects.append({"project_key": pkey, "cluster_id": cid, "name": sub.project_name,
+                                                   "tax_code": sub.tax_code, "sector": sub.sector})
                         self.projects.add(pkey)
                         self._added[1].append(pkey)
                     unit_key, unit_name = pkey, sub.project_name or sub.tax_code
