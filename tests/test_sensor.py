@@ -1,5 +1,6 @@
-"""The inbox sensor, evaluated by Dagster with its cursor as files appear, change and repeat: exactly the new
-files get a run, keyed by their content hash, and no workbook is ever opened by the sensor."""
+"""The inbox sensor, evaluated by Dagster with its cursor as files appear, change and repeat: what is new at a
+tick gets one run, keyed by its content hash, naming exactly the new files; no workbook is ever opened by the
+sensor."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ def _workbook(path: Path, commune_code: str, value: float) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def batch_key(*hashes: str) -> str:
+    """The run key of several new files: the SHA-256 of their sorted content hashes."""
+    return "batch-" + hashlib.sha256("\n".join(sorted(set(hashes))).encode()).hexdigest()
 
 
 def _tick(instance, cursor):
@@ -71,11 +77,13 @@ def test_sensor_runs_exactly_the_new_files(sensor_home, monkeypatch):
     b = _workbook(inbox / "bieu03_b.xlsx", "00008", 4)
     (inbox / "~$bieu03_a.xlsx").write_bytes(b"office lock file")  # ignored, like the pipeline does
     second = _tick(instance, first.cursor)
-    assert sorted(r.run_key for r in second.run_requests) == sorted([a, b])
-    assert {r.tags["ccn/file"] for r in second.run_requests} == {"01_ha-noi/bieu03_a.xlsx", "bieu03_b.xlsx"}
+    [request] = second.run_requests  # one run for the tick, however many files
+    assert request.run_key == batch_key(a, b)
+    assert request.tags["ccn/files"] == "2"
+    assert request.tags["ccn/file"] == "01_ha-noi/bieu03_a.xlsx, bieu03_b.xlsx"
     from pipelines.sensors import inbox_sensor
 
-    assert inbox_sensor.job_name == "ingest" and all(r.job_name in (None, "ingest") for r in second.run_requests)
+    assert inbox_sensor.job_name == "ingest" and request.job_name in (None, "ingest")
 
     # nothing changed: no run
     third = _tick(instance, second.cursor)
@@ -87,20 +95,27 @@ def test_sensor_runs_exactly_the_new_files(sensor_home, monkeypatch):
     b2 = _workbook(inbox / "bieu03_b.xlsx", "00008", 5)
     assert b2 != b
     fourth = _tick(instance, third.cursor)
-    assert sorted(r.run_key for r in fourth.run_requests) == sorted([c, b2])
+    assert [r.run_key for r in fourth.run_requests] == [batch_key(c, b2)]
 
-    # the same bytes again under another name, and a touched file: the run key is the content hash, so the
-    # requests repeat keys Dagster has already used and start nothing new
-    shutil.copy(inbox / "01_ha-noi" / "bieu03_a.xlsx", inbox / "gui_lai.xlsx")
+    # one file alone is keyed by its own hash: the same bytes again under another name repeat a key Dagster has
+    # already used once, and start nothing new
+    d = _workbook(inbox / "bieu03_d.xlsx", "00025", 6)
+    fifth = _tick(instance, fourth.cursor)
+    assert [(r.run_key, r.tags["ccn/sha256"], r.tags["ccn/files"]) for r in fifth.run_requests] == [(d, d, "1")]
+    shutil.copy(inbox / "bieu03_d.xlsx", inbox / "gui_lai.xlsx")
+    sixth = _tick(instance, fifth.cursor)
+    assert [r.run_key for r in sixth.run_requests] == [d]
+
+    # a touched file (same bytes, new modification time) is requested again under its own hash
     st = (inbox / "bieu03_b.xlsx").stat()
     os.utime(inbox / "bieu03_b.xlsx", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    fifth = _tick(instance, fourth.cursor)
-    assert sorted(r.run_key for r in fifth.run_requests) == sorted([a, b2])
+    seventh = _tick(instance, sixth.cursor)
+    assert [r.run_key for r in seventh.run_requests] == [b2]
 
     # a deleted file leaves the cursor; if it comes back it is new again
     (inbox / "ghi_chu.txt").unlink()
-    sixth = _tick(instance, fifth.cursor)
-    assert sixth.run_requests == [] and "ghi_chu.txt" not in sixth.cursor
+    eighth = _tick(instance, seventh.cursor)
+    assert eighth.run_requests == [] and "ghi_chu.txt" not in eighth.cursor
 
 
 def test_sensor_requests_run_the_ingest_job(sensor_home):
@@ -115,10 +130,10 @@ def test_sensor_requests_run_the_ingest_job(sensor_home):
     instance = DagsterInstance.ephemeral()
     hashes = {_workbook(inbox / f"bieu03_{code}.xlsx", code, 2) for code in ("00004", "00008", "00025")}
     tick = _tick(instance, None)
-    assert {r.run_key for r in tick.run_requests} == hashes
+    [request] = tick.run_requests
+    assert request.run_key == batch_key(*hashes) and request.tags["ccn/files"] == "3"
     job = defs.resolve_job_def("ingest")
-    for request in tick.run_requests:
-        assert job.execute_in_process(instance=instance, tags=request.tags).success
+    assert job.execute_in_process(instance=instance, tags=request.tags).success
     engine = make_engine(f"sqlite:///{sensor_home / 'warehouse.sqlite'}")
     with engine.connect() as conn:
         loaded = {r[0] for r in conn.execute(text("SELECT sha256 FROM received_file"))}
