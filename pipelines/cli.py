@@ -308,6 +308,40 @@ def cmd_waive(args) -> int:
     return 0
 
 
+def cmd_register(args) -> int:
+    """Load provinces' cluster register workbooks into the warehouse's register."""
+    from sqlalchemy import select
+
+    from pipelines.check import check_file, format_check
+    from pipelines.completeness import refresh_expected
+    from pipelines.reader import read_register
+    from pipelines.register import load_register
+    from schemas.periods import Period
+    from schemas.warehouse import expected_report
+
+    engine = _warehouse()
+    refused = 0
+    for f in args.files:
+        path = Path(f)
+        if not path.is_file():
+            print(f"ccn register: {path}: no such file", file=sys.stderr)
+            refused += 1
+            continue
+        loaded = load_register(engine, read_register(path))
+        if loaded.refused:
+            refused += 1
+            print(f"{path}: nothing loaded — {loaded.refused}")
+            print(format_check(check_file(path)))
+            continue
+        print(f"{path}: register of province {loaded.province_code} loaded — {len(loaded.added)} clusters added, "
+              f"{len(loaded.verified)} learnt from reports now verified")
+    with engine.connect() as conn:
+        periods = [Period.parse(p) for p in conn.execute(select(expected_report.c.period).distinct()).scalars()]
+    for period in periods:  # who should report follows the register at once
+        refresh_expected(engine, period)
+    return 1 if refused else 0
+
+
 def cmd_completeness(args) -> int:
     """Who should have reported for a period and who did, per form and province (recomputed first)."""
     from pipelines.completeness import completeness, refresh_expected
@@ -444,6 +478,18 @@ def build_parser() -> argparse.ArgumentParser:
     bi.add_argument("--password-env", metavar="VAR",
                     help="environment variable holding the role's password (never on the command line)")
     bi.set_defaults(func=cmd_bi_role)
+
+    rg = sub.add_parser("register", help="load provinces' cluster register workbooks (the official cluster lists)",
+                        description="Load the cluster register of a province (the workbook `ccn template register` "
+                                    "writes, filled in) into the warehouse: its clusters become verified, are "
+                                    "expected to send Biểu 02 every period unless planned or withdrawn, and keep "
+                                    "the ID they had if they already reported under another spelling. A register "
+                                    "with any error loads nothing and its findings are printed with their cells; "
+                                    "loading the same register again changes nothing. Exit 1 when a file was "
+                                    "not loaded.",
+                        epilog="example: ccn register danh_sach_ccn_lao_cai.xlsx")
+    rg.add_argument("files", nargs="+", metavar="FILE", help="register workbooks (.xlsx or .xls)")
+    rg.set_defaults(func=cmd_register)
 
     t = sub.add_parser("template", help="write an empty Biểu 01–04 (or a cluster register) to fill in",
                        description="Write an empty form in the official layout of Circular 14 with the national "
