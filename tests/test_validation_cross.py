@@ -32,7 +32,7 @@ def cross_batch(module_home):
     from schemas.admin import admin
 
     inbox = module_home / "inbox"
-    p1, p2, p3, p4 = sorted(admin().provinces)[:4]
+    p1, p2, p3, p4, p5 = sorted(admin().provinces)[:5]
     cells = {}
     # province 1: Biểu 04 equals its communes' Biểu 03
     c = communes_of(p1)
@@ -50,6 +50,12 @@ def cross_batch(module_home):
     write_report(inbox / "p3_b03_a.xlsx", "03", A, province=p3, commune=c[0])
     write_report(inbox / "p3_b03_b.xlsx", "03", {**B, "20": "khoảng 30"}, province=p3, commune=c[1])
     write_report(inbox / "p3_b04.xlsx", "04", _province_total(A, B), province=p3)
+    # province 5: one commune's Biểu 03 breaks a within-form rule (an error found by GX in the same batch, not
+    # stored before the cross rules run): the province is not compared either
+    c = communes_of(p5)
+    write_report(inbox / "p5_b03_a.xlsx", "03", A, province=p5, commune=c[0])
+    write_report(inbox / "p5_b03_b.xlsx", "03", {**B, "15": 4}, province=p5, commune=c[1])
+    write_report(inbox / "p5_b04.xlsx", "04", _province_total(A, B), province=p5)
     # province 4: communes against their clusters (Biểu 02) and projects (Biểu 01)
     c = communes_of(p4)
     k1 = {**B02, "4": 20.0, "6": 2, "7": 0, "8": 2, "13": 1, "14": 1}
@@ -106,6 +112,8 @@ def test_province_against_its_communes(cross_batch):
     # a commune's report was rejected: the province is not compared (that report has its own finding)
     assert status["p3_b03_b.xlsx"] == "rejected"
     assert "cross.b04_vs_b03" not in _rules(found, "p3_b04.xlsx") and status["p3_b04.xlsx"] == "accepted"
+    assert "b0304.operating_count_sum" in _rules(found, "p5_b03_b.xlsx") and status["p5_b03_b.xlsx"] == "rejected"
+    assert "cross.b04_vs_b03" not in _rules(found, "p5_b04.xlsx") and status["p5_b04.xlsx"] == "accepted"
 
 
 def test_commune_against_its_clusters_and_projects(cross_batch):

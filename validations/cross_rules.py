@@ -71,8 +71,11 @@ class _Upper:
         return self.cell.get((sid, code), (sheet, None))
 
 
-def evaluate(engine: Engine, pending_ids: list[int]) -> list[tuple[int, Finding]]:
-    """Every cross-level and cross-period finding for the pending submissions ``pending_ids``."""
+def evaluate(engine: Engine, pending_ids: list[int], pending_errors: set[int] = frozenset()
+             ) -> list[tuple[int, Finding]]:
+    """Every cross-level and cross-period finding for the pending submissions ``pending_ids``.
+    ``pending_errors``: pending submissions the same validation found an error in that is not stored yet (the
+    within-form findings are committed together with the cross ones), so they are not counted as usable."""
     out: list[tuple[int, Finding]] = []
     if not pending_ids:
         return out
@@ -84,7 +87,7 @@ def evaluate(engine: Engine, pending_ids: list[int]) -> list[tuple[int, Finding]
         upper = _Upper(pending, _values(conn, pending.submission_id))
         for rule in rules().values():
             if rule.scope == "cross_level":
-                out += _cross_level(conn, rule, upper)
+                out += _cross_level(conn, rule, upper, pending_errors)
             elif rule.scope == "cross_period":
                 out += _cross_period(conn, rule, upper)
     return out
@@ -106,7 +109,7 @@ def _lowers(conn, form: str, join_col: str, periods: list[str], keys: list[str])
         columns=["submission_id", "period", "unit_key", "status", "received_at", "join_key"])
 
 
-def _cross_level(conn, rule, upper: _Upper) -> list[tuple[int, Finding]]:
+def _cross_level(conn, rule, upper: _Upper, pending_errors: set[int]) -> list[tuple[int, Finding]]:
     from schemas.forms import load_forms
 
     x = rule.extra
@@ -130,7 +133,7 @@ def _cross_level(conn, rule, upper: _Upper) -> list[tuple[int, Finding]]:
         parts = sums
         blocked: set = set()
     else:
-        errors = _errors_of_pending(conn, lower_form)
+        errors = _errors_of_pending(conn, lower_form) | set(pending_errors)
         lows["usable"] = lows.status.isin(ACTIVE) | ((lows.status == "pending") & ~lows.submission_id.isin(errors))
         lows["unit"] = lows.unit_key.fillna("#" + lows.submission_id.astype(str))
         lows = lows.sort_values(["received_at", "submission_id"])

@@ -88,7 +88,7 @@ def validate(engine: Engine, run_id: str | None = None, docs: bool | Path = True
     from validations.cross_rules import evaluate
 
     t0 = time.perf_counter()
-    cross = evaluate(engine, ids)
+    cross = evaluate(engine, ids, {sid for sid, f in findings if f.is_error})
     report.cross_seconds = round(time.perf_counter() - t0, 3)
 
     report.data_docs = runner.build_docs()
