@@ -191,7 +191,14 @@ def read_workbook(path: Path, name: str | None = None, limits: Limits | None = N
         except Exception:  # noqa: BLE001 - the visible sheets were readable; nothing more to find
             pass
     if not reading.reports:
-        reading.findings.append(finding("structure.form_not_found"))
+        from schemas.forms import load_register
+
+        register = load_register()
+        if any(_register_header(grid, register) for _sheet, grid in sheets):
+            reading.findings.append(finding("structure.form_not_found", detail=" (danh sách cụm công nghiệp / a "
+                                                                           "cluster register: `ccn register`)"))
+        else:
+            reading.findings.append(finding("structure.form_not_found"))
     return reading
 
 

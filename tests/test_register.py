@@ -98,3 +98,14 @@ def test_register_with_an_error_loads_nothing(home, tmp_path, capsys):
     assert "nothing loaded" in out.out and "register.commune_unresolved" in out.out and "Danh sách CCN!C8" in out.out
     assert "no such file" in out.err
     assert clusters() == {}
+
+
+def test_a_register_dropped_in_the_inbox_says_how_to_load_it(home, tmp_path):
+    c = communes_of(PROVINCE)
+    (home / "inbox").mkdir()
+    write_register(home / "inbox" / "danh_sach_ccn.xlsx", [("Cụm công nghiệp Bắc Sơn", c[1].name, "established")])
+    assert ccn("run") == 0
+    issues = view("mart_validation_issues")
+    assert issues.rule_id.tolist() == ["structure.form_not_found"]
+    assert "cluster register: `ccn register`" in issues.message[0]
+    assert clusters() == {}
