@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 
 from schemas.periods import VN_TZ
@@ -96,6 +96,11 @@ def validate(engine: Engine, run_id: str | None = None, docs: bool | Path = True
     report.seconds = round(time.perf_counter() - started, 3)
     with engine.begin() as conn:
         claimed = _claim(conn, ids, now)
+        # findings an interrupted validation of a version before migration 0004 left behind are replaced
+        done = sorted(claimed)
+        for i in range(0, len(done), 5000):
+            conn.execute(delete(validation_finding).where(validation_finding.c.submission_id.in_(done[i:i + 5000]),
+                                                          validation_finding.c.stage == "validate"))
         mine = [(sid, f) for sid, f in findings + cross if sid in claimed]
         _write(conn, mine, now)
         report.submissions = len(claimed)
