@@ -27,6 +27,10 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
+# issue #6: W1 end to end on SQLite and PostgreSQL, incremental, scaling (~15 min the first time; bench/README.md)
+bench: install
+	$(BIN)/python bench/national.py
+
 ui: install
 	$(BIN)/ccn ui
 
