@@ -1,7 +1,8 @@
 """Shared fixtures: a fresh warehouse per test on SQLite and on the real PostgreSQL, and a generated sample.
 
-PostgreSQL is the one on 127.0.0.1:5432 (trust auth).  Each test gets a database of its own, created and
-dropped here, so test runs (and parallel sessions) never see each other's data.  When PostgreSQL is not
+PostgreSQL is the one on 127.0.0.1:5432 (trust auth).  Each test gets a database of its own (``module_home``:
+each module and backend, for a batch loaded once that its tests only read), created and dropped here, so test
+runs, pytest-xdist workers and parallel sessions never see each other's data.  When PostgreSQL is not
 reachable the PostgreSQL cases are skipped on a developer's machine and fail in CI (CI=true).
 """
 
