@@ -125,7 +125,9 @@ def ccn_run(home: Path, inbox: Path, url: str | None) -> dict:
         env["CCN_WAREHOUSE_URL"] = url
     report = home / f"run-{uuid.uuid4().hex[:6]}.json"
     # Files in a real inbox arrived over days and the kernel wrote them back long ago; the copy this benchmark
-    # just made must not be charged to the archive's sync, so write it back first (untimed).
+    # just made must not be charged to the archive's sync, so write it back first (untimed), and every run starts
+    # with the inbox in the page cache (a workload generated minutes before may have been evicted meanwhile).
+    warm(inbox)
     os.sync()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
