@@ -63,9 +63,10 @@ class _Upper:
 
     def __init__(self, pending: pd.DataFrame, values: pd.DataFrame) -> None:
         self.rows = pending
-        keys = list(zip(values.submission_id, values.indicator_code))
-        self.value = dict(zip(keys, values.value))
-        self.cell = dict(zip(keys, zip(values.sheet, values.cell)))
+        col = {c: values[c].tolist() for c in values.columns}  # plain lists: iterating Series boxes every item
+        keys = list(zip(col["submission_id"], col["indicator_code"]))
+        self.value = dict(zip(keys, col["value"]))
+        self.cell = dict(zip(keys, zip(col["sheet"], col["cell"])))
 
     def where(self, sid: int, code: str, sheet: str | None):
         return self.cell.get((sid, code), (sheet, None))
@@ -213,7 +214,8 @@ def _cross_period(conn, rule, upper: _Upper) -> list[tuple[int, Finding]]:
     if not pairs:
         return []
     other_vals = _values(conn, list(pairs.values()))
-    other = dict(zip(zip(other_vals.submission_id, other_vals.indicator_code), other_vals.value))
+    other = dict(zip(zip(other_vals.submission_id.tolist(), other_vals.indicator_code.tolist()),
+                     other_vals.value.tolist()))
     tol = float(x.get("tolerance", 0.0))
     out = []
     for u in ups.itertuples():

@@ -77,7 +77,8 @@ def validate(engine: Engine, run_id: str | None = None, docs: bool | Path = True
         values = _long_values(engine, [int(i) for i in part.submission_id])
         wide, long = batch_frames(form, values[["submission_id", "indicator_code", "value"]],
                                   dict(zip(part.submission_id.astype(int), part.period)))
-        cells = dict(zip(zip(values.submission_id, values.indicator_code), zip(values.sheet, values.cell)))
+        col = {c: values[c].tolist() for c in ("submission_id", "indicator_code", "sheet", "cell")}
+        cells = dict(zip(zip(col["submission_id"], col["indicator_code"]), zip(col["sheet"], col["cell"])))
         result = runner.run(form, wide, long, cells, dict(zip(part.submission_id.astype(int), part.sheet)))
         new = [(sid, f) for sid, f in result.findings if (sid, f.rule_id, f.indicator_code) not in existing]
         findings += new
