@@ -248,7 +248,7 @@ class _Writer:
                     rf.sha256.in_(shas[i:i + 500]), rf.state == "archived").values(state="read")
                     .returning(rf.sha256)).scalars())
             rows, contents = [], []
-            self._new_projects: list[dict] = []
+            self._new_projects = []
             for parsed, meta in batch:
                 if parsed.sha256 not in claimed:
                     continue  # another run read this file (its transaction has committed)
