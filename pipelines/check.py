@@ -43,6 +43,15 @@ class FileCheck:
         return sum(not f.is_error for f in self.all_findings)
 
 
+def register_check(path: Path, register) -> FileCheck:
+    """The check of a file read as a cluster register (``reader.RegisterReading``)."""
+    out = FileCheck(path)
+    what = " · ".join(p for p in ("danh sách cụm công nghiệp / cluster register", register.province_name) if p)
+    out.sheets.append(SheetCheck(register.sheet, f"{what} · {len(register.rows)} cụm/clusters",
+                                 len(register.rows), register.findings))
+    return out
+
+
 def check_file(path: Path) -> FileCheck:
     from pipelines.identify import resolve_units
     from pipelines.reader import read_register, read_workbook
@@ -55,10 +64,7 @@ def check_file(path: Path) -> FileCheck:
     if not reading.reports and any(f.rule_id == "structure.form_not_found" for f in reading.findings):
         register = read_register(path)
         if not any(f.rule_id == "register.header_not_found" for f in register.findings):
-            what = " · ".join(p for p in ("danh sách cụm công nghiệp / cluster register", register.province_name) if p)
-            out.sheets.append(SheetCheck(register.sheet, f"{what} · {len(register.rows)} cụm/clusters",
-                                         len(register.rows), register.findings))
-            return out
+            return register_check(path, register)
     out.findings.extend(reading.findings)
     folders = [path.resolve().parent.name]
     for report in reading.reports:

@@ -312,7 +312,7 @@ def cmd_register(args) -> int:
     """Load provinces' cluster register workbooks into the warehouse's register."""
     from sqlalchemy import select
 
-    from pipelines.check import check_file, format_check
+    from pipelines.check import format_check, register_check
     from pipelines.completeness import refresh_expected
     from pipelines.reader import read_register
     from pipelines.register import load_register
@@ -327,11 +327,12 @@ def cmd_register(args) -> int:
             print(f"ccn register: {path}: no such file", file=sys.stderr)
             refused += 1
             continue
-        loaded = load_register(engine, read_register(path))
+        reading = read_register(path)
+        loaded = load_register(engine, reading)
         if loaded.refused:
             refused += 1
             print(f"{path}: nothing loaded — {loaded.refused}")
-            print(format_check(check_file(path)))
+            print(format_check(register_check(path, reading)))
             continue
         print(f"{path}: register of province {loaded.province_code} loaded — {len(loaded.added)} clusters added, "
               f"{len(loaded.verified)} learnt from reports now verified")
