@@ -41,8 +41,8 @@ def load_register(engine: Engine, reading: RegisterReading) -> RegisterLoad:
     province = reading.province_code
     now = datetime.now(tz=VN_TZ)
     with engine.begin() as conn:
-        aliases = {r.alias_key: r.cluster_id for r in conn.execute(
-            select(cluster_alias.c.alias_key, cluster_alias.c.cluster_id).where(cluster_alias.c.province_code == province))}
+        aliases = dict(conn.execute(select(cluster_alias.c.alias_key, cluster_alias.c.cluster_id)
+                                    .where(cluster_alias.c.province_code == province)).all())
         sources = dict(conn.execute(select(cluster.c.cluster_id, cluster.c.source)
                                     .where(cluster.c.province_code == province)).all())
         for row in reading.rows:

@@ -57,16 +57,21 @@ def structure_columns(form: str) -> list[tuple[str, str, dict]]:
     return out
 
 
+def _structure_check(rule_id: str, code: str, kind: str) -> str:
+    """The name of a structure check (``kind``: ``in_set`` or ``whole``) in the ``check`` column."""
+    return f"{rule_id}[{code}]:{kind}"
+
+
 def _structure_checks(form: str) -> list[dict]:
     """One entry per structure check of ``form``: its name in the ``check`` column and what it computes."""
     out = []
     for rule_id, code, exp in structure_columns(form):
         if "in_set" in exp:
-            out.append({"check": f"{rule_id}[{code}]:in_set", "rule_id": rule_id, "indicator_code": code,
-                        "computed": f"0 if #{{{code}}} in {list(exp['in_set'])} else 1"})
+            out.append({"check": _structure_check(rule_id, code, "in_set"), "rule_id": rule_id,
+                        "indicator_code": code, "computed": f"0 if #{{{code}}} in {list(exp['in_set'])} else 1"})
         if exp.get("whole"):
-            out.append({"check": f"{rule_id}[{code}]:whole", "rule_id": rule_id, "indicator_code": code,
-                        "computed": f"|#{{{code}}} - round(#{{{code}}})|"})
+            out.append({"check": _structure_check(rule_id, code, "whole"), "rule_id": rule_id,
+                        "indicator_code": code, "computed": f"|#{{{code}}} - round(#{{{code}}})|"})
     return out
 
 
@@ -102,7 +107,6 @@ def batch_frames(form: str, values, periods: dict[int, str | None]):
     """(wide, long) frames of one form's batch; ``values`` is a long frame (submission_id, indicator_code,
     value).  ``wide`` has a row per submission and a column per indicator; ``long`` a row per submission and
     applicable check (``submission_id``, ``check``, ``excess``)."""
-    import numpy as np
     import pandas as pd
 
     from schemas.forms import load_forms
@@ -124,9 +128,10 @@ def batch_frames(form: str, values, periods: dict[int, str | None]):
     for rule_id, code, exp in structure_columns(form):
         v = wide[code]
         if "in_set" in exp:
-            add(f"{rule_id}[{code}]:in_set", (~v.isin(exp["in_set"])).astype("float64").where(v.notna()))
+            outside = (~v.isin(exp["in_set"])).astype("float64").where(v.notna())
+            add(_structure_check(rule_id, code, "in_set"), outside)
         if exp.get("whole"):
-            add(f"{rule_id}[{code}]:whole", (v - v.round()).abs() - 1e-9)
+            add(_structure_check(rule_id, code, "whole"), (v - v.round()).abs() - 1e-9)
     for c in checks(form):
         col = c.excess(wide)
         allowed = c.rule.extra.get("periods")
