@@ -16,12 +16,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from pipelines.settings import Limits
+from pipelines.sheet_marks import DIFFERENT, HIDDEN, NO_MARKS, NOT_COMPUTED, PERCENT, SheetMarks
 from pipelines.values import read_cell
 from schemas.forms import FormSpec, RowSpec, column_words, load_forms
 from schemas.text import clean, loose_key
 from validations.catalogue import Finding, finding
 
-EXTENSIONS = {".xlsx", ".xlsm", ".xls"}
+EXTENSIONS = {".xlsx", ".xlsm", ".xls", ".ods"}
 
 # Identification lines: what an office writes above (or below) the table, by the start of its label.
 HEADER_FIELDS = [
@@ -178,23 +179,26 @@ def read_workbook(path: Path, name: str | None = None, limits: Limits | None = N
     sheets = _open(path, name, limits, reading.findings)
     if sheets is None:
         return reading
-    for sheet_name, grid in sheets:
-        report = read_sheet(sheet_name, grid)
+    for sheet_name, grid, marks in sheets:
+        report = read_sheet(sheet_name, grid, marks)
         if report is not None:
             reading.reports.append(report)
-    if not reading.reports:  # a form only on a hidden sheet is still a form
+    if not reading.reports:  # what a person does not see is not a report: a form on a hidden sheet is refused
         try:
-            for sheet_name, grid in _load_sheets(path, limits, hidden=True):
-                report = read_sheet(sheet_name, grid)
-                if report is not None:
-                    reading.reports.append(report)
+            hidden = _load_sheets(path, limits, hidden=True)
         except Exception:  # noqa: BLE001 - the visible sheets were readable; nothing more to find
-            pass
+            hidden = []
+        for sheet_name, grid, marks in hidden:
+            report = read_sheet(sheet_name, grid, marks)
+            if report is not None:
+                reading.findings.append(finding("structure.form_on_hidden_sheet", sheet=sheet_name,
+                                                form=report.form, name=sheet_name))
+                return reading
     if not reading.reports:
         from schemas.forms import load_register
 
         register = load_register()
-        if any(_register_header(grid, register) for _sheet, grid in sheets):
+        if any(_register_header(grid, register) for _sheet, grid, _marks in sheets):
             reading.findings.append(finding("structure.form_not_found", detail=" (danh sách cụm công nghiệp / a "
                                                                            "cluster register: `ccn register`)"))
         else:
@@ -231,19 +235,19 @@ def _reason(exc: Exception) -> str:
     return f"{kind}: {text[:160]}"
 
 
-def _load_sheets(path: Path, limits: Limits, hidden: bool = False) -> list[tuple[str, list[list[object]]]]:
-    """Every visible worksheet's cells (with ``hidden``: the hidden ones instead), after pipelines/safety.py has
-    checked what the file is and what it costs.  Hidden sheets are the drop-down lists of the national template;
-    they are read only when no visible sheet holds a form."""
+def _load_sheets(path: Path, limits: Limits, hidden: bool = False) -> list[tuple[str, list[list[object]], SheetMarks]]:
+    """Every visible worksheet's cells and marks (with ``hidden``: the hidden ones instead), after
+    pipelines/safety.py has checked what the file is and what it costs and collected what the cells show beyond
+    their values (:mod:`pipelines.sheet_marks`).  Hidden sheets are the drop-down lists of the national template;
+    they are looked at only to say that a form sits on one."""
     from python_calamine import CalamineWorkbook
 
     from pipelines import safety
 
-    if not hidden:
-        try:
-            safety.inspect(path, limits)
-        except safety.Refused as exc:
-            raise _Refused(str(exc)) from exc
+    try:
+        inspection = safety.inspect(path, limits)
+    except safety.Refused as exc:
+        raise _Refused(str(exc)) from exc
     with open(path, "rb") as fh:  # by content, not extension: an .xls renamed .xlsx still reads
         wb = CalamineWorkbook.from_filelike(fh)
     try:
@@ -252,7 +256,7 @@ def _load_sheets(path: Path, limits: Limits, hidden: bool = False) -> list[tuple
             if "WorkSheet" not in str(meta.typ) or (not str(meta.visible).endswith(".Visible")) != hidden:
                 continue
             rows = wb.get_sheet_by_name(meta.name).to_python(skip_empty_area=False, nrows=limits.max_rows)
-            out.append((meta.name, rows))
+            out.append((meta.name, rows, inspection.marks.get(meta.name, NO_MARKS)))
         return out
     finally:
         wb.close()
@@ -315,8 +319,9 @@ def _find_header(grid: list[list[object]], start: int) -> tuple[int, dict[str, i
     return None
 
 
-def read_sheet(sheet: str, grid: list[list[object]]) -> Report | None:
-    """Read the form on one sheet, or None when the sheet holds no form."""
+def read_sheet(sheet: str, grid: list[list[object]], marks: SheetMarks = NO_MARKS) -> Report | None:
+    """Read the form on one sheet, or None when the sheet holds no form.  ``marks`` tell what the sheet shows
+    beyond the values (errors, hidden rows and columns, percent formats): a value is read as it is shown."""
     if not grid:
         return None
     idx = index()
@@ -336,6 +341,7 @@ def read_sheet(sheet: str, grid: list[list[object]]) -> Report | None:
         form = _form_from_rows(grid, header_row, cols)
         if form is None:
             return None
+    value_columns = _value_columns(grid[header_row], cols, marks)
     table_rows = _table(grid, header_row, cols, form)
     last = max((r for r, *_ in table_rows), default=header_row)
     around = [r for r in range(len(grid)) if r < header_row or r > last]
@@ -349,8 +355,27 @@ def read_sheet(sheet: str, grid: list[list[object]]) -> Report | None:
             report.findings.append(finding("structure.form_ambiguous", sheet=sheet, cell=a1(header_row, cols["label"])))
     if report.wording is None:
         report.wording = _wording_of_receiver(report)
-    _read_rows(report, table_rows, cols)
+    visible, hidden = value_columns
+    if len(visible) > 1:
+        report.findings.append(finding("structure.value_column_ambiguous", sheet=sheet, cell=a1(header_row, visible[0]),
+                                       cells=", ".join(a1(header_row, c) for c in visible)))
+        return report
+    if visible and hidden:
+        report.findings.append(finding("structure.hidden_column_ignored", sheet=sheet, cell=a1(header_row, hidden[0]),
+                                       used=col_letter(visible[0]), hidden=", ".join(col_letter(c) for c in hidden)))
+    _read_rows(report, table_rows, cols, marks)
     return report
+
+
+def _value_columns(header: list[object], cols: dict[str, int], marks: SheetMarks) -> tuple[list[int], list[int]]:
+    """The columns headed as results (``Kết quả``), visible and hidden.  The visible one is read; a hidden one
+    (last period's figures kept beside this period's) is never the source of a value when a visible one exists."""
+    found = [c for c, cell in enumerate(header[:40]) if isinstance(cell, str) and "value" in _column_names(cell)]
+    visible = [c for c in found if c not in marks.hidden_cols]
+    hidden = [c for c in found if c in marks.hidden_cols]
+    if visible:
+        cols["value"] = visible[0]
+    return visible, hidden
 
 
 def _wording_of_receiver(report: Report) -> str | None:
@@ -446,11 +471,16 @@ def _table(grid, header_row: int, cols: dict[str, int], form: str) -> list[tuple
     return out
 
 
-def _read_rows(report: Report, rows, cols: dict[str, int]) -> None:
+_HOW = {"row": ("hàng bị ẩn", "hidden row"), "column": ("cột bị ẩn", "hidden column"),
+        HIDDEN: ("định dạng số ẩn giá trị", "a number format that hides it")}
+
+
+def _read_rows(report: Report, rows, cols: dict[str, int], marks: SheetMarks = NO_MARKS) -> None:
     idx = index()
     spec = report.spec
     by_code = spec.rows_by_code
     seen: dict[str, str] = {}
+    hidden_seen: set[str] = set()  # indicators whose only value is on a hidden row: refused, not missing
     value_col = cols["value"]
     for r, code, label, raw, unit_text, note in rows:
         tokens = _tokens(label)
@@ -477,13 +507,33 @@ def _read_rows(report: Report, rows, cols: dict[str, int]) -> None:
                                                text=(label or code)[:80], form=spec.label))
             continue
         cell = a1(r, value_col)
+        shown = _shown(marks, r, value_col, raw)
+        if shown == "row" and row_spec.code not in seen:
+            if raw not in ("", None) or (r, value_col) in marks.errors:
+                report.findings.append(_hidden(report, cell, row_spec.code, shown))
+                hidden_seen.add(row_spec.code)
+            continue  # a hidden row is never the source of a value; a visible row of the same code still is
         if row_spec.code in seen:
             report.findings.append(finding("structure.row_duplicate", sheet=report.sheet, cell=cell,
                                            indicator_code=row_spec.code, code=row_spec.code, other=seen[row_spec.code]))
             continue
         seen[row_spec.code] = cell
         _check_unit(report, row_spec, unit_text, a1(r, cols["unit"]) if "unit" in cols else cell)
-        reading = read_cell(raw, row_spec)
+        if shown in ("column", HIDDEN):
+            report.findings.append(_hidden(report, cell, row_spec.code, shown))
+            continue
+        if shown == "error":
+            error = marks.errors[(r, value_col)]
+            report.findings.append(finding("value.formula_error", sheet=report.sheet, cell=cell,
+                                           indicator_code=row_spec.code, shown=error) if error != NOT_COMPUTED else
+                                   finding("value.formula_not_computed", sheet=report.sheet, cell=cell,
+                                           indicator_code=row_spec.code))
+            continue
+        if shown == DIFFERENT:
+            report.findings.append(finding("value.display_differs", sheet=report.sheet, cell=cell,
+                                           indicator_code=row_spec.code, raw=raw))
+            continue
+        reading = read_cell(raw, row_spec, shown_percent=shown == PERCENT)
         raw_text = "" if raw is None else str(raw)
         if reading.problem:
             params = {"expected": row_spec.unit_vi, **(reading.params or {})}
@@ -495,9 +545,28 @@ def _read_rows(report: Report, rows, cols: dict[str, int]) -> None:
         if reading.problem is None and reading.value is not None:
             report.values[row_spec.code] = IndicatorValue(row_spec.code, reading.value, raw_text, cell, note)
     for row_spec in spec.rows:
-        if row_spec.code not in seen:
+        if row_spec.code not in seen and row_spec.code not in hidden_seen:
             report.findings.append(finding("structure.row_missing", sheet=report.sheet, indicator_code=row_spec.code,
                                            code=row_spec.code, label=row_spec.label_vi, label_en=row_spec.label_en))
+
+
+def _shown(marks: SheetMarks, r: int, c: int, raw: object) -> str | None:
+    """How the result cell at (r, c) differs from its stored value for a person looking at the sheet: "row" or
+    "column" when hidden, "error" when it shows a formula error, or the kind of its number format."""
+    if r in marks.hidden_rows:
+        return "row"
+    if (r, c) in marks.errors:
+        return "error" if c not in marks.hidden_cols else "column"
+    if raw in ("", None):
+        return None
+    if c in marks.hidden_cols:
+        return "column"
+    return marks.formats.get((r, c)) if isinstance(raw, (int, float)) else None
+
+
+def _hidden(report: Report, cell: str, code: str, how: str) -> Finding:
+    vi, en = _HOW[how]
+    return finding("value.hidden", sheet=report.sheet, cell=cell, indicator_code=code, how=vi, how_en=en)
 
 
 _ROMAN_UPPER = {r.upper() for r in _ROMAN}
@@ -601,7 +670,7 @@ def read_register(path: Path, name: str | None = None, limits: Limits | None = N
     if sheets is None:
         return reading
     reg = load_register()
-    for sheet, grid in sheets:
+    for sheet, grid, _marks in sheets:
         found = _register_header(grid, reg)
         if found is None:
             continue

@@ -32,6 +32,7 @@ from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
 from pipelines.settings import Limits
+from pipelines.sheet_marks import BiffMarks, OdsScan, SheetMarks, XlsxMarksScan, xlsx_marks_small, xlsx_style_kinds
 
 CHUNK = 1 << 20
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -52,9 +53,10 @@ class Refused(Exception):
 
 @dataclass
 class Inspection:
-    kind: str  # "xlsx" | "xls"
+    kind: str  # "xlsx" | "xls" | "ods"
     notes: list[str] = field(default_factory=list)  # NOTE_MACROS, NOTE_LINKS
     sheets: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # name/part -> (rows, columns, cells)
+    marks: dict[str, SheetMarks] = field(default_factory=dict)  # sheet name -> errors, hidden cells, formats shown
 
 
 _last: tuple[tuple, Inspection | Refused] | None = None  # ingest and the reader inspect the same file in turn
@@ -140,7 +142,7 @@ def _inspect_zip(path: Path, limits: Limits) -> Inspection:
         names = [i.filename for i in infos]
         if len(set(names)) != len(names):
             raise Refused("the workbook's zip holds two parts of the same name (a forged container)")
-        _check_is_spreadsheet(set(names))
+        ods = _check_is_spreadsheet(zf, set(names))
         declared = sum(i.file_size for i in infos)
         if declared > limits.max_uncompressed_bytes:
             raise Refused(f"the workbook expands to {declared:,} bytes, over the limit of "
@@ -152,33 +154,50 @@ def _inspect_zip(path: Path, limits: Limits) -> Inspection:
             if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise Refused(f"the part {i.filename} uses compression method {i.compress_type}, "
                               f"which Excel does not write")
-        result = Inspection(kind="xlsx")
-        if any(n.lower().endswith("vbaproject.bin") for n in names):
+        result = Inspection(kind="ods" if ods else "xlsx")
+        if any(n.lower().endswith("vbaproject.bin") or n.startswith(("Basic/", "Scripts/")) for n in names):
             result.notes.append(NOTE_MACROS)
         if any(n.startswith("xl/externalLinks/") for n in names):
             result.notes.append(NOTE_LINKS)
-        sheets = _worksheet_parts(zf, names)
         budget = [element_budget(limits)]
+        if ods:
+            sheets = {"content.xml": "content.xml"}
+            kinds: dict[int, str] = {}
+        else:
+            sheets = _worksheet_parts(zf, names)
+            kinds = xlsx_style_kinds(_xml(zf, "xl/styles.xml"))
         with open(path, "rb") as fh:
             for info in infos:
-                counter = (_SheetCounter(sheets[info.filename], limits, budget, info.file_size)
-                           if info.filename in sheets else None)
+                counter = None
+                if info.filename in sheets:
+                    counter = (_OdsCounter(limits, budget) if ods else
+                               _SheetCounter(sheets[info.filename], limits, budget, info.file_size, kinds))
                 _verify_entry(fh, info, counter)
                 if counter is not None:
                     counter.finish()
-                    result.sheets[counter.sheet] = (counter.max_row, counter.max_col, counter.cells)
+                    counter.report(result)
     return result
 
 
-def _check_is_spreadsheet(names: set[str]) -> None:
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+
+
+def _check_is_spreadsheet(zf: zipfile.ZipFile, names: set[str]) -> bool:
+    """Whether the zip is an OpenDocument spreadsheet (True) or an Excel workbook (False); refused otherwise."""
     if "xl/workbook.xml" in names:
-        return
-    if "word/document.xml" in names:
+        return False
+    if "mimetype" in names and "content.xml" in names:
+        if zf.getinfo("mimetype").file_size <= 100 and zf.read("mimetype").strip() == ODS_MIMETYPE:
+            manifest = _xml(zf, "META-INF/manifest.xml")
+            if manifest is not None and any(el.tag.endswith("}encryption-data") for el in manifest.iter()):
+                raise Refused("the spreadsheet is password-protected (encrypted); remove the password and send it "
+                              "again (bảng tính có mật khẩu)")
+            return True
+        what = "an OpenDocument file that is not a spreadsheet (a text or a presentation)"
+    elif "word/document.xml" in names:
         what = "a Word document (.docx)"
     elif any(n.startswith("ppt/") for n in names):
         what = "a PowerPoint presentation"
-    elif "mimetype" in names and "content.xml" in names:
-        what = "an OpenDocument file (.ods); save it as .xlsx"
     else:
         what = "a zip archive, not an Excel workbook"
     raise Refused(f"the file is {what} (tệp không phải bảng tính Excel)")
@@ -324,8 +343,11 @@ class _SheetCounter:
     never hide a tag (a literal ``<`` in XML text is escaped), so it can only count more, never less; whether the
     XML is well formed is then left to calamine, whose errors are reported as an unreadable file."""
 
-    def __init__(self, sheet: str, limits: Limits, budget: list[int], size: int | None = None) -> None:
+    def __init__(self, sheet: str, limits: Limits, budget: list[int], size: int | None = None,
+                 kinds: dict[int, str] | None = None) -> None:
         self.sheet = sheet
+        self.kinds = kinds or {}
+        self.marks: SheetMarks | None = None
         self.limits = limits
         self.budget = budget  # XML elements left for all the workbook's sheets (bounds the time spent here)
         self.max_row = self.max_col = self.cells = 0
@@ -334,6 +356,8 @@ class _SheetCounter:
         self.small = size is not None and size <= SMALL_SHEET_BYTES
         self._chunks: list[bytes] = []
         self.parser = None if self.small else SafeET.XMLParser(target=self, forbid_dtd=True)
+        self.marks_scan = None if self.small else XlsxMarksScan(self.kinds)
+        self.marks_parser = None if self.small else SafeET.XMLParser(target=self.marks_scan, forbid_dtd=True)
 
     def start(self, tag: str, attrs: dict) -> None:  # the parser's target interface
         self.budget[0] -= 1
@@ -381,12 +405,25 @@ class _SheetCounter:
                 raise Refused(f"sheet {self.sheet!r} has a row numbered {row:,}, over the limit of "
                               f"{self.limits.max_rows:,} rows (CCN_MAX_ROWS) (trang tính quá dài)")
 
+    def report(self, result: Inspection) -> None:
+        result.sheets[self.sheet] = (self.max_row, self.max_col, self.cells)
+        result.marks[self.sheet] = self.marks or SheetMarks()
+
     def finish(self) -> None:  # not close(): that name belongs to the parser's target interface
         if not self.small:
             self._run(self.parser.close)
+            self._run(self.marks_parser.close)
+            self.marks = self.marks_scan.close()
             return
         data = b"".join(self._chunks)
         self._chunks = []
+        self.marks = xlsx_marks_small(data, self.kinds)
+        if self.marks is None:  # a marked element without its cell reference: follow the sheet element by element
+            scan = XlsxMarksScan(self.kinds)
+            parser = SafeET.XMLParser(target=scan, forbid_dtd=True)
+            self._run(parser.feed, data)
+            self._run(parser.close)
+            self.marks = scan.close()
         cells, rows = _C_REFS.findall(data), _ROW_REFS.findall(data)
         if len(cells) == len(_C_TAGS.findall(data)) and len(rows) == len(_ROW_TAGS.findall(data)):
             # every cell and row carries its reference (as Excel and openpyxl write them): limits from the maxima
@@ -408,17 +445,67 @@ class _SheetCounter:
             self._chunks.append(data)
         else:
             self._run(self.parser.feed, data)
+            self._run(self.marks_parser.feed, data)
 
     def _run(self, fn, *args) -> None:
-        try:
-            fn(*args)
-        except Refused:
-            raise
-        except DefusedXmlException as exc:
-            raise Refused(f"sheet {self.sheet!r} declares XML entities or a DTD, which Excel never writes "
-                          f"(refused as an XML entity attack)") from exc
-        except SafeET.ParseError as exc:
-            raise Refused(f"sheet {self.sheet!r} is not well-formed XML ({str(exc)[:120]}) (tệp bị hỏng)") from exc
+        _run_parser(self.sheet, fn, *args)
+
+
+def _run_parser(sheet: str, fn, *args) -> None:
+    """Call a streaming parser's feed or close, turning what the XML does wrong into a refusal."""
+    try:
+        fn(*args)
+    except Refused:
+        raise
+    except DefusedXmlException as exc:
+        raise Refused(f"sheet {sheet!r} declares XML entities or a DTD, which Excel never writes "
+                      f"(refused as an XML entity attack)") from exc
+    except SafeET.ParseError as exc:
+        raise Refused(f"sheet {sheet!r} is not well-formed XML ({str(exc)[:120]}) (tệp bị hỏng)") from exc
+
+
+class _OdsCounter:
+    """``content.xml`` of an OpenDocument spreadsheet holds every sheet: streamed through a DTD-free parser whose
+    target counts elements against the workbook's budget and holds each sheet's non-empty cells to the limits
+    (repeated rows and columns count as many cells as they stand for, so a row repeated a million times with a
+    value in it is refused before calamine would build it), collecting the marks on the way."""
+
+    def __init__(self, limits: Limits, budget: list[int]) -> None:
+        self.limits, self.budget = limits, budget
+        self.bounds: dict[str, _CellBounds] = {}
+        self.scan = OdsScan(self._table, self._cells)
+        self.parser = SafeET.XMLParser(target=self, forbid_dtd=True)
+        self.sheet = "content.xml"
+
+    def _table(self, name: str) -> None:
+        self.bounds[name] = _CellBounds(name, self.limits)
+
+    def _cells(self, table: str, row: int, col: int, count: int) -> None:
+        self.bounds[table].cell(row, col, count)
+
+    def start(self, tag: str, attrs: dict) -> None:
+        self.budget[0] -= 1
+        if self.budget[0] < 0:
+            raise Refused(f"the workbook's sheets hold more than {element_budget(self.limits):,} XML elements "
+                          f"({ELEMENTS_PER_CELL} × CCN_MAX_CELLS + {ELEMENTS_EXTRA:,}) (bảng tính quá lớn)")
+        self.scan.start(tag, attrs)
+
+    def data(self, text: str) -> None:
+        self.scan.data(text)
+
+    def end(self, tag: str) -> None:
+        self.scan.end(tag)
+
+    def feed(self, data: bytes) -> None:
+        _run_parser(self.sheet, self.parser.feed, data)
+
+    def finish(self) -> None:
+        _run_parser(self.sheet, self.parser.close)
+
+    def report(self, result: Inspection) -> None:
+        for name, b in self.bounds.items():
+            result.sheets[name] = (b.max_row, b.max_col, b.cells)
+        result.marks.update(self.scan.close())
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -534,7 +621,8 @@ def _scan_biff(stream: bytes, limits: Limits, result: Inspection) -> None:
     """Walk the BIFF records: a password (FILEPASS) refuses; each sheet's cells must stay within the limits."""
     pos, depth, sheet_no = 0, 0, -1
     names: list[str] = []
-    counter: _BiffSheet | None = None
+    counter: _CellBounds | None = None
+    marks = BiffMarks()
     while pos + 4 <= len(stream):
         rtype, length = struct.unpack_from("<HH", stream, pos)
         body = stream[pos + 4:pos + 4 + length]
@@ -551,13 +639,19 @@ def _scan_biff(stream: bytes, limits: Limits, result: Inspection) -> None:
             if depth == 1:  # the first top-level substream is the workbook globals, then one per sheet
                 sheet_no += 1
                 label = names[sheet_no - 1] if 0 < sheet_no <= len(names) else f"sheet {sheet_no}"
-                counter = _BiffSheet(label, limits) if sheet_no > 0 else None
+                counter = _CellBounds(label, limits) if sheet_no > 0 else None
+                if counter is not None:
+                    result.marks[label] = marks.start_sheet()
         elif rtype == EOF_:
             depth -= 1
             if depth == 0 and counter is not None:
                 result.sheets[counter.sheet] = (counter.max_row, counter.max_col, counter.cells)
                 counter = None
+        elif depth == 1 and counter is None:
+            marks.globals_record(rtype, body)
         elif counter is not None and len(body) >= 4:
+            if depth == 1:
+                marks.sheet_record(rtype, body)
             row, col = struct.unpack_from("<HH", body, 0)
             if rtype in _CELL_RECORDS:
                 counter.cell(row + 1, col + 1, 1)
@@ -566,7 +660,9 @@ def _scan_biff(stream: bytes, limits: Limits, result: Inspection) -> None:
                 counter.cell(row + 1, last + 1, max(1, last - col + 1))
 
 
-class _BiffSheet:
+class _CellBounds:
+    """The extent of one sheet's cells, refused as soon as it passes a limit (BIFF records, OpenDocument runs)."""
+
     def __init__(self, sheet: str, limits: Limits) -> None:
         self.sheet, self.limits = sheet, limits
         self.max_row = self.max_col = self.cells = 0

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from pipelines.sheet_marks import ERROR_TEXTS
 from schemas.forms import RowSpec
 from schemas.text import clean, loose_key
 
@@ -101,8 +102,9 @@ def _strip_unit(text: str, row: RowSpec) -> tuple[str, str | None]:
     return (number, key) if key in _KNOWN_UNIT_WORDS else (text, None)
 
 
-def read_cell(raw: object, row: RowSpec) -> CellReading:
-    """Read the result cell of ``row``.  ``raw`` is what the workbook reader returned for the cell."""
+def read_cell(raw: object, row: RowSpec, shown_percent: bool = False) -> CellReading:
+    """Read the result cell of ``row``.  ``raw`` is what the workbook reader returned for the cell;
+    ``shown_percent`` when its number format shows it as a percentage (0.6344 shown as 63.44 %)."""
     if raw is None or (isinstance(raw, str) and not clean(raw)):
         return CellReading(None, warning="value.blank", params={"code": row.code})
     if isinstance(raw, bool):
@@ -110,10 +112,17 @@ def read_cell(raw: object, row: RowSpec) -> CellReading:
     if isinstance(raw, (int, float)):
         if isinstance(raw, float) and (math.isnan(raw) or math.isinf(raw)):
             return _fail("value.not_a_number", raw=str(raw))
+        if shown_percent:
+            pct = round(float(raw) * 100, 10)
+            if row.unit != "percent":  # what the sheet shows is a percentage in a row counted in another unit
+                return _fail("value.unit_in_cell", raw=f"{_show(pct)}%", expected=row.unit_vi)
+            return _check(pct, row, f"{_show(pct)}%", percent_sign=True)
         return _check(float(raw), row, _show(raw), numeric_cell=True)
     if isinstance(raw, (datetime, date, time, timedelta)):
         return _fail("value.not_a_number", raw=str(raw))
     text = clean(raw)
+    if text in ERROR_TEXTS:  # an error shown as text (an OpenDocument file written by another program)
+        return _fail("value.formula_error", shown=text)
     if row.unit == "flag":
         k = loose_key(text)
         if k in FLAG_WORDS:

@@ -61,6 +61,19 @@ LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
           + b"]>")
 
 
+ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
+
+
+def ods_content(rows: bytes) -> bytes:
+    """content.xml of an OpenDocument spreadsheet with one table holding ``rows``."""
+    return (b'<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+            b'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+            b'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+            b'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet>'
+            b'<table:table table:name="B04">' + rows + b'</table:table></office:spreadsheet></office:body>'
+            b'</office:document-content>')
+
+
 def _deflate(data: bytes) -> bytes:
     c = zlib.compressobj(6, zlib.DEFLATED, -15)
     return c.compress(data) + c.flush()
@@ -220,9 +233,25 @@ def build(inbox: Path, base_dir: Path) -> list[Case]:
         "PDF")
     put("word.xlsx", raw_zip([honest("[Content_Types].xml", CT), honest("word/document.xml", b"<w:document/>")]),
         "Word .docx renamed .xlsx", REFUSED, unreadable, "Word document")
-    put("calc.xlsx", raw_zip([honest("mimetype", b"application/vnd.oasis.opendocument.spreadsheet"),
-                              honest("content.xml", b"<office:document-content/>")]),
-        "OpenDocument .ods renamed .xlsx", REFUSED, unreadable, "OpenDocument")
+    put("calc.xlsx", raw_zip([honest("mimetype", ODS_MIME), honest("content.xml", b"<office:document-content/>")]),
+        "OpenDocument spreadsheet renamed .xlsx whose content.xml is not well-formed", REFUSED, unreadable,
+        "not well-formed")
+    put("van_ban.ods", raw_zip([honest("mimetype", b"application/vnd.oasis.opendocument.text"),
+                                honest("content.xml", b"<office:document-content/>")]),
+        "OpenDocument text (.odt) renamed .ods", REFUSED, unreadable, "not a spreadsheet")
+    put("laughs.ods", raw_zip([honest("mimetype", ODS_MIME), honest("content.xml", LAUGHS + ods_content(
+        b'<table:table-row><table:table-cell office:value-type="string"><text:p>&lol9;</text:p></table:table-cell>'
+        b'</table:table-row>'))]),
+        "XML entity expansion in an OpenDocument spreadsheet's content.xml", REFUSED, unreadable, "entit")
+    put("trieu_dong_lap.ods", raw_zip([honest("mimetype", ODS_MIME), honest("content.xml", ods_content(
+        b'<table:table-row table:number-rows-repeated="2000000"><table:table-cell office:value-type="float" '
+        b'office:value="1"/></table:table-row>'))]),
+        "OpenDocument row with a value repeated 2,000,000 times (a few bytes that calamine would build in full)",
+        REFUSED, unreadable, "CCN_MAX_ROWS")
+    put("cot_lap.ods", raw_zip([honest("mimetype", ODS_MIME), honest("content.xml", ods_content(
+        b'<table:table-row><table:table-cell table:number-columns-repeated="5" /><table:table-cell '
+        b'office:value-type="float" office:value="1" table:number-columns-repeated="20000"/></table:table-row>'))]),
+        "OpenDocument cell with a value repeated over 20,000 columns", REFUSED, unreadable, "CCN_MAX_COLUMNS")
     put("nen.xlsx", raw_zip([honest("bao_cao.txt", b"xin gui bao cao")]), "ordinary zip renamed .xlsx", REFUSED,
         unreadable, "zip archive")
     put("bao_cao.xlsx.exe", normal, "a workbook named .exe", REFUSED, "file.type", ".exe")
@@ -322,7 +351,7 @@ def build(inbox: Path, base_dir: Path) -> list[Case]:
     variant("dde_chu.xlsx", "DDE formula typed as text in a value cell: =cmd|'/c calc'!A1", REJECTED,
             "value.not_a_number", lambda s, d: _set_cell_text(s, d, "=cmd|'/c calc'!A1"), reason="cmd|", cell_code="1")
     variant("cong_thuc_khong_luu.xlsx", "formula without a saved value (written by a program, never opened in Excel)",
-            FLAGGED, "value.blank", _with_uncached_formula, cell_code="1")
+            REJECTED, "value.formula_not_computed", _with_uncached_formula, cell_code="1")
     variant("sql_injection.xlsx", "SQL injection and control characters in the project name and sender", READ, "",
             _sql_and_control)
     variant("zip_slip.xlsx", "zip entry named ../../../../tmp/ccn_zip_slip.txt (never extracted)", READ, "",

@@ -98,7 +98,7 @@ def test_form_far_down_and_right_with_a_logo_line_and_several_sheets(tmp_path):
 
 
 @pytest.mark.parametrize("name,content,rule", [
-    ("data.csv", b"TT,Chi tieu\n1,2\n", "file.type"), ("bao_cao.ods", b"PK\x03\x04", "file.type"),
+    ("data.csv", b"TT,Chi tieu\n1,2\n", "file.type"), ("bao_cao.ods", b"PK\x03\x04", "file.unreadable"),
     ("bao_cao.pdf", b"%PDF-1.4", "file.type"), ("bao_cao", b"", "file.type"),
     ("empty.xlsx", b"", "file.unreadable"), ("broken.xls", b"\xd0\xcf\x11\xe0 not really", "file.unreadable"),
 ])

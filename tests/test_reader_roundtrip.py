@@ -1,7 +1,9 @@
 """Property-based round trip (issue #3): a generated truth is written as a workbook with a random combination of
 the ways offices type (SPEC §3) and read back exactly; where the variation must be rejected (words where a
-number belongs, an ambiguous separator, a unit from another row), the expected error names the cell and the
-rest of the form is still read exactly.
+number belongs, an ambiguous separator, a unit from another row, a formula error, a value on a hidden row), the
+expected error names the cell and the rest of the form is still read exactly.  What the sheet shows counts
+(issue #11): a rate stored as 0.6537 in a percent format is 65.37 with no warning, and last period's figures in a
+hidden result column left of the visible one are never read.
 
 Writing goes through openpyxl (``.xlsx``) and, for a share of the cases, xlwt (legacy ``.xls``).
 """
@@ -27,6 +29,15 @@ FORMS = load_forms()
 A = admin()
 PROVINCES = sorted(A.provinces)
 OLD_PROVINCES = sorted(A.old_provinces)
+
+
+@dataclass
+class Display:
+    """What is done to a written sheet that changes what it shows, not what it holds (issue #11)."""
+
+    percent_format: bool = False  # rates stored as fractions in a 0.00% format
+    hidden_row: str | None = None  # the indicator whose row is hidden
+    stale_column: bool = False  # last period's results in a hidden "Kết quả" column left of the table
 
 
 @dataclass
@@ -143,17 +154,28 @@ def truths(draw, form: str | None = None) -> tuple[Truth, Identification]:
 BAD_TEXT = [("khoảng 20", "value.not_a_number"), ("> 700", "value.not_a_number"), ("-", "value.not_a_number"),
             ("không", "value.not_a_number"),
             ("không rõ", "value.not_a_number"), ("20 - 25", "value.not_a_number"), ("12,5 ha", "value.unit_in_cell"), ("1.234", "value.ambiguous_separator"),
-            ("12 người", "value.unit_in_cell")]
+            ("12 người", "value.unit_in_cell"), ("#DIV/0!", "value.formula_error"), ("#N/A", "value.formula_error"),
+            ("#REF!", "value.formula_error"), ("#VALUE!", "value.formula_error")]
+ERRORS = {text for text, rule in BAD_TEXT if rule == "value.formula_error"}
 
 
 # --- writing ----------------------------------------------------------------------------------------------------
 def _save_xls(wb, path: Path) -> None:
-    """The same workbook as legacy Excel 97–2003 (values and merged cells)."""
+    """The same workbook as legacy Excel 97–2003 (values, merged cells, error cells, percent formats, hidden rows
+    and columns)."""
     import xlwt
+    from openpyxl.utils import column_index_from_string
 
     book = xlwt.Workbook(encoding="utf-8")
+    percent = xlwt.easyxf(num_format_str="0.00%")
     for ws in wb.worksheets:
         sheet = book.add_sheet(ws.title[:31])
+        for r, dim in ws.row_dimensions.items():
+            if dim.hidden:
+                sheet.row(r - 1).hidden = True
+        for letter, dim in ws.column_dimensions.items():
+            if dim.hidden:
+                sheet.col(column_index_from_string(letter) - 1).hidden = True
         merged = {(m.min_row, m.min_col): m for m in ws.merged_cells.ranges}
         covered = {(r, c) for m in ws.merged_cells.ranges for r in range(m.min_row, m.max_row + 1)
                    for c in range(m.min_col, m.max_col + 1)}
@@ -164,23 +186,32 @@ def _save_xls(wb, path: Path) -> None:
                 m = merged.get((cell.row, cell.column))
                 if m is not None:
                     sheet.write_merge(m.min_row - 1, m.max_row - 1, m.min_col - 1, m.max_col - 1, cell.value)
+                elif cell.data_type == "e":
+                    sheet.row(cell.row - 1).set_cell_error(cell.column - 1, cell.value)
                 elif (cell.row, cell.column) not in covered:
-                    sheet.write(cell.row - 1, cell.column - 1, cell.value)
+                    style = percent if "%" in cell.number_format else None
+                    sheet.write(cell.row - 1, cell.column - 1, cell.value, *([style] if style else []))
     book.save(str(path))
 
 
-def _write(tmp: Path, sheets: list[tuple[str, Truth, Identification, Typing]], xls: bool) -> tuple[Path, list]:
+def _write(tmp: Path, sheets: list[tuple[str, Truth, Identification, Typing, Display]], xls: bool) -> tuple[Path, list]:
     """The workbook, and for each sheet the cell where each row's value was written."""
     from openpyxl import Workbook
 
     wb = Workbook()
     wb.remove(wb.active)
     cells = []
-    for title, truth, ident, typing in sheets:
+    for title, truth, ident, typing, display in sheets:
         ws = wb.create_sheet(title)
         typed: dict[str, object] = dict(truth.values)
         typed.update({code: text for code, (text, _) in truth.bad.items()})
-        cells.append(write_form(ws, FormContent(truth.form, ident, typed, generation=truth.generation), typing))
+        where = write_form(ws, FormContent(truth.form, ident, typed, generation=truth.generation), typing)
+        cells.append(where)
+        for code, (text, _) in truth.bad.items():
+            if text in ERRORS:  # an error cell, as a spreadsheet saves a formula whose result is an error
+                ws[where[code]].value = text
+                ws[where[code]].data_type = "e"
+        _display(ws, truth, typing, display, where)
     path = tmp / ("bao_cao.xls" if xls else "bao_cao.xlsx")
     if xls:
         _save_xls(wb, path)
@@ -189,20 +220,53 @@ def _write(tmp: Path, sheets: list[tuple[str, Truth, Identification, Typing]], x
     return path, cells
 
 
+def _display(ws, truth: Truth, typing: Typing, display: Display, where: dict[str, str]) -> None:
+    from openpyxl.utils import column_index_from_string, get_column_letter
+    from openpyxl.utils.cell import coordinate_from_string
+
+    if display.percent_format:
+        for code, value in truth.values.items():
+            cell = ws[where[code]]
+            if FORMS[truth.form].row(code).unit == "percent" and code not in truth.bad and value \
+                    and isinstance(cell.value, (int, float)):
+                cell.value = value / 100
+                cell.number_format = "0.00%"
+    if display.hidden_row:
+        ws.row_dimensions[coordinate_from_string(where[display.hidden_row])[1]].hidden = True
+    if display.stale_column:  # typing.col_offset >= 1: the column left of (1) TT holds last period's results
+        letter = coordinate_from_string(next(iter(where.values())))[0]
+        stale = get_column_letter(typing.col_offset)
+        header = next(r for r in range(1, ws.max_row + 1) if isinstance(ws[f"{letter}{r}"].value, str)
+                      and ws[f"{letter}{r}"].value.startswith("Kết quả"))
+        ws[f"{stale}{header}"] = "Kết quả kỳ trước"
+        for code, ref in where.items():
+            ws[f"{stale}{coordinate_from_string(ref)[1]}"] = 7.0
+        ws.column_dimensions[stale].hidden = True
+        assert column_index_from_string(stale) < column_index_from_string(letter)
+
+
 # --- reading back -----------------------------------------------------------------------------------------------
 def _check(path: Path, sheets, cells: list[dict[str, str]], folders: list[str]) -> None:
     reading = read_workbook(path)
     assert not reading.findings, [f.message for f in reading.findings]
     assert [r.sheet for r in reading.reports] == [s[0] for s in sheets]
-    for report, (title, truth, ident, typing), where in zip(reading.reports, sheets, cells):
+    for report, (title, truth, ident, typing, display), where in zip(reading.reports, sheets, cells):
         assert report.form == truth.form, (title, report.form)
         spec = FORMS[truth.form]
         expected = {c: v for c, v in truth.values.items() if v is not None and c not in truth.bad}
-        if typing.percent_style == "fraction":
+        if typing.percent_style == "fraction" and not display.percent_format:
             assumed = {c for c, v in expected.items() if spec.row(c).unit == "percent" and v}
         else:
             assumed = set()
+        hidden = display.hidden_row
+        hidden_value = hidden is not None and (truth.values[hidden] is not None or hidden in truth.bad)
+        if hidden is not None:
+            expected.pop(hidden, None)
+            assumed.discard(hidden)
         got = {c: v.value for c, v in report.values.items()}
+        if display.percent_format:  # 65.37 stored as 0.6537 and multiplied back: equal to the last float bit
+            got = {c: round(v, 9) for c, v in got.items()}
+            expected = {c: round(v, 9) for c, v in expected.items()}
         assert got == expected, {c: (expected.get(c), got.get(c)) for c in set(got) | set(expected)
                                  if got.get(c) != expected.get(c)}
         assert {c: v.cell for c, v in report.values.items()} == {c: where[c] for c in expected}
@@ -212,10 +276,15 @@ def _check(path: Path, sheets, cells: list[dict[str, str]], folders: list[str]) 
             by_rule.setdefault(f.rule_id, set()).add(f.indicator_code)
             if f.rule_id.startswith("value."):  # every finding about a value names its cell
                 assert f.cell == where[f.indicator_code], (f.rule_id, f.cell, where[f.indicator_code])
-        blanks = {c for c, v in truth.values.items() if v is None and c not in truth.bad}
+        blanks = {c for c, v in truth.values.items() if v is None and c not in truth.bad and c != hidden}
         want = {"value.blank": blanks, "value.percent_assumed": assumed}
         for code, (_, rule) in truth.bad.items():
-            want.setdefault(rule, set()).add(code)
+            if code != hidden:
+                want.setdefault(rule, set()).add(code)
+        if hidden is not None:  # a value on a hidden row is refused; a hidden empty row is a row the form lacks
+            want.setdefault("value.hidden" if hidden_value else "structure.row_missing", set()).add(hidden)
+        if display.stale_column:
+            want["structure.hidden_column_ignored"] = {None}
         assert by_rule == {k: v for k, v in want.items() if v}, [(f.rule_id, f.cell, f.message_en) for f in report.findings]
 
         who = resolve_units(report, path.name, folders)
@@ -248,6 +317,8 @@ def test_any_typing_reads_back_the_truth(tmp_path_factory, data):
     for title in names:
         truth, ident = data.draw(truths(), label="truth")
         typing = data.draw(typings, label="typing")
+        display = Display(percent_format=data.draw(st.booleans(), label="percent format"),
+                          stale_column=typing.col_offset >= 1 and data.draw(st.booleans(), label="stale column"))
         if not typing.codes and typing.label_style == "retyped":
             typing.label_style = "nfc"  # a shortened label with no code is an error, tested below
         if data.draw(st.integers(0, 3), label="bad?") == 0:
@@ -258,11 +329,13 @@ def test_any_typing_reads_back_the_truth(tmp_path_factory, data):
             if rule == "value.unit_in_cell" and row.unit in ("persons", "ha"):
                 text = "12 người" if row.unit == "ha" else "12 ha"
             truth.bad[row.code] = (text, rule)
-        sheets.append((title, truth, ident, typing))
+        if data.draw(st.integers(0, 4), label="hidden row?") == 0:
+            display.hidden_row = data.draw(st.sampled_from([r.code for r in FORMS[truth.form].rows]), label="hidden")
+        sheets.append((title, truth, ident, typing, display))
     folder_of = sheets[0][1]
     folders = ["inbox", f"{folder_of.old_province_code or folder_of.province_code}_"
                         f"{slug(A.old_provinces[folder_of.old_province_code].name if folder_of.old_province_code else A.provinces[folder_of.province_code].name)}"]
-    for title, truth, ident, typing in sheets:
+    for title, truth, ident, typing, _display in sheets:
         if (truth.old_province_code or truth.province_code) != (folder_of.old_province_code or folder_of.province_code):
             typing.identification = True  # the folder names only the first sheet's province
     xls = data.draw(st.integers(0, 4), label="xls?") == 0

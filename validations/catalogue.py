@@ -70,6 +70,7 @@ def finding(rule_id: str, *, sheet: str | None = None, cell: str | None = None,
     rule = rules()[rule_id]
     p = _Params({k: "" if v is None else v for k, v in params.items()})
     p.setdefault("detail", "")
+    p.setdefault("cell", cell or "")  # where the finding is, for a message that names its cell
     if expected is not None:
         p.setdefault("expected", expected)
     return Finding(
