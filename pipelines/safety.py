@@ -165,7 +165,7 @@ def _inspect_zip(path: Path, limits: Limits) -> Inspection:
             kinds: dict[int, str] = {}
         else:
             sheets = _worksheet_parts(zf, names)
-            kinds = xlsx_style_kinds(_xml(zf, "xl/styles.xml"))
+            kinds = xlsx_style_kinds(_part(zf, "xl/styles.xml"))
         with open(path, "rb") as fh:
             for info in infos:
                 counter = None
@@ -220,6 +220,20 @@ def _xml(zf: zipfile.ZipFile, name: str):
         raise Refused(f"the part {name} declares XML entities or a DTD, which Excel never writes "
                       f"(refused as an XML entity attack: {type(exc).__name__})") from exc
     except (SafeET.ParseError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        raise Refused(f"the part {name} is damaged ({exc}) (tệp bị hỏng)") from exc
+
+
+def _part(zf: zipfile.ZipFile, name: str) -> bytes | None:
+    """A small part's bytes (its size, checksum and DTD are verified with every other part)."""
+    try:
+        size = zf.getinfo(name).file_size
+    except KeyError:
+        return None
+    if size > MAX_INDEX_PART:
+        raise Refused(f"the part {name} is {size:,} bytes; Excel writes a few thousand (a forged workbook)")
+    try:
+        return zf.read(name)
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise Refused(f"the part {name} is damaged ({exc}) (tệp bị hỏng)") from exc
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 # Kinds of number format that change what a person reads from a number (see format_kind).
 PERCENT = "percent"  # 0.6344 shown as 63.44 %
@@ -61,6 +62,7 @@ _SCALED = re.compile(r"[0#?],+(?![0#?,])")
 _BUILTIN = {9: "0%", 10: "0.00%"}  # built-in formats that matter here (ECMA-376 18.8.30)
 
 
+@lru_cache(maxsize=1024)
 def format_kind(code: str) -> str | None:
     """PERCENT, HIDDEN or DIFFERENT for a number format code that changes what a positive number shows, else None.
 
@@ -81,30 +83,45 @@ def format_kind(code: str) -> str | None:
     return PERCENT if "%" in first else None
 
 
-def xlsx_style_kinds(styles) -> dict[int, str]:
-    """Cell style index (``s``) -> format kind, from the parsed ``xl/styles.xml`` (None when there is none)."""
-    if styles is None:
+_NUMFMT = re.compile(rb"""<(?:[\w.-]+:)?numFmt\s([^>]*)>""")
+_CELLXFS = re.compile(rb"""<(?:[\w.-]+:)?cellXfs\b[^>]*>(.*?)</(?:[\w.-]+:)?cellXfs>""", re.S)
+_XF = re.compile(rb"""<(?:[\w.-]+:)?xf\b([^>]*)>""")
+_FMT_ID = re.compile(rb"""\bnumFmtId\s*=\s*["'](\d+)["']""")
+_ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
+_NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+
+
+def _unescape(text: str) -> str:
+    def one(m: re.Match) -> str:
+        e = m.group(1)
+        if e.startswith("#"):
+            n = int(e[2:], 16) if e[1] in "xX" else int(e[1:])
+            return chr(n) if 0 < n < 0x110000 else ""
+        return _NAMED[e]
+    return _ENTITY.sub(one, text)
+
+
+def xlsx_style_kinds(styles: bytes | None) -> dict[int, str]:
+    """Cell style index (``s``) -> format kind, from the bytes of ``xl/styles.xml`` (None when there is none).
+
+    Read by regular expressions, not as a tree: a workbook's styles part holds hundreds of fonts, fills and
+    borders that do not matter here, and parsing them as a tree cost more than the rest of the inspection."""
+    if not styles:
         return {}
     codes = dict(_BUILTIN)
+    for m in _NUMFMT.finditer(styles):
+        a = _attrs(m.group(1))
+        if a.get("numFmtId", "").isdigit():
+            codes[int(a["numFmtId"])] = _unescape(a.get("formatCode", ""))
+    kind_of = {str(n).encode(): k for n, code in codes.items() if (k := format_kind(code))}
+    block = _CELLXFS.search(styles)
+    if block is None or not kind_of.keys() & set(_FMT_ID.findall(block.group(1))):
+        return {}
     kinds: dict[int, str] = {}
-    xfs = None
-    for el in styles:
-        tag = el.tag.rsplit("}", 1)[-1]
-        if tag == "numFmts":
-            for nf in el:
-                try:
-                    codes[int(nf.get("numFmtId", "-1"))] = nf.get("formatCode", "")
-                except ValueError:
-                    continue
-        elif tag == "cellXfs":
-            xfs = el
-    for i, xf in enumerate(xfs if xfs is not None else ()):
-        try:
-            kind = format_kind(codes.get(int(xf.get("numFmtId", "0")), ""))
-        except ValueError:
-            continue
-        if kind:
-            kinds[i] = kind
+    for i, m in enumerate(_XF.finditer(block.group(1))):
+        n = _FMT_ID.search(m.group(1))
+        if n and n.group(1) in kind_of:
+            kinds[i] = kind_of[n.group(1)]
     return kinds
 
 
@@ -113,6 +130,8 @@ _ATTR = re.compile(rb"""([\w:]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ERROR_CELL = re.compile(rb"""<(?:[\w.-]+:)?c\s([^>]*\bt\s*=\s*["']e["'][^>]*)>(.*?)</(?:[\w.-]+:)?c>""", re.S)
 _UNCOMPUTED = re.compile(rb"""<(?:[\w.-]+:)?c\s([^>]*)>\s*<(?:[\w.-]+:)?f\b(?:[^>]*/>|[^>]*>[^<]*</(?:[\w.-]+:)?f>)\s*"""
                          rb"""(?:<(?:[\w.-]+:)?v\s*/>|<(?:[\w.-]+:)?v>\s*</(?:[\w.-]+:)?v>)?\s*</(?:[\w.-]+:)?c>""")
+_HIDDEN_TRUE = re.compile(rb"""\bhidden\s*=\s*["'](?:1|true)["']""")
+_FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s>/]")
 _VALUE = re.compile(rb"<(?:[\w.-]+:)?v>([^<]*)</(?:[\w.-]+:)?v>")
 _HIDDEN_ROW = re.compile(rb"""<(?:[\w.-]+:)?row\s([^>]*\bhidden\s*=\s*["'](?:1|true)["'][^>]*)>""")
 _COL = re.compile(rb"<(?:[\w.-]+:)?col\s([^>]*)/?>")
@@ -148,7 +167,7 @@ def xlsx_marks_small(data: bytes, kinds: dict[int, str]) -> SheetMarks | None:
     """Marks of a worksheet part held whole in memory, by regular expressions; None when a marked element has no
     cell reference (then :class:`XlsxMarksScan` follows the sheet element by element)."""
     marks = SheetMarks()
-    if b"hidden" in data:
+    if b"hidden" in data and _HIDDEN_TRUE.search(data):  # plain byte searches first: most sheets have none
         for m in _HIDDEN_ROW.finditer(data):
             r = _attrs(m.group(1)).get("r", "")
             if not r.isdigit():
@@ -163,7 +182,7 @@ def xlsx_marks_small(data: bytes, kinds: dict[int, str]) -> SheetMarks | None:
                 return None
             v = _VALUE.search(m.group(2))
             marks.errors[pos] = v.group(1).decode("utf-8", "replace") if v else "#ERROR"
-    if b"<f" in data or b":f" in data:
+    if (b"<f>" in data or b"<f " in data or b":f>" in data or b":f " in data) and _FORMULA.search(data):
         for m in _UNCOMPUTED.finditer(data):
             pos = _position(_attrs(m.group(1)).get("r", ""))
             if pos is None:
