@@ -32,7 +32,7 @@ from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
 from pipelines.settings import Limits
-from pipelines.sheet_marks import BiffMarks, OdsScan, SheetMarks, XlsxMarksScan, xlsx_marks_small, xlsx_style_kinds
+from pipelines.sheet_marks import BiffMarks, OdsDataStyles, OdsScan, SheetMarks, XlsxMarksScan, xlsx_marks_small, xlsx_style_kinds
 
 CHUNK = 1 << 20
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -163,6 +163,10 @@ def _inspect_zip(path: Path, limits: Limits) -> Inspection:
         if ods:
             sheets = {"content.xml": "content.xml"}
             kinds: dict[int, str] = {}
+            data_styles = OdsDataStyles()
+            styles = _xml(zf, "styles.xml")
+            if styles is not None:
+                data_styles.walk(styles)
         else:
             sheets = _worksheet_parts(zf, names)
             kinds = xlsx_style_kinds(_part(zf, "xl/styles.xml"))
@@ -170,7 +174,7 @@ def _inspect_zip(path: Path, limits: Limits) -> Inspection:
             for info in infos:
                 counter = None
                 if info.filename in sheets:
-                    counter = (_OdsCounter(limits, budget) if ods else
+                    counter = (_OdsCounter(limits, budget, data_styles) if ods else
                                _SheetCounter(sheets[info.filename], limits, budget, info.file_size, kinds))
                 _verify_entry(fh, info, counter)
                 if counter is not None:
@@ -484,10 +488,10 @@ class _OdsCounter:
     (repeated rows and columns count as many cells as they stand for, so a row repeated a million times with a
     value in it is refused before calamine would build it), collecting the marks on the way."""
 
-    def __init__(self, limits: Limits, budget: list[int]) -> None:
+    def __init__(self, limits: Limits, budget: list[int], data_styles: OdsDataStyles) -> None:
         self.limits, self.budget = limits, budget
         self.bounds: dict[str, _CellBounds] = {}
-        self.scan = OdsScan(self._table, self._cells)
+        self.scan = OdsScan(self._table, self._cells, data_styles)
         self.parser = SafeET.XMLParser(target=self, forbid_dtd=True)
         self.sheet = "content.xml"
 

@@ -325,6 +325,79 @@ _TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 _OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
 _CALCEXT = "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"
 _T = "{%s}" % _TABLE
+_NUMBER = "{urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0}"
+_STYLE = "{urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
+
+
+class OdsDataStyles:
+    """The number styles of an OpenDocument spreadsheet (``styles.xml`` and the automatic styles that open
+    ``content.xml``), as an expat target: cell style name -> PERCENT, HIDDEN or DIFFERENT, as :func:`format_kind`
+    does for Excel codes (a style with a map for positive values is decided by the style it maps to)."""
+
+    def __init__(self) -> None:
+        self.styles: dict[str, tuple[str, bool, str | None, bool, str | None]] = {}
+        self.cells: dict[str, str] = {}  # cell style -> data style
+        self._open: list | None = None  # [name, kind, has_number, factor, has_text, positive map]
+        self._in_text = False
+
+    def start(self, tag: str, attrs: dict) -> None:
+        if tag.startswith(_NUMBER):
+            local = tag[len(_NUMBER):]
+            if local.endswith("-style"):
+                self._open = [attrs.get(_STYLE + "name", ""), local, False, None, False, None]
+            elif self._open is not None and local in ("number", "scientific-number", "fraction"):
+                self._open[2] = True
+                self._open[3] = attrs.get(_NUMBER + "display-factor")
+            elif local == "text":
+                self._in_text = True
+        elif tag == _STYLE + "map" and self._open is not None:
+            condition = attrs.get(_STYLE + "condition", "").replace(" ", "")
+            if condition in ("value()>0", "value()>=0"):
+                self._open[5] = attrs.get(_STYLE + "apply-style-name")
+        elif tag == _STYLE + "style" and attrs.get(_STYLE + "family") == "table-cell":
+            data = attrs.get(_STYLE + "data-style-name")
+            if data:
+                self.cells[attrs.get(_STYLE + "name", "")] = data
+
+    def data(self, text: str) -> None:
+        if self._in_text and self._open is not None and text.strip():
+            self._open[4] = True
+
+    def end(self, tag: str) -> None:
+        if tag == _NUMBER + "text":
+            self._in_text = False
+        elif tag.startswith(_NUMBER) and tag.endswith("-style") and self._open is not None:
+            name, *rest = self._open
+            self.styles[name] = tuple(rest)
+            self._open = None
+
+    def walk(self, element) -> None:
+        """Feed a parsed tree (``styles.xml``) through the same callbacks."""
+        self.start(element.tag, element.attrib)
+        if element.text:
+            self.data(element.text)
+        for child in element:
+            self.walk(child)
+            if child.tail:
+                self.data(child.tail)
+        self.end(element.tag)
+
+    def kind(self, cell_style: str | None) -> str | None:
+        name, seen = self.cells.get(cell_style or ""), set()
+        while name in self.styles and name not in seen:
+            seen.add(name)
+            local, has_number, factor, has_text, positive = self.styles[name]
+            if positive:
+                name = positive
+                continue
+            if local == "percentage-style":
+                return PERCENT
+            if local not in ("number-style", "currency-style"):
+                return None
+            if not has_number:
+                return DIFFERENT if has_text else HIDDEN
+            return DIFFERENT if factor not in (None, "1") else None
+        return None
 
 
 class OdsScan:
@@ -334,8 +407,9 @@ class OdsScan:
     run's last cell, and how many cells it stands for) so that pipelines/safety.py can hold them to its limits;
     repeated empty rows and columns (LibreOffice writes a million of them after the last row) cost nothing."""
 
-    def __init__(self, on_table, on_cells) -> None:
+    def __init__(self, on_table, on_cells, data_styles: OdsDataStyles | None = None) -> None:
         self.on_table, self.on_cells = on_table, on_cells
+        self.data_styles = data_styles or OdsDataStyles()
         self.marks: dict[str, SheetMarks] = {}
         self._table: str | None = None
         self._sheet: SheetMarks | None = None
@@ -348,6 +422,8 @@ class OdsScan:
         self._depth_p = 0
 
     def start(self, tag: str, attrs: dict) -> None:
+        if self._table is None:  # the automatic styles come before the tables
+            self.data_styles.start(tag, attrs)
         if not tag.startswith(_T):
             if self._cell is not None and tag.endswith("}p"):
                 self._depth_p += 1
@@ -377,9 +453,11 @@ class OdsScan:
                 here = (self._row, self._col)
                 if not kind:  # a formula saved without its result
                     self._sheet.errors[here] = NOT_COMPUTED
-                if kind == "percentage":
+                shown = PERCENT if kind == "percentage" else \
+                    self.data_styles.kind(attrs.get(_T + "style-name")) if kind == "float" else None
+                if shown:
                     for i in range(min(n, 16384)):
-                        self._sheet.formats[(self._row, self._col + i)] = PERCENT
+                        self._sheet.formats[(self._row, self._col + i)] = shown
                 if kind == "error":
                     self._cell = (*here, n, kind)
                     self._text = []
@@ -387,10 +465,14 @@ class OdsScan:
             self._col += n
 
     def data(self, text: str) -> None:
+        if self._table is None:
+            self.data_styles.data(text)
         if self._depth_p:
             self._text.append(text)
 
     def end(self, tag: str) -> None:
+        if self._table is None:
+            self.data_styles.end(tag)
         if tag == _T + "table-row":
             self._row += self._row_repeat
             return

@@ -32,8 +32,7 @@ def test_marks_of_a_sheet_saved_by_libreoffice(ext):
     assert marks.hidden_rows == {7} and marks.hidden_cols == {1}
     assert marks.formats[(0, 3)] == PERCENT and marks.formats[(1, 3)] == PERCENT
     assert (2, 3) not in marks.formats and (3, 3) not in marks.formats and (6, 3) not in marks.formats
-    if ext != "ods":  # OpenDocument data styles are not read yet: ;;; and scaled formats (issue #11 note)
-        assert marks.formats[(4, 3)] == HIDDEN and marks.formats[(5, 3)] == DIFFERENT
+    assert marks.formats[(4, 3)] == HIDDEN and marks.formats[(5, 3)] == DIFFERENT
     assert (0, 4) not in marks.errors  # =A3*2, computed by LibreOffice
     assert set(inspection.marks) == {"Biểu 04", "Ẩn"}
 
