@@ -5,23 +5,30 @@ Each file is read exactly as the pipeline reads it (pipelines/reader.py), its re
 (validations/rules.toml); a province's cluster register workbook is checked as a register.  Nothing is written
 anywhere: the result is the list of findings, each with its sheet and cell and a message in Vietnamese and
 English.
+
+``ccn check`` takes files and folders: a folder is searched recursively for workbooks (:func:`collect`).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from validations.catalogue import Finding, finding
 
 
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+
+
 @dataclass
 class SheetCheck:
     sheet: str | None
-    what: str  # "Biểu số 02 · 2026-H1 · Tỉnh Lào Cai · …" or "danh sách cụm công nghiệp · …"
+    what: str  # "Biểu số 02 · 2026-H1 · Tỉnh Lào Cai · …" or "Danh sách cụm công nghiệp · …"
     values: int
     findings: list[Finding] = field(default_factory=list)
+    counted: tuple[str, str] = ("giá trị", "values")  # what ``values`` counts, in Vietnamese and English
 
 
 @dataclass
@@ -46,9 +53,52 @@ class FileCheck:
 def register_check(path: Path, register) -> FileCheck:
     """The check of a file read as a cluster register (``reader.RegisterReading``)."""
     out = FileCheck(path)
-    what = " · ".join(p for p in ("danh sách cụm công nghiệp / cluster register", register.province_name) if p)
-    out.sheets.append(SheetCheck(register.sheet, f"{what} · {len(register.rows)} cụm/clusters",
-                                 len(register.rows), register.findings))
+    what = " · ".join(p for p in ("Danh sách cụm công nghiệp", register.province_name) if p)
+    out.sheets.append(SheetCheck(register.sheet, what, len(register.rows), register.findings, ("cụm", "clusters")))
+    return out
+
+
+@dataclass
+class Collected:
+    """What ``ccn check`` was given, expanded: the workbooks to check, in order, and what was left aside."""
+
+    files: list[Path] = field(default_factory=list)
+    empty_folders: list[Path] = field(default_factory=list)  # folders holding no workbook at all
+    skipped: int = 0  # other files found in the folders (not workbooks, hidden, office lock files)
+
+
+def is_workbook_name(name: str) -> bool:
+    """A workbook by its name: one of WORKBOOK_SUFFIXES, not hidden, not an office lock file (``~$…``)."""
+    return name.lower().endswith(WORKBOOK_SUFFIXES) and not name.startswith((".", "~$"))
+
+
+def workbooks_in(folder: Path) -> tuple[list[Path], int]:
+    """Every workbook under ``folder`` (recursively, hidden folders left out, links not followed), sorted by
+    path; and how many other files were left aside."""
+    found, skipped = [], 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if is_workbook_name(name):
+                found.append(Path(root) / name)
+            else:
+                skipped += 1
+    return sorted(found), skipped
+
+
+def collect(paths: list[Path]) -> Collected:
+    """Files as given (whatever their name: a file named on the command line is always checked) and the workbooks
+    of every folder."""
+    out = Collected()
+    for path in paths:
+        if path.is_dir():
+            found, skipped = workbooks_in(path)
+            out.files += found
+            out.skipped += skipped
+            if not found:
+                out.empty_folders.append(path)
+        else:
+            out.files.append(path)
     return out
 
 
@@ -58,7 +108,9 @@ def check_file(path: Path) -> FileCheck:
 
     out = FileCheck(path)
     if not path.is_file():
-        out.findings.append(finding("file.unreadable", reason="no such file (không có tệp này)"))
+        vi = finding("file.unreadable", reason="không có tệp này")
+        vi.message_en = finding("file.unreadable", reason="no such file").message_en  # each half in its language
+        out.findings.append(vi)
         return out
     reading = read_workbook(path)
     if not reading.reports and any(f.rule_id == "structure.form_not_found" for f in reading.findings):
@@ -117,22 +169,34 @@ class _Keep(dict):
 
 
 def format_check(result: FileCheck) -> str:
-    """The findings of one file for a terminal: where, rule, then Vietnamese and English."""
+    """The findings of one file for a terminal: where, rule, then the message in Vietnamese and in English."""
     lines = [f"== {result.path}"]
     for f in result.findings:
         lines += _finding_lines(f)
     for s in result.sheets:
-        lines.append(f"   sheet \"{s.sheet}\": {s.what} — {s.values} giá trị/values read")
+        vi, en = s.counted
+        lines.append(f"   \"{s.sheet}\": {s.what}: {s.values} {vi} — {s.values} {en}")
         for f in sorted(s.findings, key=lambda f: (not f.is_error, _cell_order(f.cell))):
             lines += _finding_lines(f)
     if not result.all_findings:
-        lines.append("   OK: không có lỗi hay cảnh báo / no errors or warnings")
+        lines.append("   OK: không có lỗi hay cảnh báo — no errors or warnings")
     return "\n".join(lines)
 
 
+def format_total(results: list[FileCheck]) -> str:
+    """The last line of ``ccn check``: how many files, how many with errors, errors and warnings, the verdict."""
+    n, bad = len(results), sum(1 for r in results if r.errors)
+    errors, warnings = sum(r.errors for r in results), sum(r.warnings for r in results)
+    vi = f"{n} tệp ({bad} tệp có lỗi): {errors} lỗi, {warnings} cảnh báo; " + \
+        ("sửa các lỗi trước khi gửi." if errors else "có thể gửi.")
+    en = f"{n} files ({bad} with errors): {errors} errors, {warnings} warnings; " + \
+        ("fix the errors before sending." if errors else "ready to send.")
+    return f"{vi} — {en}"
+
+
 def _finding_lines(f: Finding) -> list[str]:
-    kind = "LỖI/ERROR     " if f.is_error else "cảnh báo/warn "
-    where = f.where() or "(tệp/file)"
+    kind = "LỖI / ERROR     " if f.is_error else "cảnh báo / warn "
+    where = f.where() or "(tệp / file)"
     return [f"   {kind} {where:<22} {f.rule_id}", f"        {f.message_vi}", f"        {f.message_en}"]
 
 

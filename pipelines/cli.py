@@ -3,6 +3,11 @@
 Every command works on the home in ``CCN_HOME`` (default ``./.ccn``) and the warehouse in
 ``CCN_WAREHOUSE_URL`` (default: the embedded SQLite file in the home).  Heavy libraries (Dagster, Great
 Expectations) are imported only by the commands that need them.
+
+Every message is written as the project writes a finding's message: the whole sentence in Vietnamese, then
+`` — `` and the whole sentence in English (:func:`say`).  Commands that only read (``summary``, ``findings``,
+``completeness``, ``feedback``, ``export``, ``waive``) open an existing warehouse and never create one; a
+database that cannot be reached is one line on stderr; a closed pipe ends the command quietly.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ EPILOG = """environment:
   CCN_MAX_FILE_MB, CCN_MAX_UNCOMPRESSED_MB, CCN_MAX_ROWS, CCN_MAX_COLUMNS, CCN_MAX_CELLS
                       limits on one input file (20, 100, 10000, 256, 500000); see docs/reliability.md
 
+exit status:
+  0 done; 1 a file has an error (check, register) or the summary differs from truth.json;
+  2 nothing to work on or wrong input (no warehouse in CCN_HOME, no workbook, unknown submission …);
+  3 the database cannot be reached or refused the command; 141 the reader of the output went away (| head)
+
 examples:
   ccn sample --out .ccn/inbox --provinces 3      write a national sample with truth.json
   ccn run                                        ingest everything new in the inbox
@@ -29,8 +39,18 @@ examples:
   ccn feedback 42 --out phan_hoi.xlsx            the workbook to send back, failing cells marked
   ccn template 03 --out bieu03.xlsx              an empty Biểu 03 to fill in (drop-downs, labels locked)
   ccn check bieu03.xlsx bieu02_*.xlsx            check workbooks before sending them; exit 1 on any error
+  ccn check bao_cao/                             check every workbook in a folder and its subfolders
   ccn waive 1234 --reason "..." --by "Name"      accept a finding knowingly; loads on the next run
 """
+
+
+def say(vi: str, en: str) -> str:
+    """One message: wholly Vietnamese, then wholly English (the style of a finding's message)."""
+    return f"{vi} — {en}"
+
+
+def _fail(command: str, vi: str, en: str) -> None:
+    print(f"ccn {command}: {say(vi, en)}", file=sys.stderr)
 
 
 def _period(text: str):
@@ -58,8 +78,11 @@ def cmd_sample(args) -> int:
         truth = generate(Path(args.out), args.period, provinces=args.provinces, seed=args.seed,
                          progress=lambda d, t: show("sample", d, t))
     c = truth["counts"]
-    print(f"wrote {c['files']} files for {truth['period']} to {args.out} "
-          f"({c['rejected']} with deliberate errors, {c['late']} late); truth in {Path(args.out) / 'truth.json'}")
+    truth_path = Path(args.out) / "truth.json"
+    print(say(f"Đã ghi {c['files']} tệp kỳ {truth['period']} vào {args.out} ({c['rejected']} tệp cố ý có lỗi, "
+              f"{c['late']} tệp nộp muộn); đáp án trong {truth_path}.",
+              f"Wrote {c['files']} files for {truth['period']} to {args.out} ({c['rejected']} with deliberate errors, "
+              f"{c['late']} late); truth in {truth_path}."))
     return 0
 
 
@@ -97,7 +120,14 @@ def cmd_run(args) -> int:
     """Execute the ingest job in process, so the run appears in the Dagster UI's history."""
     from pipelines.progress import TerminalProgress, set_reporter
     from pipelines.settings import settings
+    from schemas.warehouse import make_engine
 
+    probe = make_engine(settings().warehouse_url)  # a database that cannot be reached: one line (main), no run
+    try:
+        with probe.connect():
+            pass
+    finally:
+        probe.dispose()
     dagster_home = _dagster_home()
     from dagster import DagsterInstance
 
@@ -107,7 +137,7 @@ def cmd_run(args) -> int:
     s = settings()
     inbox = Path(args.inbox).resolve() if args.inbox else s.inbox
     if not inbox.is_dir():
-        print(f"ccn run: inbox {inbox} is not a folder", file=sys.stderr)
+        _fail("run", f"hộp thư đến {inbox} không phải là thư mục.", f"the inbox {inbox} is not a folder.")
         return 2
     set_reporter(TerminalProgress())
     job = defs.resolve_job_def("ingest")
@@ -142,33 +172,32 @@ def _print_run(result, stats) -> dict:
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         meta.update({k: v.value for k, v in mat.metadata.items()})
-    rows = {"files": "new_files", "duplicates": "duplicates", "accepted": "accepted",
-            "  with warnings": "accepted_with_warnings", "rejected": "rejected", "superseded": "superseded",
-            "late": "late"}
+    rows = {"tệp mới / files": "new_files", "trùng / duplicates": "duplicates", "nhận / accepted": "accepted",
+            "  có cảnh báo / with warnings": "accepted_with_warnings", "từ chối / rejected": "rejected",
+            "bị thay thế / superseded": "superseded", "nộp muộn / late": "late"}
     counts = {key: meta.get(key, 0) for key in rows.values()}
     stages = {st.step_key: round((st.end_time or 0) - (st.start_time or 0), 3) for st in stats}
-    print(f"\nrun {result.run_id}")
+    print(f"\n{say(f'Lần chạy {result.run_id}', f'run {result.run_id}')}")
     for label, key in rows.items():
-        print(f"  {label:<16}{counts[key]:>8}")
-    print("  stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
+        print(f"  {label:<30}{counts[key]:>8}")
+    print("  thời gian từng bước / stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
     return {"run_id": result.run_id, "counts": counts, "stage_seconds": stages}
 
 
 def cmd_summary(args) -> int:
-    from pipelines.settings import settings
     from pipelines.stages import national_summary
-    from schemas.warehouse import make_engine, upgrade
 
-    engine = make_engine(settings().warehouse_url)
-    upgrade(engine)
-    df = national_summary(engine, args.period.code if args.period else None)
+    df = national_summary(_warehouse(), args.period.code if args.period else None)
     if args.truth:
         return _compare_truth(df, Path(args.truth))
     if df.empty:
-        print("no accepted Biểu 04 yet" + (f" for {args.period}" if args.period else ""))
+        vi, en = (f" kỳ {args.period}", f" for {args.period}") if args.period else ("", "")
+        print(say(f"Chưa có Biểu 04 nào được nhận{vi}.", f"No accepted Biểu 04 yet{en}."))
         return 0
-    for period, part in df.groupby("period", sort=True):
-        print(f"\nNational summary {period} (Biểu 04, {int(part['provinces_reporting'].max())} provinces)")
+    for i, (period, part) in enumerate(df.groupby("period", sort=True)):
+        n = int(part['provinces_reporting'].max())
+        print(("\n" if i else "") + say(f"Tổng hợp toàn quốc kỳ {period} (Biểu 04, {n} tỉnh)",
+                         f"National summary {period} (Biểu 04, {n} provinces)"))
         for r in part.itertuples():
             value = "" if r.value is None else f"{r.value:,.2f}"
             print(f"  {r.indicator_code:>5}  {r.indicator_name[:70]:<70} {value:>16} {r.unit}")
@@ -187,11 +216,16 @@ def _compare_truth(df, path: Path) -> int:
         r = got.get(code)
         if r is None or not math.isclose(r.value, t["value"], rel_tol=1e-9, abs_tol=1e-9) \
                 or r.provinces_reporting != t["provinces_reporting"]:
-            bad.append(f"  row {code}: warehouse {getattr(r, 'value', None)} vs truth {t['value']}")
+            got_value, want = getattr(r, "value", None), t["value"]
+            bad.append("  " + say(f"dòng {code}: kho dữ liệu {got_value}, đáp án {want}",
+                                  f"row {code}: warehouse {got_value}, truth {want}"))
+    p, n = truth["period"], len(truth["national_summary"])
     if bad:
-        print(f"national summary {truth['period']} differs from {path}:", *bad, sep="\n")
+        print(say(f"Tổng hợp toàn quốc kỳ {p} khác {path}:", f"national summary {p} differs from {path}:"), *bad,
+              sep="\n")
         return 1
-    print(f"national summary {truth['period']}: all {len(truth['national_summary'])} rows equal {path}")
+    print(say(f"Tổng hợp toàn quốc kỳ {p}: cả {n} dòng đúng bằng {path}.",
+              f"national summary {p}: all {n} rows equal {path}."))
     return 0
 
 
@@ -201,8 +235,8 @@ def cmd_template(args) -> int:
 
     out = Path(args.out)
     if out.suffix.lower() != ".xlsx":
-        print("ccn template: --out must end in .xlsx (drop-down lists and protection need the .xlsx format)",
-              file=sys.stderr)
+        _fail("template", "--out phải có đuôi .xlsx (danh sách chọn và khoá ô cần định dạng .xlsx).",
+              "--out must end in .xlsx (drop-down lists and protection need the .xlsx format).")
         return 2
     if args.province:
         from schemas.admin import admin
@@ -210,37 +244,54 @@ def cmd_template(args) -> int:
         a = admin()
         table = a.old_provinces if args.generation == "district" else a.provinces
         if args.province not in table:
-            print(f"ccn template: {args.province} is not a province code of the "
-                  f"{'pre-2025' if args.generation == 'district' else '2025'} list", file=sys.stderr)
+            old = args.generation == "district"
+            _fail("template", f"{args.province} không phải mã tỉnh trong danh sách "
+                              f"{'trước 2025' if old else 'năm 2025'}.",
+                  f"{args.province} is not a province code of the {'pre-2025' if old else '2025'} list.")
             return 2
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.form == "register":
         write_register_template(out, province_code=args.province)
-        print(f"wrote {out}: the cluster register of a province (one row per cluster; layout in docs/forms.md)")
+        print(say(f"Đã ghi {out}: danh sách cụm công nghiệp của một tỉnh (mỗi cụm một dòng; cách trình bày trong "
+                  "docs/forms.md).",
+                  f"Wrote {out}: the cluster register of a province (one row per cluster; layout in docs/forms.md)."))
     else:
         form = args.form.zfill(2)
         write_template(out, form, generation=args.generation, province_code=args.province)
-        print(f"wrote {out}: Biểu số {form} ({'district wording, before 2025-07-01' if args.generation == 'district' else 'commune wording'}); "
-              "type only in column (4) and the identification lines")
+        old = args.generation == "district"
+        print(say(f"Đã ghi {out}: Biểu số {form} ({'cấp huyện, trước 01/7/2025' if old else 'cấp xã'}); "
+                  "chỉ nhập vào cột (4) và các dòng thông tin nhận dạng.",
+                  f"Wrote {out}: Biểu {form} ({'district wording, before 2025-07-01' if old else 'commune wording'}); "
+                  "type only in column (4) and the identification lines."))
     return 0
 
 
 def cmd_check(args) -> int:
-    """Check workbooks offline, as the pipeline will read them; exit 1 on any error."""
+    """Check workbooks (and every workbook in the folders given) offline, as the pipeline will read them; each
+    file's result as it is checked, then the count; exit 1 on any error, 2 when a folder holds no workbook."""
     import json
 
-    from pipelines.check import as_dict, check_file, format_check
+    from pipelines.check import WORKBOOK_SUFFIXES, as_dict, check_file, collect, format_check, format_total
 
-    results = [check_file(Path(f)) for f in args.files]
+    given = collect([Path(f) for f in args.files])
+    kinds = " ".join(WORKBOOK_SUFFIXES)
+    for folder in given.empty_folders:
+        _fail("check", f"không có bảng tính nào ({kinds}) trong thư mục {folder}.",
+              f"no workbook ({kinds}) in the folder {folder}.")
+    if given.empty_folders:
+        return 2
+    results = []
+    for f in given.files:
+        results.append(check_file(f))
+        if not args.json:
+            print(format_check(results[-1]), flush=True)  # a long folder shows each file as soon as it is read
     if args.json:
         print(json.dumps([as_dict(r) for r in results], ensure_ascii=False, indent=1))
     else:
-        for r in results:
-            print(format_check(r))
-        errors, warnings = sum(r.errors for r in results), sum(r.warnings for r in results)
-        verdict = "sửa các lỗi trước khi gửi / fix the errors before sending" if errors else \
-            "có thể gửi / ready to send"
-        print(f"\n{len(results)} tệp/files: {errors} lỗi/errors, {warnings} cảnh báo/warnings — {verdict}")
+        if given.skipped:
+            print("\n" + say(f"Bỏ qua {given.skipped} tệp không phải bảng tính trong các thư mục.",
+                             f"Left aside {given.skipped} file(s) in the folders that are not workbooks."))
+        print("\n" + format_total(results))
     return 1 if any(r.errors for r in results) else 0
 
 
@@ -253,11 +304,16 @@ def cmd_ui(args) -> int:
                             "-p", str(args.port)], cwd=root)
 
 
-def _warehouse():
+def _warehouse(create: bool = False):
+    """The warehouse of the settings.  Only commands that load data create it (``create``); the others open an
+    existing one or raise ``WarehouseMissing``, which :func:`main` turns into where it looked."""
     from pipelines.settings import settings
-    from schemas.warehouse import make_engine, upgrade
+    from schemas.warehouse import make_engine, open_warehouse, upgrade
 
-    engine = make_engine(settings().warehouse_url)
+    url = settings().warehouse_url
+    if not create:
+        return open_warehouse(url)
+    engine = make_engine(url)
     upgrade(engine)
     return engine
 
@@ -269,26 +325,40 @@ def cmd_findings(args) -> int:
     engine = _warehouse()
     df = list_findings(engine, period=args.period.code if args.period else None, province=args.province,
                        form=args.form, severity=args.severity, submission_id=args.submission)
-    print(format_table(df))
-    if not df.empty:
-        waived = int(df["waived_by"].notna().sum())
-        print(f"\n{len(df)} findings: {int((df.severity == 'error').sum())} errors, "
-              f"{int((df.severity == 'warning').sum())} warnings, {waived} waived, "
-              f"in {df.submission_id.nunique()} submissions")
+    if df.empty:
+        print(say("Không có phát hiện nào.", "No findings."))
+    else:
+        print(say("phát hiện, hồ sơ, biểu, kỳ, tỉnh, đơn vị, trạng thái, mức độ, quy tắc, vị trí, nội dung",
+                  "finding, submission, form, period, province, unit, status, severity, rule, where, message"))
+        print(format_table(df))
+        n, waived, subs = len(df), int(df["waived_by"].notna().sum()), df.submission_id.nunique()
+        errors, warnings = int((df.severity == "error").sum()), int((df.severity == "warning").sum())
+        print("\n" + say(f"{n} phát hiện: {errors} lỗi, {warnings} cảnh báo, {waived} được miễn trừ, "
+                         f"trong {subs} hồ sơ.",
+                         f"{n} findings: {errors} errors, {warnings} warnings, {waived} waived, "
+                         f"in {subs} submissions."))
     for path in latest_data_docs(engine):
-        print(f"Data Docs (Great Expectations) of the latest validation: {path}")
+        print(say(f"Data Docs (Great Expectations) của lần kiểm tra gần nhất: {path}",
+                  f"Data Docs (Great Expectations) of the latest validation: {path}"))
     return 0
 
 
 def cmd_feedback(args) -> int:
     from pipelines.feedback import FeedbackError, write_feedback
 
+    out = Path(args.out)
+    if out.suffix.lower() != ".xlsx":  # openpyxl writes .xlsx bytes whatever the name: a .xls would not open
+        _fail("feedback", f"--out phải có đuôi .xlsx (tệp phản hồi được ghi ở định dạng .xlsx), không phải "
+                          f"\"{out.name}\".",
+              f"--out must end in .xlsx (the feedback workbook is written as .xlsx), not \"{out.name}\".")
+        return 2
     try:
-        fb = write_feedback(_warehouse(), args.submission_id, Path(args.out))
+        fb = write_feedback(_warehouse(), args.submission_id, out)
     except FeedbackError as exc:
         print(f"ccn feedback: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {fb.path}: {fb.findings} findings listed on the first sheet, {fb.cells_marked} cells marked")
+    print(say(f"Đã ghi {fb.path}: {fb.findings} phát hiện liệt kê ở trang đầu, {fb.cells_marked} ô được đánh dấu.",
+              f"Wrote {fb.path}: {fb.findings} findings listed on the first sheet, {fb.cells_marked} cells marked."))
     return 0
 
 
@@ -300,11 +370,17 @@ def cmd_waive(args) -> int:
     except WaiverError as exc:
         print(f"ccn waive: {exc}", file=sys.stderr)
         return 2
-    print(f"finding {w.finding_id} ({w.severity} {w.rule_id}) of submission {w.submission_id} waived by {args.by}")
+    sev_vi = "lỗi" if w.severity == "error" else "cảnh báo"
+    print(say(f"Phát hiện {w.finding_id} ({sev_vi} {w.rule_id}) của hồ sơ {w.submission_id} đã được {args.by} "
+              "miễn trừ.",
+              f"finding {w.finding_id} ({w.severity} {w.rule_id}) of submission {w.submission_id} waived by "
+              f"{args.by}."))
     if w.status == "rejected" and w.errors_left == 0:
-        print(f"submission {w.submission_id} has no standing error left: the next `ccn run` loads it")
+        print(say(f"Hồ sơ {w.submission_id} không còn lỗi nào: lần `ccn run` tới sẽ nạp hồ sơ này.",
+                  f"submission {w.submission_id} has no standing error left: the next `ccn run` loads it."))
     elif w.status == "rejected":
-        print(f"submission {w.submission_id} still has {w.errors_left} standing error(s)")
+        print(say(f"Hồ sơ {w.submission_id} vẫn còn {w.errors_left} lỗi.",
+                  f"submission {w.submission_id} still has {w.errors_left} standing error(s)."))
     return 0
 
 
@@ -319,23 +395,27 @@ def cmd_register(args) -> int:
     from schemas.periods import Period
     from schemas.warehouse import expected_report
 
-    engine = _warehouse()
+    engine = _warehouse(create=True)  # a register may be the first thing a new warehouse receives
     refused = 0
     for f in args.files:
         path = Path(f)
         if not path.is_file():
-            print(f"ccn register: {path}: no such file", file=sys.stderr)
+            _fail("register", f"{path}: không có tệp này.", f"{path}: no such file.")
             refused += 1
             continue
         reading = read_register(path)
         loaded = load_register(engine, reading)
         if loaded.refused:
             refused += 1
-            print(f"{path}: nothing loaded — {loaded.refused}")
+            vi, _, en = loaded.refused.partition(" — ")
+            print(say(f"{path}: không nạp gì ({vi}).", f"{path}: nothing loaded ({en or vi})."))
             print(format_check(register_check(path, reading)))
             continue
-        print(f"{path}: register of province {loaded.province_code} loaded — {len(loaded.added)} clusters added, "
-              f"{len(loaded.verified)} learnt from reports now verified")
+        added, verified = len(loaded.added), len(loaded.verified)
+        print(say(f"{path}: đã nạp danh sách cụm của tỉnh {loaded.province_code}: thêm {added} cụm, {verified} cụm "
+                  "biết qua báo cáo nay được xác nhận.",
+                  f"{path}: register of province {loaded.province_code} loaded: {added} clusters added, "
+                  f"{verified} learnt from reports now verified."))
     with engine.connect() as conn:
         periods = [Period.parse(p) for p in conn.execute(select(expected_report.c.period).distinct()).scalars()]
     for period in periods:  # who should report follows the register at once
@@ -344,22 +424,41 @@ def cmd_register(args) -> int:
 
 
 def cmd_completeness(args) -> int:
-    """Who should have reported for a period and who did, per form and province (recomputed first)."""
-    from pipelines.completeness import completeness, refresh_expected
+    """Who should have reported for a period and who did, per form and province.  Reads only; ``--refresh``
+    first recomputes who should report (as `ccn run` and `ccn register` do after every load)."""
+    from pipelines.completeness import completeness, last_refresh, refresh_expected
 
     engine = _warehouse()
-    refresh_expected(engine, args.period)
+    if args.refresh:
+        counts = refresh_expected(engine, args.period)
+        print(say(f"Đã tính lại danh sách phải báo cáo kỳ {args.period}: {counts.total} báo cáo.",
+                  f"Recomputed who should report for {args.period}: {counts.total} reports."))
+    when = last_refresh(engine, args.period)
+    if when is None:
+        print(say(f"Chưa tính danh sách phải báo cáo kỳ {args.period}; `ccn completeness --period {args.period} "
+                  "--refresh` tính danh sách này.",
+                  f"Who should report for {args.period} was never computed; `ccn completeness --period "
+                  f"{args.period} --refresh` computes it."))
+        return 0
     df = completeness(engine, args.period)
     if args.province:
         df = df[df["province_code"] == args.province]
     if df.empty:
-        print(f"nothing expected for {args.period}" + (f" in province {args.province}" if args.province else ""))
+        vi, en = (f" ở tỉnh {args.province}", f" in province {args.province}") if args.province else ("", "")
+        print(say(f"Không có báo cáo nào phải nộp kỳ {args.period}{vi}.", f"Nothing expected for {args.period}{en}."))
         return 0
     cols = ["form", "province_code", "expected", "received", "on_time", "late", "missing"]
+    print(say("biểu, mã tỉnh, phải nộp, đã nhận, đúng hạn, muộn, còn thiếu",
+              "form, province code, expected, received, on time, late, missing"))
     print(df[cols].to_string(index=False))
     totals = df.groupby("form")[cols[2:]].sum()
-    print(f"\n{args.period}, all provinces:")
+    scope_vi, scope_en = (f"tỉnh {args.province}", f"province {args.province}") if args.province else \
+        ("tất cả các tỉnh", "all provinces")
+    print("\n" + say(f"Kỳ {args.period}, {scope_vi}:", f"{args.period}, {scope_en}:"))
     print(totals.to_string())
+    stamp = when.isoformat(sep=" ", timespec="minutes")
+    print("\n" + say(f"Danh sách phải báo cáo tính lúc {stamp}; --refresh để tính lại.",
+                     f"Who should report as computed on {stamp}; --refresh recomputes it."))
     return 0
 
 
@@ -368,8 +467,10 @@ def cmd_export(args) -> int:
     from pipelines.export import export_national
 
     result = export_national(_warehouse(), args.period, Path(args.out))
-    print(f"wrote {result.path}: national Biểu 04 for {args.period} ({result.national_rows} rows), "
-          f"{result.provinces} provinces, {result.missing_reports} expected reports missing")
+    print(say(f"Đã ghi {result.path}: Biểu 04 toàn quốc kỳ {args.period} ({result.national_rows} dòng), "
+              f"{result.provinces} tỉnh, thiếu {result.missing_reports} báo cáo phải nộp.",
+              f"Wrote {result.path}: national Biểu 04 for {args.period} ({result.national_rows} rows), "
+              f"{result.provinces} provinces, {result.missing_reports} expected reports missing."))
     return 0
 
 
@@ -378,13 +479,15 @@ def cmd_bi_role(args) -> int:
     from pipelines.bi import BIRoleError, create_bi_role
 
     try:
-        views = create_bi_role(_warehouse(), args.name, os.environ.get(args.password_env) if args.password_env
-                               else None)
+        views = create_bi_role(_warehouse(create=True), args.name,
+                               os.environ.get(args.password_env) if args.password_env else None)
     except BIRoleError as exc:
         print(f"ccn bi-role: {exc}", file=sys.stderr)
         return 2
-    print(f"role {args.name}: SELECT on {len(views)} views ({', '.join(views)}); no table, no write, "
-          "transactions read-only")
+    names = ", ".join(views)
+    print(say(f"Vai trò {args.name}: chỉ được SELECT {len(views)} view ({names}); không đọc bảng, không ghi, "
+              "giao dịch chỉ đọc.",
+              f"role {args.name}: SELECT on {len(views)} views ({names}); no table, no write, transactions read-only."))
     return 0
 
 
@@ -438,7 +541,8 @@ def build_parser() -> argparse.ArgumentParser:
                         epilog="example:\n  ccn feedback 42 --out phan_hoi_42.xlsx",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     fb.add_argument("submission_id", type=int, metavar="SUBMISSION_ID", help="as shown by `ccn findings`")
-    fb.add_argument("--out", required=True, metavar="FILE.xlsx", help="where to write the feedback workbook")
+    fb.add_argument("--out", required=True, metavar="FILE.xlsx",
+                    help="where to write the feedback workbook; must end in .xlsx (any other name is refused)")
     fb.set_defaults(func=cmd_feedback)
 
     wv = sub.add_parser("waive", help="accept a finding knowingly (who, why; kept for audit)",
@@ -454,11 +558,18 @@ def build_parser() -> argparse.ArgumentParser:
     wv.set_defaults(func=cmd_waive)
 
     co = sub.add_parser("completeness", help="who should have reported for a period, and who did",
-                        description="Recompute the expected reports of a period (Biểu 04 per province, 03 per "
-                                    "commune with clusters, 02 per registered cluster, 01 per known project) and "
-                                    "print expected, received, on time, late and missing per form and province.")
+                        description="Print expected, received, on time, late and missing reports per form and "
+                                    "province.  Reads only: who should report (Biểu 04 per province, 03 per commune "
+                                    "with clusters, 02 per registered cluster, 01 per known project) is what `ccn "
+                                    "run` and `ccn register` last computed, and the time of that is printed; "
+                                    "--refresh recomputes it first (writes the expected reports of the period).",
+                        epilog="examples:\n  ccn completeness --period 2026-H1 --province 15\n"
+                               "  ccn completeness --period 2026-H1 --refresh",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     co.add_argument("--period", type=_period, required=True, help="e.g. 2026-H1 or 2025-Y")
     co.add_argument("--province", help="only this 2025 province code, e.g. 37")
+    co.add_argument("--refresh", action="store_true",
+                    help="recompute who should report for the period first (a write to the warehouse)")
     co.set_defaults(func=cmd_completeness)
 
     ex = sub.add_parser("export", help="write the national report workbook of a period",
@@ -512,14 +623,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--province", help="GSO province code: list only this province and its communes (shorter lists)")
     t.set_defaults(func=cmd_template)
 
-    ck = sub.add_parser("check", help="check workbooks before sending: every finding with sheet and cell; exit 1 on error",
+    ck = sub.add_parser("check", help="check workbooks or folders before sending: every finding with sheet and cell; "
+                                      "exit 1 on error",
                         description="Read each workbook as the pipeline will (forms, identification, values, "
                                     "within-form rules; a cluster register as a register) without writing anything. "
-                                    "Prints every finding with its sheet and cell, in Vietnamese and English. "
-                                    "Exit status: 0 when no file has an error (warnings allowed), 1 otherwise.",
-                        epilog="example:\n  ccn check bieu03_xa_phu_thinh.xlsx bieu02_*.xlsx",
+                                    "A folder is searched with its subfolders for workbooks (.xlsx .xlsm .xls .ods; "
+                                    "hidden files and office lock files ~$… left aside).  Prints each file's "
+                                    "findings with sheet and cell, in Vietnamese and English, then the count. "
+                                    "Exit status: 0 when no file has an error (warnings allowed), 1 otherwise, "
+                                    "2 when a folder holds no workbook.",
+                        epilog="examples:\n  ccn check bieu03_xa_phu_thinh.xlsx bieu02_*.xlsx\n"
+                               "  ccn check bao_cao_6_thang/          every workbook in the folder and below\n"
+                               "  ccn check --json bao_cao_6_thang/ > ket_qua.json",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    ck.add_argument("files", nargs="+", metavar="FILE", help=".xlsx or .xls workbooks")
+    ck.add_argument("files", nargs="+", metavar="FILE_OR_FOLDER",
+                    help="workbooks (.xlsx .xlsm .xls .ods) or folders holding them")
     ck.add_argument("--json", action="store_true", help="print the findings as JSON instead of text")
     ck.set_defaults(func=cmd_check)
 
@@ -529,9 +647,86 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _no_warehouse(command: str, exc) -> None:
+    """Where a read-only command looked for the warehouse, and how to point it at one."""
+    from pipelines.settings import settings
+
+    s = settings()
+    if s.is_embedded:
+        where_vi = f"không có kho dữ liệu {exc.where} (CCN_HOME={s.home})"
+        where_en = f"no warehouse at {exc.where} (CCN_HOME={s.home})"
+        if exc.reason == "empty":
+            where_vi, where_en = f"tệp {exc.where} không chứa kho dữ liệu", f"{exc.where} holds no warehouse"
+        how_vi = ("đặt CCN_HOME là thư mục chứa warehouse.sqlite, hoặc CCN_WAREHOUSE_URL là địa chỉ kho dữ liệu "
+                  "(PostgreSQL); `ccn run` tạo kho mới")
+        how_en = ("set CCN_HOME to the folder holding warehouse.sqlite, or CCN_WAREHOUSE_URL to the warehouse's URL "
+                  "(PostgreSQL); `ccn run` creates a new one")
+    else:
+        where_vi = f"cơ sở dữ liệu {exc.where} (CCN_WAREHOUSE_URL) không chứa kho dữ liệu"
+        where_en = f"the database {exc.where} (CCN_WAREHOUSE_URL) holds no warehouse"
+        how_vi = "đặt CCN_WAREHOUSE_URL là địa chỉ kho dữ liệu; `ccn run` tạo kho mới"
+        how_en = "set CCN_WAREHOUSE_URL to the warehouse's URL; `ccn run` creates a new one"
+    _fail(command, f"{where_vi}; {how_vi}.", f"{where_en}; {how_en}.")
+
+
+def _database_error(command: str, exc) -> None:
+    """A database that cannot be reached or refuses the command: one line, with the driver's own first line."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+    from pipelines.settings import settings
+    from schemas.warehouse import warehouse_location
+
+    where = warehouse_location(settings().warehouse_url)
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    detail = " ".join(detail[0].split()) if detail else type(exc).__name__
+    low = detail.lower()
+    if isinstance(exc, (ArgumentError, NoSuchModuleError)):
+        vi, en = f"CCN_WAREHOUSE_URL không phải địa chỉ kho dữ liệu dùng được ({where})", \
+            f"CCN_WAREHOUSE_URL is not a usable warehouse URL ({where})"
+    elif "does not exist" in low:
+        vi, en = f"cơ sở dữ liệu {where} không tồn tại; kiểm tra CCN_WAREHOUSE_URL", \
+            f"the database {where} does not exist; check CCN_WAREHOUSE_URL"
+    elif isinstance(exc, OperationalError) and ("password" in low or "authentication" in low):
+        vi, en = f"máy chủ cơ sở dữ liệu {where} từ chối đăng nhập; kiểm tra CCN_WAREHOUSE_URL", \
+            f"the database server {where} refused the login; check CCN_WAREHOUSE_URL"
+    elif isinstance(exc, OperationalError):
+        vi, en = f"không mở được kho dữ liệu {where}; kiểm tra máy chủ và CCN_WAREHOUSE_URL", \
+            f"cannot open the warehouse {where}; check the server and CCN_WAREHOUSE_URL"
+    else:
+        vi, en = f"kho dữ liệu {where} báo lỗi", f"the warehouse {where} reported an error"
+    _fail(command, f"{vi}.", f"{en} ({detail}).")
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    sa = sys.modules.get("sqlalchemy.exc")
+    return sa is not None and isinstance(exc, sa.SQLAlchemyError)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        # the reader went away (`ccn summary | head -1`): stop quietly, as a program killed by SIGPIPE would
+        try:  # the interpreter flushes stdout again at exit: let that go nowhere
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (AttributeError, OSError, ValueError):  # a stdout without a file descriptor
+            pass
+        return 141
+    except Exception as exc:  # noqa: BLE001 - only the two kinds below are answered, the rest is re-raised
+        from schemas.warehouse import WarehouseMissing
+
+        if isinstance(exc, WarehouseMissing):
+            _no_warehouse(args.command, exc)
+            return 2
+        if _is_database_error(exc):
+            _database_error(args.command, exc)
+            return 3
+        raise
 
 
 if __name__ == "__main__":

@@ -147,3 +147,10 @@ def period_codes(last_year: int = 2035) -> list[str]:
     """Every period code from the first report under Circular 14 to ``last_year`` (``2024-Y``, ``2025-H1`` …)."""
     return [p.code for y in range(FIRST_PERIOD.year, last_year + 1) for p in (Period(y, "H1"), Period(y, "Y"))
             if p >= FIRST_PERIOD]
+
+
+def last_refresh(engine: Engine, period: Period) -> datetime | None:
+    """When the expected reports of ``period`` were last computed (None: never); reads only."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.max(expected_report.c.refreshed_at))
+                            .where(expected_report.c.period == period.code)).scalar()

@@ -482,6 +482,73 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+class WarehouseMissing(LookupError):
+    """No warehouse where the settings point.  A command that only reads never creates one: it says where it
+    looked (``where``) instead, so a job started in the wrong folder does not report an empty warehouse."""
+
+    def __init__(self, where: str, reason: str = "none"):
+        super().__init__(where)
+        self.where = where
+        self.reason = reason  # "none": nothing there; "empty": a database without the warehouse's tables
+
+
+def warehouse_location(url: str) -> str:
+    """Where a warehouse URL points, for a message: the SQLite file, or the URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        u = make_url(url)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as given
+        return url
+    if u.get_backend_name() == "sqlite":
+        return str(Path(u.database).resolve()) if u.database and u.database != ":memory:" else ":memory:"
+    return u.render_as_string(hide_password=True)
+
+
+def _sqlite_holds_warehouse(path: Path) -> bool:
+    """Whether the SQLite file holds a migrated warehouse, read without writing to it (no WAL switch, no file)."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)
+    except sqlite3.Error:
+        return False
+    try:
+        return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+                           ).fetchone() is not None
+    except sqlite3.DatabaseError:  # not a database at all
+        return False
+    finally:
+        con.close()
+
+
+def open_warehouse(url: str) -> Engine:
+    """The existing warehouse at ``url``, migrated to the newest schema.  Never creates one: raises
+    :class:`WarehouseMissing` when the SQLite file does not exist or the database holds no warehouse."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+
+    where = warehouse_location(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        path = Path(make_url(url).database or "")
+        if where == ":memory:" or not path.is_file():
+            raise WarehouseMissing(where)
+        if not _sqlite_holds_warehouse(path):
+            raise WarehouseMissing(where, "empty")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            found = inspect(conn).has_table("alembic_version")
+    except BaseException:
+        engine.dispose()
+        raise
+    if not found:
+        engine.dispose()
+        raise WarehouseMissing(where, "empty")
+    upgrade(engine)
+    return engine
+
+
 def bulk_insert(conn, table, rows: list[dict]) -> None:
     """Insert many rows in the connection's transaction: COPY on PostgreSQL (psycopg 3), executemany elsewhere."""
     if not rows:

@@ -32,8 +32,9 @@ def test_a_clean_workbook_passes(tmp_path, capsys):
     _b02(path, B02)
     assert ccn("check", str(path)) == 0
     out = capsys.readouterr().out
-    assert "Biểu số 02 · 2026-H1 · Tỉnh Lào Cai · Xã Đông Cuông · Cụm công nghiệp Bắc Văn Yên — 14" in out
-    assert "0 lỗi/errors, 0 cảnh báo/warnings" in out and "OK" in out
+    assert "Biểu số 02 · 2026-H1 · Tỉnh Lào Cai · Xã Đông Cuông · Cụm công nghiệp Bắc Văn Yên: 14 giá trị — 14 values" in out
+    assert "1 tệp (0 tệp có lỗi): 0 lỗi, 0 cảnh báo; có thể gửi." in out and "OK" in out
+    assert "1 files (0 with errors): 0 errors, 0 warnings; ready to send." in out
 
 
 def test_errors_are_listed_with_sheet_and_cell_and_exit_1(tmp_path, capsys):
@@ -48,7 +49,7 @@ def test_errors_are_listed_with_sheet_and_cell_and_exit_1(tmp_path, capsys):
     # the within-form rule of the catalogue on leased (4) ≤ ready land (3)
     assert f"Biểu 02!{cells['4']}            b02.leased_le_ready" in out
     assert "Leased land 45 ha exceeds the land ready to lease, 30 ha (row 3)" in out
-    assert "1 tệp/files: 2 lỗi/errors, 1 cảnh báo/warnings" in out
+    assert "1 tệp (1 tệp có lỗi): 2 lỗi, 1 cảnh báo" in out and "1 files (1 with errors): 2 errors, 1 warnings" in out
 
 
 def test_warnings_only_exit_0(tmp_path, capsys):
@@ -114,5 +115,5 @@ def test_a_register_is_checked_as_a_register(tmp_path, capsys):
     wb.save(path)
     assert ccn("check", str(path)) == 1
     out = capsys.readouterr().out
-    assert "cluster register · Tỉnh Lào Cai · 2 cụm/clusters" in out and "Sheet!D4" in out
+    assert "Danh sách cụm công nghiệp · Tỉnh Lào Cai: 2 cụm — 2 clusters" in out and "Sheet!D4" in out
     assert "register.choice_unknown" in out

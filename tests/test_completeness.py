@@ -118,7 +118,7 @@ def test_ccn_completeness_prints_the_table(loaded, monkeypatch, capsys):
 
     engine, truth = loaded
     monkeypatch.setenv("CCN_WAREHOUSE_URL", str(engine.url))
-    assert ccn("completeness", "--period", "2026-H1") == 0
+    assert ccn("completeness", "--period", "2026-H1", "--refresh") == 0  # without it: reads only
     out = capsys.readouterr().out
     assert "expected" in out and "missing" in out
     totals = {line.split()[0]: [int(x) for x in line.split()[1:]] for line in out.splitlines()

@@ -76,6 +76,10 @@ def test_feedback_from_a_legacy_xls(home, tmp_path):
 
 
 def test_feedback_of_an_unknown_submission(home, tmp_path, capsys):
+    from schemas.warehouse import upgrade
+    from tests.helpers import engine
+
+    upgrade(engine())  # an existing, empty warehouse (with none, the command says where it looked instead)
     assert ccn("feedback", "999", "--out", str(tmp_path / "x.xlsx")) == 2
     assert "does not exist" in capsys.readouterr().err
 
