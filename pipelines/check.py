@@ -103,7 +103,8 @@ def collect(paths: list[Path]) -> Collected:
 
 
 def check_file(path: Path) -> FileCheck:
-    from pipelines.identify import resolve_units
+    from pipelines.feedback import as_returned
+    from pipelines.identify import repeated_units, resolve_units, unit_of
     from pipelines.reader import read_register, read_workbook
 
     out = FileCheck(path)
@@ -112,20 +113,24 @@ def check_file(path: Path) -> FileCheck:
         vi.message_en = finding("file.unreadable", reason="no such file").message_en  # each half in its language
         out.findings.append(vi)
         return out
-    reading = read_workbook(path)
+    reading = as_returned(read_workbook(path))  # a feedback workbook sent back: the report it carries
     if not reading.reports and any(f.rule_id == "structure.form_not_found" for f in reading.findings):
         register = read_register(path)
         if not any(f.rule_id == "register.header_not_found" for f in register.findings):
             return register_check(path, register)
     out.findings.extend(reading.findings)
     folders = [path.resolve().parent.name]
+    found = []
     for report in reading.reports:
         who = resolve_units(report, path.name, folders)
+        found.append((report, who))
+    keys = [(r.sheet, r.form, w.period.code if w.period else None, *unit_of(w, r.spec.sender_level)) for r, w in found]
+    for (report, who), again in zip(found, repeated_units(keys)):  # the same unit twice in one file
         parts = [report.spec.label, who.period.code if who.period else None,
                  who.old_province_name and f"{who.old_province_name} (→ {who.province_name})" or who.province_name,
                  who.district_name, who.commune_name, who.cluster_name, who.project_name]
         sheet = SheetCheck(report.sheet, " · ".join(p for p in parts if p), len(report.values),
-                           report.findings + who.findings)
+                           report.findings + who.findings + again)
         sheet.findings.extend(within_form(report))
         out.sheets.append(sheet)
     return out

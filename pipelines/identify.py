@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from pipelines.reader import Report
-from schemas.admin import MERGER_DATE, Unit, admin
+from schemas.admin import MERGER_DATE, Unit, admin, names_province_only
 from schemas.periods import Period
 from schemas.text import clean, loose_key, slug, strip_marks
 from validations.catalogue import Finding, finding
@@ -137,6 +137,25 @@ def _candidates(report: Report, field_name: str, file_name: str, folders: list[s
     return out
 
 
+def _lower_candidates(report: Report, field_name: str, file_name: str, folders: list[str], province: Unit | None,
+                      ) -> list[tuple[str, str | None]]:
+    """The candidates that may name a district or commune, without the texts that merely name the report's own
+    province: a folder ``Lào Cai`` (or a sender ``UBND tỉnh Lào Cai``) is the province's and no evidence of
+    ``Phường Lào Cai`` or of ``Thành phố Lào Cai``; only a kind word (``Phường``, ``Huyện``, ``TP`` of a Tỉnh) or
+    the identification line makes such a name a lower unit's."""
+    out = _candidates(report, field_name, file_name, folders)
+    if province is None:
+        return out
+    scope = (province.generation, province.code)
+    first = 1 if field_name in report.header else 0  # an identification line is explicit: it is never dropped
+    return out[:first] + [(text, cell) for text, cell in out[first:] if not _names_own_province(text, scope)]
+
+
+def _names_own_province(text: str, scope: tuple[str, str]) -> bool:
+    units = [u for u in admin().find_province(text, scope[0]) if (u.generation, u.code) == scope]
+    return names_province_only(text, units)
+
+
 def _file_words(file_name: str) -> str:
     return re.sub(r"[_\-]+", " ", file_name.rsplit(".", 1)[0])
 
@@ -208,7 +227,8 @@ def resolve_units(report: Report, file_name: str, folders: list[str] | None = No
         _resolve_old_units(ident, report, file_name, folders, level)
     elif level in ("commune", "cluster", "project"):
         if commune is None:
-            for text, _cell in _candidates(report, "commune", file_name, folders)[1 if commune_line else 0:]:
+            own = a.provinces.get(ident.province_code)
+            for text, _cell in _lower_candidates(report, "commune", file_name, folders, own)[1 if commune_line else 0:]:
                 commune = _one(a.find_commune(text, ident.province_code))
                 if commune:
                     break
@@ -250,7 +270,7 @@ def _resolve_old_units(ident: Identity, report: Report, file_name: str, folders:
     district: Unit | None = None
     line = report.header.get("district")
     if old:
-        sources = _candidates(report, "district", file_name, folders)
+        sources = _lower_candidates(report, "district", file_name, folders, a.old_provinces.get(old))
         for text, _cell in sources if line is None else sources[:1]:
             district = _one(a.find_district(text, old))
             if district:
@@ -260,6 +280,11 @@ def _resolve_old_units(ident: Identity, report: Report, file_name: str, folders:
     elif level == "commune" or line:
         detail = f": \"{line[0]}\" is not a district of {ident.old_province_name}" if line else \
             " (no 'Quận, huyện' line and the sender names no district)"
+        sender = report.header.get("sender")
+        named = _one(a.find_old_commune(sender[0], old)) if sender and old and not line else None
+        if named is not None:  # a commune's report in the district era: its district is not guessed from it
+            detail = (f" (no 'Quận, huyện' line; the sender names {named.name}, a commune of {named.parent_name}, "
+                      f"and a Biểu 03 before 2025-07-01 is the district's report)")
         ident.findings.append(finding("identity.district_unresolved", sheet=report.sheet,
                                       cell=line[1] if line else None, detail=detail))
     commune_line = report.header.get("commune")
@@ -271,3 +296,46 @@ def _resolve_old_units(ident: Identity, report: Report, file_name: str, folders:
             if len(targets) == 1:
                 (new,) = targets.values()
                 ident.commune_code, ident.commune_name = new.code, new.name
+
+
+# --- one unit twice in one file -----------------------------------------------------------------------------------
+def unit_of(ident: Identity, level: str) -> tuple[str | None, str | None]:
+    """The unit a report counts for, as (key, name), as far as the report alone tells (the warehouse also maps a
+    cluster's aliases): the province, the commune (the district before 2025-07-01), the cluster or the project."""
+    if not ident.province_code:
+        return None, None
+    if level == "province":
+        if ident.generation == "pre2025" and ident.old_province_code:
+            return ident.old_province_code, ident.old_province_name
+        return ident.province_code, ident.province_name
+    if level == "commune":
+        if ident.generation == "pre2025":
+            return ident.district_code, ident.district_name
+        return ident.commune_code, ident.commune_name
+    if not ident.cluster_name:
+        return None, None
+    cluster = f"{ident.province_code}/{cluster_key(ident.cluster_name)}"
+    if level == "cluster":
+        return cluster, ident.cluster_name
+    if ident.project_name or ident.tax_code:
+        return project_key(cluster, ident.tax_code, ident.project_name), ident.project_name or ident.tax_code
+    return None, None
+
+
+def repeated_units(reports: list[tuple[str | None, str | None, str | None, str | None, str | None]]) -> list[list[Finding]]:
+    """For the reports of one file as (sheet, form, period, unit key, unit name): an ``identity.unit_repeated_in_file``
+    error on every report whose form, period and unit another sheet of the same file repeats (one list per report).
+    The sheets of a file arrive together, so none of them is the later one that would supersede the others."""
+    groups: dict[tuple, list[int]] = {}
+    for i, (_sheet, form, period, key, _name) in enumerate(reports):
+        if form and period and key:
+            groups.setdefault((form, period, key), []).append(i)
+    out: list[list[Finding]] = [[] for _ in reports]
+    for (form, period, key), same in groups.items():
+        if len(same) < 2:
+            continue
+        sheets = ", ".join(f"\"{reports[i][0]}\"" for i in same)
+        for i in same:
+            out[i].append(finding("identity.unit_repeated_in_file", sheet=reports[i][0], sheets=sheets, form=form,
+                                  period=period, unit=reports[i][4] or key))
+    return out

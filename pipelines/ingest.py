@@ -24,10 +24,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from pipelines import faults, safety
+from pipelines.feedback import as_returned
 from pipelines.settings import write_batch
 from schemas.admin import admin
 
-from pipelines.identify import cluster_id, cluster_key, project_key, resolve_units
+from pipelines.identify import cluster_id, cluster_key, project_key, repeated_units, resolve_units
 from pipelines.reader import IndicatorValue, read_workbook
 from schemas.forms import load_forms
 from schemas.periods import VN_TZ, Period
@@ -90,7 +91,7 @@ def _parse(sha: str, path, file_name: str, source_path: str) -> ParsedFile:
         notes = [finding(NOTE_RULES[n]) for n in safety.inspect(path).notes]
     except safety.Refused:
         notes = []
-    reading = read_workbook(path, name=file_name)
+    reading = as_returned(read_workbook(path, name=file_name))  # a feedback workbook sent back: the report it carries
     folders = list(PurePosixPath(source_path).parts[:-1])
     subs = []
     for report in reading.reports:
@@ -253,9 +254,11 @@ class _Writer:
                 if parsed.sha256 not in claimed:
                     continue  # another run read this file (its transaction has committed)
                 received_at: datetime = meta.received_at
-                for sub in parsed.submissions:
-                    row = self._submission_row(conn, sub, meta, received_at, now)
-                    findings = list(sub.findings)
+                file_rows = [self._submission_row(conn, sub, meta, received_at, now) for sub in parsed.submissions]
+                repeated = repeated_units([(sub.sheet, sub.form, sub.period, row["unit_key"], row["unit_name"])
+                                           for sub, row in zip(parsed.submissions, file_rows)])
+                for sub, row, again in zip(parsed.submissions, file_rows, repeated):
+                    findings = list(sub.findings) + again
                     if row["is_late"]:
                         findings.append(finding("timeliness.late", sheet=sub.sheet,
                                                 received=received_at.strftime("%Y-%m-%d %H:%M"),

@@ -206,33 +206,37 @@ def read_workbook(path: Path, name: str | None = None, limits: Limits | None = N
     return reading
 
 
-class _Refused(Exception):
-    pass
-
-
 def _open(path: Path, name: str, limits: Limits, findings: list[Finding]) -> list | None:
     """The visible sheets of an Excel file, or None with the reason appended to ``findings``."""
+    from pipelines.safety import Refused
+
     ext = Path(name).suffix.lower() or path.suffix.lower()
     if ext not in EXTENSIONS:
         findings.append(finding("file.type", kind=ext or "(none)"))
         return None
     try:
         return _load_sheets(path, limits)
-    except _Refused as exc:
-        findings.append(finding("file.unreadable", reason=str(exc)))
+    except Refused as exc:
+        findings.append(finding("file.unreadable", reason_vi=exc.vi, reason_en=exc.en))
     except Exception as exc:  # noqa: BLE001 - calamine raises its own error types for every broken container
-        findings.append(finding("file.unreadable", reason=_reason(exc)))
+        vi, en = _reason(exc)
+        findings.append(finding("file.unreadable", reason_vi=vi, reason_en=en))
     return None
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: Exception) -> tuple[str, str]:
+    """Why calamine could not read a file the inspection let through: (Vietnamese, English).  calamine's own
+    text is English, so it goes only into the English reason; the error's type name, a code, into both."""
     text = str(exc).strip() or type(exc).__name__
     kind = type(exc).__name__
     if "password" in text.lower() or kind == "PasswordError":
-        return "the workbook is password-protected (bảng tính có mật khẩu)"
+        return ("bảng tính có mật khẩu; hãy gỡ mật khẩu trong Excel rồi gửi lại",
+                "the workbook is password-protected; remove the password in Excel and send it again")
     if kind in ("ZipError", "BadZipFile") or "zip" in text.lower():
-        return f"the file is not a valid Excel workbook or is damaged ({text[:120]})"
-    return f"{kind}: {text[:160]}"
+        return ("tệp không phải bảng tính Excel hợp lệ hoặc đã bị hỏng; hãy mở tệp bằng Excel, lưu lại rồi gửi lại",
+                f"the file is not a valid Excel workbook or is damaged ({text[:120]})")
+    return (f"chương trình đọc bảng tính báo lỗi {kind}; tệp có thể bị hỏng, hãy mở tệp bằng Excel, lưu lại rồi "
+            f"gửi lại", f"{kind}: {text[:160]}")
 
 
 def _load_sheets(path: Path, limits: Limits, hidden: bool = False) -> list[tuple[str, list[list[object]], SheetMarks]]:
@@ -244,10 +248,7 @@ def _load_sheets(path: Path, limits: Limits, hidden: bool = False) -> list[tuple
 
     from pipelines import safety
 
-    try:
-        inspection = safety.inspect(path, limits)
-    except safety.Refused as exc:
-        raise _Refused(str(exc)) from exc
+    inspection = safety.inspect(path, limits)  # safety.Refused: the reason, in Vietnamese and in English
     with open(path, "rb") as fh:  # by content, not extension: an .xls renamed .xlsx still reads
         wb = CalamineWorkbook.from_filelike(fh)
     try:

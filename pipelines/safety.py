@@ -48,7 +48,79 @@ def element_budget(limits: Limits) -> int:
 
 
 class Refused(Exception):
-    """The file is not read; ``str(exc)`` is the reason, in English with the Vietnamese gist."""
+    """The file is not read, for the reason ``vi`` (a Vietnamese sentence) and ``en`` (the same in English);
+    ``str(exc)`` is the English one, for logs.  Each half is wholly in its language (issue 11, part 6): the
+    numbers, limits, setting names (``CCN_MAX_ROWS``) and part or sheet names appear in both, a library's own
+    error text only in the English one."""
+
+    def __init__(self, vi: str, en: str) -> None:
+        super().__init__(vi, en)
+        self.vi, self.en = vi, en
+
+    def __str__(self) -> str:
+        return self.en
+
+
+def _n(number: int) -> str:
+    """A count as Vietnamese writes it (1.048.576)."""
+    return f"{number:,}".replace(",", ".")
+
+
+def _too_many_rows(sheet: str, row: int, limit: int) -> Refused:
+    return Refused(f"trang tính {sheet!r} có dòng số {_n(row)}, vượt giới hạn {_n(limit)} dòng (CCN_MAX_ROWS); "
+                   f"trang tính quá dài",
+                   f"sheet {sheet!r} has a row numbered {row:,}, over the limit of {limit:,} rows (CCN_MAX_ROWS)")
+
+
+def _too_many_columns(sheet: str, col: int, limit: int) -> Refused:
+    return Refused(f"trang tính {sheet!r} có ô ở cột thứ {_n(col)}, vượt giới hạn {_n(limit)} cột "
+                   f"(CCN_MAX_COLUMNS); trang tính quá rộng",
+                   f"sheet {sheet!r} has a cell in column {col:,}, over the limit of {limit:,} columns "
+                   f"(CCN_MAX_COLUMNS)")
+
+
+def _too_many_cells(sheet: str, limit: int) -> Refused:
+    return Refused(f"trang tính {sheet!r} chiếm hơn {_n(limit)} ô, vượt giới hạn số ô (CCN_MAX_CELLS); "
+                   f"trang tính quá lớn",
+                   f"sheet {sheet!r} spans more than {limit:,} cells (CCN_MAX_CELLS)")
+
+
+def _too_many_elements(limits: Limits) -> Refused:
+    budget = element_budget(limits)
+    return Refused(f"các trang tính của bảng tính chứa hơn {_n(budget)} phần tử XML ({ELEMENTS_PER_CELL} × "
+                   f"CCN_MAX_CELLS + {_n(ELEMENTS_EXTRA)}); bảng tính quá lớn",
+                   f"the workbook's sheets hold more than {budget:,} XML elements ({ELEMENTS_PER_CELL} × "
+                   f"CCN_MAX_CELLS + {ELEMENTS_EXTRA:,}); the workbook is too large")
+
+
+def _damaged_workbook(exc: Exception) -> Refused:
+    return Refused("bảng tính bị hỏng hoặc không đầy đủ (có thể tệp bị cắt mất một phần khi sao chép hoặc gửi đi)",
+                   f"the workbook is damaged or truncated ({exc})")
+
+
+def _damaged_part(name: str, exc: Exception) -> Refused:
+    return Refused(f"thành phần {name} của bảng tính bị hỏng", f"the part {name} is damaged ({exc})")
+
+
+def _truncated_part(name: str) -> Refused:
+    return Refused(f"thành phần {name} của bảng tính không đầy đủ (bị cắt mất một phần)",
+                   f"the part {name} is truncated")
+
+
+def _oversized_part(name: str, size: int) -> Refused:
+    return Refused(f"thành phần {name} có dung lượng {_n(size)} byte, trong khi Excel chỉ ghi vài nghìn byte "
+                   f"(bảng tính bị làm giả)",
+                   f"the part {name} is {size:,} bytes; Excel writes a few thousand (a forged workbook)")
+
+
+def _entities(where_vi: str, where_en: str, detail: str = "") -> Refused:
+    return Refused(f"{where_vi} có khai báo thực thể XML hoặc DTD, là điều Excel không bao giờ ghi; tệp bị từ chối vì "
+                   f"nghi là tấn công bằng thực thể XML",
+                   f"{where_en} declares XML entities or a DTD, which Excel never writes (refused as an XML entity "
+                   f"attack{detail})")
+
+
+PASSWORD_VI = "bảng tính có mật khẩu (đã được mã hóa); hãy gỡ mật khẩu trong Excel rồi gửi lại"
 
 
 @dataclass
@@ -94,36 +166,49 @@ def _inspect(path: Path, limits: Limits) -> Inspection:
     try:
         size = path.stat().st_size
         if size == 0:
-            raise Refused("the file is empty, 0 bytes (tệp rỗng)")
+            raise Refused("tệp rỗng, dung lượng 0 byte", "the file is empty, 0 bytes")
         if size > limits.max_file_bytes:
-            raise Refused(f"the file is {size:,} bytes, over the limit of {limits.max_file_bytes:,} "
-                          f"(CCN_MAX_FILE_MB) (tệp quá lớn)")
+            raise Refused(f"tệp có dung lượng {_n(size)} byte, vượt giới hạn {_n(limits.max_file_bytes)} byte "
+                          f"(CCN_MAX_FILE_MB); tệp quá lớn",
+                          f"the file is {size:,} bytes, over the limit of {limits.max_file_bytes:,} "
+                          f"(CCN_MAX_FILE_MB)")
         with open(path, "rb") as fh:
             head = fh.read(2048)
     except OSError as exc:
-        raise Refused(f"the file cannot be opened ({exc.strerror or exc})") from exc
+        code = f" (mã lỗi hệ thống {exc.errno})" if exc.errno else ""
+        raise Refused(f"máy chủ không mở được tệp{code}", f"the file cannot be opened ({exc.strerror or exc})") from exc
     if head.startswith(b"PK\x03\x04"):
         return _inspect_zip(path, limits)
     if head.startswith(OLE_MAGIC):
         return _inspect_ole(path, limits)
     if head.startswith((b"PK\x05\x06", b"PK\x07\x08")):
-        raise Refused("the file is an empty or split zip archive, not an Excel workbook")
-    raise Refused(_not_a_workbook(head))
+        raise Refused("tệp là một tệp nén zip rỗng hoặc bị chia thành nhiều phần, không phải bảng tính Excel",
+                      "the file is an empty or split zip archive, not an Excel workbook")
+    raise _not_a_workbook(head)
 
 
-def _not_a_workbook(head: bytes) -> str:
+SAVE_AS_VI = "hãy mở tệp bằng Excel và lưu lại dưới dạng .xlsx"
+
+
+def _not_a_workbook(head: bytes) -> Refused:
     low = head.lower().lstrip(b"\xef\xbb\xbf \t\r\n")
     if b"<html" in low or b"<!doctype html" in low or b"<table" in low:
-        what = "a web page (HTML) saved with an Excel extension; open it in Excel and save it as .xlsx"
+        vi = f"tệp là một trang web (HTML) được đặt đuôi tên của Excel, không phải bảng tính Excel; {SAVE_AS_VI}"
+        en = "a web page (HTML) saved with an Excel extension; open it in Excel and save it as .xlsx"
     elif low.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in low:
-        what = "an 'XML Spreadsheet 2003' file; open it in Excel and save it as .xlsx"
+        vi = f"tệp ở định dạng cũ 'XML Spreadsheet 2003' của Excel; {SAVE_AS_VI}"
+        en = "an 'XML Spreadsheet 2003' file; open it in Excel and save it as .xlsx"
     elif low.startswith(b"%pdf"):
-        what = "a PDF document, not an Excel workbook"
+        vi = "tệp là tài liệu PDF, không phải bảng tính Excel"
+        en = "a PDF document, not an Excel workbook"
     elif b"\x00" not in head:
-        what = "a text file (CSV or plain text) with an Excel extension; open it in Excel and save it as .xlsx"
+        vi = (f"tệp là tệp văn bản (CSV hoặc văn bản thuần) được đặt đuôi tên của Excel, không phải bảng tính Excel; "
+              f"{SAVE_AS_VI}")
+        en = "a text file (CSV or plain text) with an Excel extension; open it in Excel and save it as .xlsx"
     else:
-        what = f"not an Excel workbook (it begins with bytes {head[:8].hex(' ')})"
-    return f"the file is {what} (tệp không phải bảng tính Excel)"
+        vi = f"tệp không phải bảng tính Excel (các byte đầu tiên là {head[:8].hex(' ')})"
+        en = f"not an Excel workbook (it begins with bytes {head[:8].hex(' ')})"
+    return Refused(vi, f"the file is {en}")
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -133,26 +218,36 @@ def _inspect_zip(path: Path, limits: Limits) -> Inspection:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        raise Refused(f"the workbook is damaged or truncated ({exc}) (tệp bị hỏng hoặc không đầy đủ)") from exc
+        raise _damaged_workbook(exc) from exc
     with zf:
         infos = zf.infolist()
         if len(infos) > limits.max_zip_entries:
-            raise Refused(f"the workbook has {len(infos):,} parts, over the limit of {limits.max_zip_entries:,} "
+            raise Refused(f"bảng tính gồm {_n(len(infos))} thành phần, vượt giới hạn {_n(limits.max_zip_entries)} "
+                          f"thành phần (CCN_MAX_ZIP_ENTRIES)",
+                          f"the workbook has {len(infos):,} parts, over the limit of {limits.max_zip_entries:,} "
                           f"(CCN_MAX_ZIP_ENTRIES)")
         names = [i.filename for i in infos]
         if len(set(names)) != len(names):
-            raise Refused("the workbook's zip holds two parts of the same name (a forged container)")
+            raise Refused("tệp nén của bảng tính chứa hai thành phần trùng tên (cấu trúc tệp bị làm giả)",
+                          "the workbook's zip holds two parts of the same name (a forged container)")
         ods = _check_is_spreadsheet(zf, set(names))
         declared = sum(i.file_size for i in infos)
         if declared > limits.max_uncompressed_bytes:
-            raise Refused(f"the workbook expands to {declared:,} bytes, over the limit of "
-                          f"{limits.max_uncompressed_bytes:,} (CCN_MAX_UNCOMPRESSED_MB) (nghi tệp 'zip bomb')")
+            raise Refused(f"khi giải nén, bảng tính chiếm {_n(declared)} byte, vượt giới hạn "
+                          f"{_n(limits.max_uncompressed_bytes)} byte (CCN_MAX_UNCOMPRESSED_MB); nghi là tệp nén "
+                          f"độc hại (bom giải nén)",
+                          f"the workbook expands to {declared:,} bytes, over the limit of "
+                          f"{limits.max_uncompressed_bytes:,} (CCN_MAX_UNCOMPRESSED_MB) (a suspected 'zip bomb')")
         for i in infos:
             if i.flag_bits & 0x1:
-                raise Refused(f"the part {i.filename} is encrypted inside the zip; Excel workbooks are never "
+                raise Refused(f"thành phần {i.filename} bị mã hóa bên trong tệp nén; Excel không bao giờ mã hóa "
+                              f"bảng tính theo cách này",
+                              f"the part {i.filename} is encrypted inside the zip; Excel workbooks are never "
                               f"encrypted this way")
             if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise Refused(f"the part {i.filename} uses compression method {i.compress_type}, "
+                raise Refused(f"thành phần {i.filename} được nén bằng phương pháp số {i.compress_type}, "
+                              f"phương pháp mà Excel không dùng",
+                              f"the part {i.filename} uses compression method {i.compress_type}, "
                               f"which Excel does not write")
         result = Inspection(kind="ods" if ods else "xlsx")
         if any(n.lower().endswith("vbaproject.bin") or n.startswith(("Basic/", "Scripts/")) for n in names):
@@ -194,17 +289,19 @@ def _check_is_spreadsheet(zf: zipfile.ZipFile, names: set[str]) -> bool:
         if zf.getinfo("mimetype").file_size <= 100 and zf.read("mimetype").strip() == ODS_MIMETYPE:
             manifest = _xml(zf, "META-INF/manifest.xml")
             if manifest is not None and any(el.tag.endswith("}encryption-data") for el in manifest.iter()):
-                raise Refused("the spreadsheet is password-protected (encrypted); remove the password and send it "
-                              "again (bảng tính có mật khẩu)")
+                raise Refused("bảng tính có mật khẩu (đã được mã hóa); hãy gỡ mật khẩu rồi gửi lại",
+                              "the spreadsheet is password-protected (encrypted); remove the password and send it "
+                              "again")
             return True
-        what = "an OpenDocument file that is not a spreadsheet (a text or a presentation)"
+        vi, en = ("tệp là tài liệu OpenDocument nhưng không phải bảng tính (là văn bản hoặc bản trình chiếu)",
+                  "an OpenDocument file that is not a spreadsheet (a text or a presentation)")
     elif "word/document.xml" in names:
-        what = "a Word document (.docx)"
+        vi, en = "tệp là văn bản Word (.docx), không phải bảng tính Excel", "a Word document (.docx)"
     elif any(n.startswith("ppt/") for n in names):
-        what = "a PowerPoint presentation"
+        vi, en = "tệp là bản trình chiếu PowerPoint, không phải bảng tính Excel", "a PowerPoint presentation"
     else:
-        what = "a zip archive, not an Excel workbook"
-    raise Refused(f"the file is {what} (tệp không phải bảng tính Excel)")
+        vi, en = "tệp là một tệp nén zip, không phải bảng tính Excel", "a zip archive, not an Excel workbook"
+    raise Refused(vi, f"the file is {en}")
 
 
 MAX_INDEX_PART = 16 << 20  # bytes of workbook.xml or its relationships parsed as a tree (Excel writes a few KB)
@@ -217,14 +314,13 @@ def _xml(zf: zipfile.ZipFile, name: str):
     except KeyError:
         return None
     if size > MAX_INDEX_PART:
-        raise Refused(f"the part {name} is {size:,} bytes; Excel writes a few thousand (a forged workbook)")
+        raise _oversized_part(name, size)
     try:
         return SafeET.fromstring(zf.read(name), forbid_dtd=True)
     except DefusedXmlException as exc:
-        raise Refused(f"the part {name} declares XML entities or a DTD, which Excel never writes "
-                      f"(refused as an XML entity attack: {type(exc).__name__})") from exc
+        raise _entities(f"thành phần {name}", f"the part {name}", f": {type(exc).__name__}") from exc
     except (SafeET.ParseError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
-        raise Refused(f"the part {name} is damaged ({exc}) (tệp bị hỏng)") from exc
+        raise _damaged_part(name, exc) from exc
 
 
 def _part(zf: zipfile.ZipFile, name: str) -> bytes | None:
@@ -234,11 +330,11 @@ def _part(zf: zipfile.ZipFile, name: str) -> bytes | None:
     except KeyError:
         return None
     if size > MAX_INDEX_PART:
-        raise Refused(f"the part {name} is {size:,} bytes; Excel writes a few thousand (a forged workbook)")
+        raise _oversized_part(name, size)
     try:
         return zf.read(name)
     except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
-        raise Refused(f"the part {name} is damaged ({exc}) (tệp bị hỏng)") from exc
+        raise _damaged_part(name, exc) from exc
 
 
 def _worksheet_parts(zf: zipfile.ZipFile, names: list[str]) -> dict[str, str]:
@@ -269,7 +365,8 @@ def _verify_entry(fh, info: zipfile.ZipInfo, counter: "_SheetCounter | None") ->
     fh.seek(info.header_offset)
     header = fh.read(30)
     if len(header) < 30 or header[:4] != b"PK\x03\x04":
-        raise Refused(f"the part {info.filename} is damaged or truncated (tệp bị hỏng)")
+        raise Refused(f"thành phần {info.filename} của bảng tính bị hỏng hoặc không đầy đủ",
+                      f"the part {info.filename} is damaged or truncated")
     name_len, extra_len = struct.unpack("<HH", header[26:30])
     fh.seek(info.header_offset + 30 + name_len + extra_len)
     remaining = info.compress_size
@@ -284,8 +381,10 @@ def _verify_entry(fh, info: zipfile.ZipInfo, counter: "_SheetCounter | None") ->
         nonlocal out_total, crc
         out_total += len(data)
         if out_total > info.file_size:
-            raise Refused(f"the part {info.filename} expands beyond its declared {info.file_size:,} bytes "
-                          f"(a forged zip, 'zip bomb') (tệp giả mạo)")
+            raise Refused(f"thành phần {info.filename} khi giải nén vượt quá dung lượng đã khai báo "
+                          f"{_n(info.file_size)} byte (tệp nén bị làm giả, nghi là bom giải nén)",
+                          f"the part {info.filename} expands beyond its declared {info.file_size:,} bytes "
+                          f"(a forged zip, 'zip bomb')")
         crc = zlib.crc32(data, crc)
         if scan:
             scan.feed(data)
@@ -296,7 +395,7 @@ def _verify_entry(fh, info: zipfile.ZipInfo, counter: "_SheetCounter | None") ->
         while remaining > 0:
             raw = fh.read(min(CHUNK, remaining))
             if not raw:
-                raise Refused(f"the part {info.filename} is truncated (tệp không đầy đủ)")
+                raise _truncated_part(info.filename)
             remaining -= len(raw)
             if inflate is None:
                 take(raw)
@@ -308,12 +407,13 @@ def _verify_entry(fh, info: zipfile.ZipInfo, counter: "_SheetCounter | None") ->
         if inflate is not None:
             take(inflate.flush())
             if not inflate.eof:
-                raise Refused(f"the part {info.filename} is truncated (tệp không đầy đủ)")
+                raise _truncated_part(info.filename)
     except zlib.error as exc:
-        raise Refused(f"the part {info.filename} is damaged ({exc}) (tệp bị hỏng)") from exc
+        raise _damaged_part(info.filename, exc) from exc
     if out_total != info.file_size or crc != info.CRC:
-        raise Refused(f"the part {info.filename} does not match its declared size or checksum "
-                      f"(damaged or forged) (tệp bị hỏng)")
+        raise Refused(f"thành phần {info.filename} không khớp với dung lượng hoặc mã kiểm tra CRC đã khai báo "
+                      f"(tệp bị hỏng hoặc bị làm giả)",
+                      f"the part {info.filename} does not match its declared size or checksum (damaged or forged)")
 
 
 class _DtdScan:
@@ -328,11 +428,11 @@ class _DtdScan:
         if not self.started and data:
             self.started = True
             if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:2] in (b"<\x00", b"\x00<"):
-                raise Refused(f"the part {self.name} is not UTF-8 XML; Excel always writes UTF-8")
+                raise Refused(f"thành phần {self.name} không phải XML mã hóa UTF-8, trong khi Excel luôn ghi UTF-8",
+                              f"the part {self.name} is not UTF-8 XML; Excel always writes UTF-8")
         window = (self.tail + data).upper()
         if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
-            raise Refused(f"the part {self.name} declares XML entities or a DTD, which Excel never writes "
-                          f"(refused as an XML entity attack, 'billion laughs')")
+            raise _entities(f"thành phần {self.name}", f"the part {self.name}", ", 'billion laughs'")
         self.tail = window[-16:]
 
 
@@ -380,8 +480,7 @@ class _SheetCounter:
     def start(self, tag: str, attrs: dict) -> None:  # the parser's target interface
         self.budget[0] -= 1
         if self.budget[0] < 0:
-            raise Refused(f"the workbook's sheets hold more than {element_budget(self.limits):,} XML elements "
-                          f"({ELEMENTS_PER_CELL} × CCN_MAX_CELLS + {ELEMENTS_EXTRA:,}) (bảng tính quá lớn)")
+            raise _too_many_elements(self.limits)
         local = tag.rsplit("}", 1)[-1]
         if local == "c":
             ref = attrs.get("r")
@@ -389,7 +488,8 @@ class _SheetCounter:
                 letters = ref.rstrip("0123456789").upper()
                 digits = ref[len(letters):]
                 if not letters.isalpha() or not letters.isascii() or not digits.isdigit():
-                    raise Refused(f"sheet {self.sheet!r} has a cell with a malformed reference {ref[:20]!r}")
+                    raise Refused(f"trang tính {self.sheet!r} có ô mang địa chỉ sai dạng {ref[:20]!r}",
+                                  f"sheet {self.sheet!r} has a cell with a malformed reference {ref[:20]!r}")
                 self._col = _col_number(letters)
                 if int(digits) != self._row:
                     self._row = int(digits)
@@ -407,21 +507,17 @@ class _SheetCounter:
 
     def _check_cells(self) -> None:
         if self.budget[0] < 0:
-            raise Refused(f"the workbook's sheets hold more than {element_budget(self.limits):,} XML elements "
-                          f"({ELEMENTS_PER_CELL} × CCN_MAX_CELLS + {ELEMENTS_EXTRA:,}) (bảng tính quá lớn)")
+            raise _too_many_elements(self.limits)
         if self.max_col > self.limits.max_columns:
-            raise Refused(f"sheet {self.sheet!r} has a cell in column {self.max_col:,}, over the limit of "
-                          f"{self.limits.max_columns:,} columns (CCN_MAX_COLUMNS) (trang tính quá rộng)")
+            raise _too_many_columns(self.sheet, self.max_col, self.limits.max_columns)
         if self.cells > self.limits.max_cells or self.max_row * self.max_col > self.limits.max_cells:
-            raise Refused(f"sheet {self.sheet!r} spans more than {self.limits.max_cells:,} cells "
-                          f"(CCN_MAX_CELLS) (trang tính quá lớn)")
+            raise _too_many_cells(self.sheet, self.limits.max_cells)
 
     def _check_row(self, row: int) -> None:
         if row > self.max_row:
             self.max_row = row
             if row > self.limits.max_rows:
-                raise Refused(f"sheet {self.sheet!r} has a row numbered {row:,}, over the limit of "
-                              f"{self.limits.max_rows:,} rows (CCN_MAX_ROWS) (trang tính quá dài)")
+                raise _too_many_rows(self.sheet, row, self.limits.max_rows)
 
     def report(self, result: Inspection) -> None:
         result.sheets[self.sheet] = (self.max_row, self.max_col, self.cells)
@@ -476,10 +572,10 @@ def _run_parser(sheet: str, fn, *args) -> None:
     except Refused:
         raise
     except DefusedXmlException as exc:
-        raise Refused(f"sheet {sheet!r} declares XML entities or a DTD, which Excel never writes "
-                      f"(refused as an XML entity attack)") from exc
+        raise _entities(f"trang tính {sheet!r}", f"sheet {sheet!r}") from exc
     except SafeET.ParseError as exc:
-        raise Refused(f"sheet {sheet!r} is not well-formed XML ({str(exc)[:120]}) (tệp bị hỏng)") from exc
+        raise Refused(f"trang tính {sheet!r} không phải XML hợp lệ (tệp bị hỏng)",
+                      f"sheet {sheet!r} is not well-formed XML ({str(exc)[:120]})") from exc
 
 
 class _OdsCounter:
@@ -504,8 +600,7 @@ class _OdsCounter:
     def start(self, tag: str, attrs: dict) -> None:
         self.budget[0] -= 1
         if self.budget[0] < 0:
-            raise Refused(f"the workbook's sheets hold more than {element_budget(self.limits):,} XML elements "
-                          f"({ELEMENTS_PER_CELL} × CCN_MAX_CELLS + {ELEMENTS_EXTRA:,}) (bảng tính quá lớn)")
+            raise _too_many_elements(self.limits)
         self.scan.start(tag, attrs)
 
     def data(self, text: str) -> None:
@@ -539,23 +634,27 @@ def _inspect_ole(path: Path, limits: Limits) -> Inspection:
         cfb = _Cfb(data)
         streams = cfb.streams()
     except (struct.error, IndexError, ValueError) as exc:
-        raise Refused(f"the workbook is damaged or truncated ({exc}) (tệp bị hỏng hoặc không đầy đủ)") from exc
+        raise _damaged_workbook(exc) from exc
     names = {n.lower() for n in streams}
     if "encryptioninfo" in names or "encryptedpackage" in names:
-        raise Refused("the workbook is password-protected (encrypted); remove the password in Excel "
-                      "(File › Info › Protect Workbook) and send it again (bảng tính có mật khẩu)")
+        raise Refused("bảng tính có mật khẩu (đã được mã hóa); hãy gỡ mật khẩu trong Excel (Tệp › Thông tin › "
+                      "Bảo vệ Sổ làm việc) rồi gửi lại",
+                      "the workbook is password-protected (encrypted); remove the password in Excel "
+                      "(File › Info › Protect Workbook) and send it again")
     book = next((n for n in streams if n.lower() in ("workbook", "book")), None)
     if book is None:
         if "worddocument" in names:
-            raise Refused("the file is a Word document (.doc), not an Excel workbook (tệp không phải bảng tính Excel)")
-        raise Refused("the file is an Office file without a workbook in it (tệp không phải bảng tính Excel)")
+            raise Refused("tệp là văn bản Word (.doc), không phải bảng tính Excel",
+                          "the file is a Word document (.doc), not an Excel workbook")
+        raise Refused("tệp là một tệp Office nhưng không chứa bảng tính nào",
+                      "the file is an Office file without a workbook in it")
     result = Inspection(kind="xls")
     if cfb.has_storage("_VBA_PROJECT_CUR") or "_vba_project" in names:
         result.notes.append(NOTE_MACROS)
     try:
         _scan_biff(cfb.read(streams[book]), limits, result)
     except (struct.error, IndexError, ValueError) as exc:
-        raise Refused(f"the workbook is damaged ({exc}) (tệp bị hỏng)") from exc
+        raise Refused("bảng tính bị hỏng", f"the workbook is damaged ({exc})") from exc
     return result
 
 
@@ -646,8 +745,8 @@ def _scan_biff(stream: bytes, limits: Limits, result: Inspection) -> None:
         body = stream[pos + 4:pos + 4 + length]
         pos += 4 + length
         if rtype == FILEPASS:
-            raise Refused("the workbook is password-protected (encrypted); remove the password in Excel and send "
-                          "it again (bảng tính có mật khẩu)")
+            raise Refused(PASSWORD_VI, "the workbook is password-protected (encrypted); remove the password in "
+                                       "Excel and send it again")
         if rtype == BOUNDSHEET and len(body) >= 8:
             n = body[6]
             raw = body[8:8 + n * (2 if body[7] & 1 else 1)]
@@ -689,11 +788,8 @@ class _CellBounds:
         lim = self.limits
         self.max_row, self.max_col, self.cells = max(self.max_row, row), max(self.max_col, col), self.cells + count
         if row > lim.max_rows:
-            raise Refused(f"sheet {self.sheet!r} has a row numbered {row:,}, over the limit of {lim.max_rows:,} rows "
-                          f"(CCN_MAX_ROWS) (trang tính quá dài)")
+            raise _too_many_rows(self.sheet, row, lim.max_rows)
         if col > lim.max_columns:
-            raise Refused(f"sheet {self.sheet!r} has a cell in column {col:,}, over the limit of {lim.max_columns:,} "
-                          f"columns (CCN_MAX_COLUMNS) (trang tính quá rộng)")
+            raise _too_many_columns(self.sheet, col, lim.max_columns)
         if self.cells > lim.max_cells or self.max_row * self.max_col > lim.max_cells:
-            raise Refused(f"sheet {self.sheet!r} spans more than {lim.max_cells:,} cells (CCN_MAX_CELLS) "
-                          f"(trang tính quá lớn)")
+            raise _too_many_cells(self.sheet, lim.max_cells)

@@ -81,6 +81,22 @@ def names_lower_unit(text: str) -> bool:
     return bool(_strip_prefixes(key)[1] & _LOWER_KINDS) or bool(_strip_prefixes(name_key(strip_marks(text)))[1] & _LOWER_KINDS)
 
 
+def kind_words(text: str) -> set[str]:
+    """The unit-kind words typed in front of a name (keys as produced by name_key, without tones for a name typed
+    without diacritics): ``UBND Thành phố Lào Cai`` → {"ubnd", "thanh pho"}."""
+    return _strip_prefixes(name_key(text))[1] | _strip_prefixes(name_key(strip_marks(text)))[1]
+
+
+def names_province_only(text: str, units: list["Unit"]) -> bool:
+    """True when ``text``, found by :meth:`Admin.find_province` to name ``units``, names the province itself and
+    not a district or commune of the same name: ``Lào Cai`` and ``Tỉnh Lào Cai`` name the province, ``Phường Lào
+    Cai`` names a ward and ``TP Lào Cai`` the city (Lào Cai is a Tỉnh, so its "Thành phố" is a lower unit)."""
+    if not units or names_lower_unit(text):
+        return False
+    city = {name_key(strip_marks(k)) for k in kind_words(text)} & {"thanh pho", "tp"}
+    return not city or any(name_key(strip_marks(u.name)).startswith("thanh pho") for u in units)
+
+
 @dataclass(frozen=True)
 class Unit:
     level: str  # province | district | commune

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -191,6 +192,71 @@ def test_limits_are_settings(monkeypatch, base_dir):
     monkeypatch.setenv("CCN_MAX_UNCOMPRESSED_MB", "1")
     size = sum(i.file_size for i in zipfile.ZipFile(valid).infolist())
     assert size < 1 << 20 and safety.inspect(valid).kind == "xlsx"
+
+
+VI_LETTERS = set("ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ")
+ENGLISH_WORDS = re.compile(r"\b(the|is|are|of|and|not|with|which|over|limit|file|workbook|sheet|part|damaged|"
+                           r"truncated|password|encrypted|bytes|rows|columns|cells|never|writes|send|again|remove|"
+                           r"open|save|holds?|expands?|declares?|reader|failed|cannot)\b", re.IGNORECASE)
+QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")  # a file, sheet or format name, quoted as it is called
+PART_NAMES = re.compile(r"\S*/\S*")  # xl/worksheets/sheet1.xml, META-INF/manifest.xml
+
+
+def assert_each_half_in_its_language(f, en_reason: str = "") -> None:
+    """A ``file.unreadable`` finding: the Vietnamese message has no English in it (no English reason, no English
+    word outside quoted names and part names), the English message no letter outside ASCII outside quoted names,
+    and the two join with exactly one " — "."""
+    assert f.rule_id == "file.unreadable", f
+    vi, en = f.message_vi, f.message_en
+    prefix = "The file cannot be read: "
+    assert en.startswith(prefix), en
+    reason_en = en[len(prefix):]
+    assert reason_en and reason_en not in vi, f"the English reason in the Vietnamese message: {vi!r}"
+    bare_vi = PART_NAMES.sub(" ", QUOTED.sub(" ", vi))
+    assert any(ch in VI_LETTERS for ch in bare_vi.lower()), f"no Vietnamese reason: {vi!r}"
+    assert not ENGLISH_WORDS.search(bare_vi), f"English in the Vietnamese message: {vi!r}"
+    bare_en = QUOTED.sub(" ", en)
+    assert not any(ch.isalpha() and not ch.isascii() for ch in bare_en), f"not English only: {en!r}"
+    assert f.message.count(" — ") == 1, f.message
+    assert en_reason.lower() in reason_en.lower(), (en_reason, en)
+
+
+def test_every_refusal_is_wholly_vietnamese_then_wholly_english(corpus_dir, tmp_path, monkeypatch):
+    """Issue 11, part 6: the reason a file cannot be read is a Vietnamese sentence in ``message_vi`` and an English
+    one in ``message_en``, for every refusal of the corpus (as the reader and as `ccn run` record them), calamine's
+    own errors, a missing file in `ccn check` and a reader failure in `ccn run`."""
+    import python_calamine
+
+    from pipelines import ingest
+    from pipelines.check import check_file
+    from pipelines.reader import _reason, read_workbook
+    from validations.catalogue import finding
+
+    root, cases = corpus_dir
+    refused = [c for c in cases if c.outcome == REFUSED and c.rule == "file.unreadable"]
+    assert len(refused) >= 25
+    for case in refused:
+        reading = read_workbook(root / case.path)
+        assert not reading.reports and len(reading.findings) == 1, (case.what, reading.findings)
+        assert_each_half_in_its_language(reading.findings[0], case.reason)
+    for name, content in [("bao_cao.ods", b"PK\x03\x04"), ("empty.xlsx", b""), ("broken.xls", b"\xd0\xcf\x11\xe0 x"),
+                          ("chia.xlsx", b"PK\x05\x06" + bytes(18)), ("la.xlsx", b"\x00\x01\x02\x03 binary")]:
+        (tmp_path / name).write_bytes(content)
+        assert_each_half_in_its_language(read_workbook(tmp_path / name).findings[0])
+    for exc, kept in ((python_calamine.PasswordError("Workbook is password protected"), "password-protected"),
+                      (python_calamine.ZipError("invalid Zip archive: no central directory"), "no central directory"),
+                      (python_calamine.XmlError("Xml error: mismatched tag at 42"), "XmlError: Xml error: mismatched")):
+        vi, en = _reason(exc)  # calamine's text only in the English reason
+        assert str(exc) not in vi
+        assert_each_half_in_its_language(finding("file.unreadable", reason_vi=vi, reason_en=en), kept)
+    assert_each_half_in_its_language(check_file(tmp_path / "missing.xlsx").findings[0], "no such file")
+
+    def broken(*args):
+        raise RuntimeError("index out of range in the reader")
+
+    monkeypatch.setattr(ingest, "_parse", broken)
+    failed = ingest.parse_file("0" * 64, str(tmp_path / "a.xlsx"), "a.xlsx", "tinh/a.xlsx")
+    assert_each_half_in_its_language(failed.submissions[0].findings[0], "the reader failed")
 
 
 DANGEROUS = ["=cmd|'/c calc'!A1", "=HYPERLINK(\"http://x\",\"y\")", "+1+cmd|' /C notepad'!A0", "@SUM(1+1)*cmd|'/c calc'!A1",
