@@ -109,9 +109,7 @@ def check_file(path: Path) -> FileCheck:
 
     out = FileCheck(path)
     if not path.is_file():
-        vi = finding("file.unreadable", reason="không có tệp này")
-        vi.message_en = finding("file.unreadable", reason="no such file").message_en  # each half in its language
-        out.findings.append(vi)
+        out.findings.append(finding("file.unreadable", reason_vi="không có tệp này", reason_en="no such file"))
         return out
     reading = as_returned(read_workbook(path))  # a feedback workbook sent back: the report it carries
     if not reading.reports and any(f.rule_id == "structure.form_not_found" for f in reading.findings):

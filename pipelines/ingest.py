@@ -81,9 +81,10 @@ def parse_file(sha: str, archive_path: str, file_name: str, source_path: str) ->
     try:
         return _parse(sha, Path(archive_path), file_name, source_path)
     except Exception as exc:  # noqa: BLE001 - a reader defect on one file must not stop the run
-        reason = f"the reader failed on this file ({type(exc).__name__}: {str(exc)[:160]})"
-        return ParsedFile(sha, [ParsedSubmission(sheet=None, form=None,
-                                                 findings=[finding("file.unreadable", reason=reason)])])
+        vi = f"chương trình đọc bị lỗi khi đọc tệp này ({type(exc).__name__})"
+        en = f"the reader failed on this file ({type(exc).__name__}: {str(exc)[:160]})"
+        return ParsedFile(sha, [ParsedSubmission(sheet=None, form=None, findings=[
+            finding("file.unreadable", reason_vi=vi, reason_en=en)])])
 
 
 def _parse(sha: str, path, file_name: str, source_path: str) -> ParsedFile:
