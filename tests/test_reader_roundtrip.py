@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from pipelines.identify import resolve_units
 from pipelines.reader import read_workbook
+from pipelines.sheet_marks import BIFF_ERRORS
 from pipelines.templates import FormContent, Identification, Typing, write_form
 from schemas.admin import admin
 from schemas.forms import load_forms
@@ -187,7 +188,8 @@ def _save_xls(wb, path: Path) -> None:
                 if m is not None:
                     sheet.write_merge(m.min_row - 1, m.max_row - 1, m.min_col - 1, m.max_col - 1, cell.value)
                 elif cell.data_type == "e":
-                    sheet.row(cell.row - 1).set_cell_error(cell.column - 1, cell.value)
+                    code = next(c for c, text in BIFF_ERRORS.items() if text == cell.value)  # xlwt spells #N/A!
+                    sheet.row(cell.row - 1).set_cell_error(cell.column - 1, code)
                 elif (cell.row, cell.column) not in covered:
                     style = percent if "%" in cell.number_format else None
                     sheet.write(cell.row - 1, cell.column - 1, cell.value, *([style] if style else []))
