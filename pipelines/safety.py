@@ -309,17 +309,14 @@ MAX_INDEX_PART = 16 << 20  # bytes of workbook.xml or its relationships parsed a
 
 def _xml(zf: zipfile.ZipFile, name: str):
     """A small XML part parsed with defusedxml (no DTD, no entities)."""
-    try:
-        size = zf.getinfo(name).file_size
-    except KeyError:
+    data = _part(zf, name)
+    if data is None:
         return None
-    if size > MAX_INDEX_PART:
-        raise _oversized_part(name, size)
     try:
-        return SafeET.fromstring(zf.read(name), forbid_dtd=True)
+        return SafeET.fromstring(data, forbid_dtd=True)
     except DefusedXmlException as exc:
         raise _entities(f"thành phần {name}", f"the part {name}", f": {type(exc).__name__}") from exc
-    except (SafeET.ParseError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
+    except SafeET.ParseError as exc:
         raise _damaged_part(name, exc) from exc
 
 
