@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from pipelines.reader import Report
 from schemas.admin import MERGER_DATE, Unit, admin, names_province_only
-from schemas.periods import Period
-from schemas.text import clean, loose_key, slug, strip_marks
+from schemas.periods import Period, period_kind
+from schemas.text import clean, loose_key, slug
 from validations.catalogue import Finding, finding
 
 _ROMAN_NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9", "x": "10"}
@@ -65,19 +65,6 @@ def project_key(cluster: str, tax_code: str | None, project_name: str | None) ->
 
 # --- period ---------------------------------------------------------------------------------------------------
 _YEAR = re.compile(r"(?<!\d)(20[2-9]\d)(?!\d)")
-
-
-def period_kind(text: str) -> str | None:
-    """``H1``, ``Y``, ``ambiguous`` or None for a period text such as ``6 tháng đầu năm 2026``."""
-    raw = strip_marks(text).lower()
-    if re.search(r"6\s*thang\s*/\s*(ca\s*)?nam", raw) or re.search(r"nam\s*/\s*6\s*thang", raw):
-        return "ambiguous"
-    key = loose_key(text)
-    if re.search(r"\b(0?6 thang|sau thang|h1|6t|6th|ban nien|giua nam)\b", key) or re.search(r"(?<![0-9a-z])(6t|h1)(?=\d|\b)", key):
-        return "H1"
-    if re.search(r"\b(nam|ca nam|hang nam|annual|year)\b", key) or re.search(r"(?<![0-9a-z])(y|nam)(?=20\d\d)", key):
-        return "Y"
-    return None
 
 
 def _period_from_file_name(name: str) -> tuple[str | None, int | None]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from schemas.text import loose_key, strip_marks
+
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 _CODE = re.compile(r"^(\d{4})-(H1|Y)$")
 
@@ -52,3 +54,16 @@ class Period:
     @property
     def label_vi(self) -> str:
         return f"6 tháng đầu năm {self.year}" if self.kind == "H1" else f"Năm {self.year}"
+
+
+def period_kind(text: str) -> str | None:
+    """``H1``, ``Y``, ``ambiguous`` or None for a period text such as ``6 tháng đầu năm 2026``."""
+    raw = strip_marks(text).lower()
+    if re.search(r"6\s*thang\s*/\s*(ca\s*)?nam", raw) or re.search(r"nam\s*/\s*6\s*thang", raw):
+        return "ambiguous"
+    key = loose_key(text)
+    if re.search(r"\b(0?6 thang|sau thang|h1|6t|6th|ban nien|giua nam)\b", key) or re.search(r"(?<![0-9a-z])(6t|h1)(?=\d|\b)", key):
+        return "H1"
+    if re.search(r"\b(nam|ca nam|hang nam|annual|year)\b", key) or re.search(r"(?<![0-9a-z])(y|nam)(?=20\d\d)", key):
+        return "Y"
+    return None
