@@ -103,7 +103,6 @@ def collect(paths: list[Path]) -> Collected:
 
 
 def check_file(path: Path) -> FileCheck:
-    from pipelines.feedback import as_returned
     from pipelines.identify import repeated_units, resolve_units, unit_of
     from pipelines.reader import read_register, read_workbook
 
@@ -111,7 +110,7 @@ def check_file(path: Path) -> FileCheck:
     if not path.is_file():
         out.findings.append(finding("file.unreadable", reason_vi="không có tệp này", reason_en="no such file"))
         return out
-    reading = as_returned(read_workbook(path))  # a feedback workbook sent back: the report it carries
+    reading = read_workbook(path)
     if not reading.reports and any(f.rule_id == "structure.form_not_found" for f in reading.findings):
         register = read_register(path)
         if not any(f.rule_id == "register.header_not_found" for f in register.findings):

@@ -9,40 +9,25 @@ is written as text.  A ``.xlsx`` is re-saved cell by cell as it was read (openpy
 legacy ``.xls`` is copied value by value into a new ``.xlsx`` with the same sheet names.
 
 The office corrects the marked cells and sends the workbook back (to the province's inbox folder): it is then the
-report it carries.  Its findings sheet is recognised by its name and its first line (``FEEDBACK_MARK``) and is not
-read as a form; beside the findings it keeps the identification the warehouse settled for the report
-(``RECORD_TITLE``: form, sheet, period, province, commune or district, cluster, project), which identifies the form
-sheet where that sheet does not say it itself (a report identified from its file name keeps its unit under the
-name the steward gave the feedback file).  What the form sheet itself writes always wins.
+report it carries.  Beside the findings the sheet keeps the identification the warehouse settled for the report,
+which identifies the form sheet where that sheet does not say it itself (a report identified from its file name
+keeps its unit under the name the steward gave the feedback file); :mod:`pipelines.feedback_record` holds that
+layout and how the reader reads it back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
-from schemas.text import clean, loose_key
+from pipelines.feedback_record import FEEDBACK_MARK, RECORD_COLUMN, RECORD_FIELDS, RECORD_NOTE, RECORD_TITLE, \
+    SUMMARY_SHEET
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from pipelines.reader import Report, WorkbookReading
-
 FILL = {"error": "FFC7CE", "warning": "FFEB9C", "waived": "D9D9D9"}
-SUMMARY_SHEET = "Kết quả kiểm tra"
-FEEDBACK_MARK = "Kết quả kiểm tra báo cáo / Validation of the report"
-RECORD_TITLE = "Nhận dạng báo cáo / Identification of the report"
-RECORD_NOTE = "(giữ nguyên khi gửi lại / keep as it is when sending the report back)"
-# the identification record beside the findings: label -> field of the reader's identification lines
-RECORD_FIELDS = {
-    "Biểu số / Form": "form", "Trang tính / Sheet": "sheet", "Kỳ báo cáo / Period": "period",
-    "Tỉnh, thành phố / Province": "province", "Quận, huyện / District": "district",
-    "Xã, phường, đặc khu / Commune": "commune", "Cụm công nghiệp / Cluster": "cluster",
-    "Mã số thuế / Tax code": "tax_code", "Tên dự án / Project": "project",
-}
-RECORD_COLUMN = 11  # K: labels, L: values (right of the findings list, within the rows a reader looks at first)
 HEAD = ["STT / #", "Mức độ / Severity", "Quy tắc / Rule", "Sheet", "Ô / Cell", "Dòng / Row",
         "Nội dung / Message", "Yêu cầu / Expected", "Miễn trừ / Waiver"]
 
@@ -235,98 +220,3 @@ def _write_record(ws, record: list[tuple[str, str]]) -> None:
         set_text(ws.cell(i, RECORD_COLUMN + 1), value)
     ws.column_dimensions[get_column_letter(RECORD_COLUMN)].width = 30
     ws.column_dimensions[get_column_letter(RECORD_COLUMN + 1)].width = 40
-
-
-def is_findings_sheet(grid: list[list[object]]) -> bool:
-    """True for the findings sheet of a feedback workbook: its first line is ``FEEDBACK_MARK``."""
-    first = next((clean(v) for row in grid[:3] for v in row[:3] if isinstance(v, str) and clean(v)), "")
-    return loose_key(first).startswith(loose_key(FEEDBACK_MARK))
-
-
-def read_record(grid: list[list[object]]) -> dict[str, str]:
-    """The identification record of a findings sheet (the labels under ``RECORD_TITLE``, each value right of its
-    label): field -> value, only the fields with a value."""
-    title = loose_key(RECORD_TITLE)
-    at = next(((r, c) for r, row in enumerate(grid[:80]) for c, v in enumerate(row[:40])
-               if isinstance(v, str) and loose_key(v) == title), None)
-    if at is None:
-        return {}
-    labels = {loose_key(label): field for label, field in RECORD_FIELDS.items()}
-    out: dict[str, str] = {}
-    for row in grid[at[0] + 1:at[0] + 3 + len(RECORD_FIELDS)]:
-        label = row[at[1]] if len(row) > at[1] else None
-        field = labels.get(loose_key(label)) if isinstance(label, str) else None
-        value = row[at[1] + 1] if len(row) > at[1] + 1 else None
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)  # a tax code a spreadsheet turned into a number
-        value = clean(value) if isinstance(value, str) else "" if value in ("", None) else str(value)
-        if field and value and field not in out:
-            out[field] = value
-    return out
-
-
-def as_returned(reading: WorkbookReading) -> WorkbookReading:
-    """``reading`` with a feedback workbook sent back read as the report it carries (see ``returned_reports``); a
-    workbook whose only form-like sheet was the findings sheet holds no form."""
-    from validations.catalogue import finding
-
-    reports = returned_reports(reading.path, reading.reports)
-    if reading.reports and not reports:
-        reading.findings.append(finding("structure.form_not_found"))
-    reading.reports = reports
-    return reading
-
-
-def returned_reports(path: Path, reports: list[Report]) -> list[Report]:
-    """The reports of a workbook, a feedback workbook sent back being the report it carries: its findings sheet is
-    dropped (it is no form and no finding is about it), and its identification record fills the identification
-    lines its form sheet does not have.  Any other workbook's reports come back unchanged.  The sheet is read again
-    only when a report sits on a sheet named like the findings sheet (a feedback workbook's always does: its record
-    names the form), so other workbooks cost nothing more."""
-    from unicodedata import normalize
-
-    def named_like(sheet: str) -> bool:
-        return normalize("NFC", sheet or "").strip().casefold() == SUMMARY_SHEET.casefold()
-
-    candidates = [r for r in reports if named_like(r.sheet)]
-    if not candidates:
-        return reports
-    try:
-        grid = _sheet_grid(path, candidates[0].sheet)
-    except Exception:  # noqa: BLE001 - the reader opened it a moment ago; if not now, it is read as it is
-        return reports
-    if not is_findings_sheet(grid):
-        return reports
-    record = read_record(grid)
-    kept = [r for r in reports if r is not candidates[0]]
-    target = [r for r in kept if r.sheet == record.get("sheet")]
-    if len(target) == 1 and ("form" not in record or loose_key(record["form"]).endswith(target[0].form)):
-        _apply(target[0], record)
-    return kept
-
-
-def _sheet_grid(path: Path, sheet: str) -> list[list[object]]:
-    from python_calamine import CalamineWorkbook
-
-    with open(path, "rb") as fh:
-        wb = CalamineWorkbook.from_filelike(fh)
-    try:
-        return wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False, nrows=80)
-    finally:
-        wb.close()
-
-
-def _apply(report: Report, record: dict[str, str]) -> None:
-    """Fill the identification lines the form sheet lacks from the record; a line the sheet has wins."""
-    import re
-
-    from pipelines.identify import period_kind
-
-    for field in ("province", "district", "commune", "cluster", "tax_code", "project"):
-        if field in record and field not in report.header:
-            report.header[field] = (record[field], None)
-            report.empty_lines.pop(field, None)
-    if "period" in record:
-        text, cell = report.header.get("period", ("", None))
-        if period_kind(text) not in ("H1", "Y") or not re.search(r"(?<!\d)20\d\d(?!\d)", text):
-            report.header["period"] = (record["period"], cell)

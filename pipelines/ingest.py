@@ -24,7 +24,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from pipelines import faults, safety
-from pipelines.feedback import as_returned
 from pipelines.settings import write_batch
 from schemas.admin import admin
 
@@ -92,7 +91,7 @@ def _parse(sha: str, path, file_name: str, source_path: str) -> ParsedFile:
         notes = [finding(NOTE_RULES[n]) for n in safety.inspect(path).notes]
     except safety.Refused:
         notes = []
-    reading = as_returned(read_workbook(path, name=file_name))  # a feedback workbook sent back: the report it carries
+    reading = read_workbook(path, name=file_name)
     folders = list(PurePosixPath(source_path).parts[:-1])
     subs = []
     for report in reading.reports:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from pipelines.feedback_record import apply_record, is_findings_sheet, read_record
 from pipelines.settings import Limits
 from pipelines.sheet_marks import DIFFERENT, HIDDEN, NO_MARKS, NOT_COMPUTED, PERCENT, SheetMarks
 from pipelines.values import read_cell
@@ -179,10 +180,16 @@ def read_workbook(path: Path, name: str | None = None, limits: Limits | None = N
     sheets = _open(path, name, limits, reading.findings)
     if sheets is None:
         return reading
+    record = None  # a feedback workbook sent back (pipelines/feedback_record.py): the report it carries
     for sheet_name, grid, marks in sheets:
+        if is_findings_sheet(sheet_name, grid):
+            record = read_record(grid)
+            continue
         report = read_sheet(sheet_name, grid, marks)
         if report is not None:
             reading.reports.append(report)
+    if record:
+        apply_record(reading.reports, record)
     if not reading.reports:  # what a person does not see is not a report: a form on a hidden sheet is refused
         try:
             hidden = _load_sheets(path, limits, hidden=True)
