@@ -67,3 +67,30 @@ def test_streaming_scan_finds_what_the_quick_scan_finds():
 ])
 def test_number_format_kinds(code, kind):
     assert format_kind(code) == kind
+
+
+def test_a_sheet_too_large_to_hold_is_marked_while_it_streams(tmp_path):
+    """A worksheet part over SMALL_SHEET_BYTES is followed element by element: its error cell, formula without a
+    result, hidden row and column and percent cell are found as in a small one."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    for r in range(1, 9_001):
+        for c in range(5, 11):
+            ws.cell(r, c, r * 1.5 + c)
+    ws["C5"] = "#DIV/0!"
+    ws["C5"].data_type = "e"
+    ws["C6"] = "=1+1"  # openpyxl saves no result
+    ws["C7"] = 0.25
+    ws["C7"].number_format = "0.00%"
+    ws.row_dimensions[9].hidden = True
+    ws.column_dimensions["D"].hidden = True
+    path = tmp_path / "big.xlsx"
+    wb.save(path)
+    with zipfile.ZipFile(path) as z:
+        assert z.getinfo("xl/worksheets/sheet1.xml").file_size > safety.SMALL_SHEET_BYTES
+    marks = safety.inspect(path).marks["Sheet"]
+    assert marks.errors == {(4, 2): "#DIV/0!", (5, 2): ""}
+    assert marks.formats == {(6, 2): PERCENT}
+    assert marks.hidden_rows == {8} and marks.hidden_cols == {3}
