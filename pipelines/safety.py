@@ -470,11 +470,19 @@ class _SheetCounter:
         self._col = 0
         self.small = size is not None and size <= SMALL_SHEET_BYTES
         self._chunks: list[bytes] = []
-        self.parser = None if self.small else SafeET.XMLParser(target=self, forbid_dtd=True)
+        # a large sheet is parsed once: every event reaches the marks scan too (start, data, end below)
         self.marks_scan = None if self.small else XlsxMarksScan(self.kinds)
-        self.marks_parser = None if self.small else SafeET.XMLParser(target=self.marks_scan, forbid_dtd=True)
+        self.parser = None if self.small else SafeET.XMLParser(target=self, forbid_dtd=True)
+
+    def data(self, text: str) -> None:  # the parser's target interface (large sheets only)
+        self.marks_scan.data(text)
+
+    def end(self, tag: str) -> None:
+        self.marks_scan.end(tag)
 
     def start(self, tag: str, attrs: dict) -> None:  # the parser's target interface
+        if self.marks_scan is not None:
+            self.marks_scan.start(tag, attrs)
         self.budget[0] -= 1
         if self.budget[0] < 0:
             raise _too_many_elements(self.limits)
@@ -523,7 +531,6 @@ class _SheetCounter:
     def finish(self) -> None:  # not close(): that name belongs to the parser's target interface
         if not self.small:
             self._run(self.parser.close)
-            self._run(self.marks_parser.close)
             self.marks = self.marks_scan.close()
             return
         data = b"".join(self._chunks)
@@ -556,7 +563,6 @@ class _SheetCounter:
             self._chunks.append(data)
         else:
             self._run(self.parser.feed, data)
-            self._run(self.marks_parser.feed, data)
 
     def _run(self, fn, *args) -> None:
         _run_parser(self.sheet, fn, *args)
