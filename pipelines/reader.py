@@ -349,7 +349,7 @@ def read_sheet(sheet: str, grid: list[list[object]], marks: SheetMarks = NO_MARK
         form = _form_from_rows(grid, header_row, cols)
         if form is None:
             return None
-    value_columns = _value_columns(grid[header_row], cols, marks)
+    visible, hidden = _value_columns(grid[header_row], cols, marks)  # before _table: it reads cols["value"]
     table_rows = _table(grid, header_row, cols, form)
     last = max((r for r, *_ in table_rows), default=header_row)
     around = [r for r in range(len(grid)) if r < header_row or r > last]
@@ -363,7 +363,6 @@ def read_sheet(sheet: str, grid: list[list[object]], marks: SheetMarks = NO_MARK
             report.findings.append(finding("structure.form_ambiguous", sheet=sheet, cell=a1(header_row, cols["label"])))
     if report.wording is None:
         report.wording = _wording_of_receiver(report)
-    visible, hidden = value_columns
     if len(visible) > 1:
         report.findings.append(finding("structure.value_column_ambiguous", sheet=sheet, cell=a1(header_row, visible[0]),
                                        cells=", ".join(a1(header_row, c) for c in visible)))
