@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from schemas.periods import VN_TZ
+from schemas.text import bilingual
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -25,9 +26,10 @@ class BIRoleError(Exception):
 
 def check_name(name: str) -> str:
     if not _NAME.match(name):
-        raise BIRoleError(f"tên vai trò {name!r} chỉ gồm chữ thường, chữ số và _ (tối đa 63 ký tự, không bắt đầu "
-                          f"bằng chữ số) — role name {name!r} must be lower-case letters, digits and _ (at most 63, "
-                          "not starting with a digit)")
+        raise BIRoleError(bilingual(f"tên vai trò {name!r} chỉ gồm chữ thường, chữ số và _ (tối đa 63 ký tự, "
+                                    "không bắt đầu bằng chữ số)",
+                                    f"role name {name!r} must be lower-case letters, digits and _ (at most 63, "
+                                    "not starting with a digit)"))
     return name
 
 
@@ -50,11 +52,12 @@ def create_bi_role(engine: Engine, role: str, password: str | None = None) -> li
 
     role = check_name(role)
     if engine.dialect.name != "postgresql":
-        raise BIRoleError("vai trò BI cần kho dữ liệu trên PostgreSQL (đặt CCN_WAREHOUSE_URL); kho SQLite nhúng "
-                          "không có người dùng: hãy đưa cho công cụ BI một bản sao của tệp, mở ở chế độ chỉ đọc — "
-                          "a BI role needs the warehouse on PostgreSQL (set CCN_WAREHOUSE_URL); the embedded "
-                          "SQLite warehouse has no users: give BI tools a copy of the file, opened read-only "
-                          "(sqlite file:…?mode=ro)")
+        raise BIRoleError(bilingual("vai trò BI cần kho dữ liệu trên PostgreSQL (đặt CCN_WAREHOUSE_URL); kho SQLite "
+                                    "nhúng không có người dùng: hãy đưa cho công cụ BI một bản sao của tệp, mở ở chế "
+                                    "độ chỉ đọc",
+                                    "a BI role needs the warehouse on PostgreSQL (set CCN_WAREHOUSE_URL); the embedded "
+                                    "SQLite warehouse has no users: give BI tools a copy of the file, opened read-only "
+                                    "(sqlite file:…?mode=ro)"))
     upgrade(engine)
     with engine.begin() as conn:
         db = conn.execute(text("SELECT current_database()")).scalar()

@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from schemas.text import bilingual
 from validations.catalogue import Finding, finding
 
 
@@ -193,7 +194,7 @@ def format_total(results: list[FileCheck]) -> str:
         ("sửa các lỗi trước khi gửi." if errors else "có thể gửi.")
     en = f"{n} files ({bad} with errors): {errors} errors, {warnings} warnings; " + \
         ("fix the errors before sending." if errors else "ready to send.")
-    return f"{vi} — {en}"
+    return bilingual(vi, en)
 
 
 def _finding_lines(f: Finding) -> list[str]:

@@ -5,9 +5,9 @@ Every command works on the home in ``CCN_HOME`` (default ``./.ccn``) and the war
 Expectations) are imported only by the commands that need them.
 
 Every message is written as the project writes a finding's message: the whole sentence in Vietnamese, then
-`` — `` and the whole sentence in English (:func:`say`).  Commands that only read (``summary``, ``findings``,
-``completeness``, ``feedback``, ``export``, ``waive``) open an existing warehouse and never create one; a
-database that cannot be reached is one line on stderr; a closed pipe ends the command quietly.
+`` — `` and the whole sentence in English (:func:`schemas.text.bilingual`).  Commands that only read
+(``summary``, ``findings``, ``completeness``, ``feedback``, ``export``, ``waive``) open an existing warehouse and
+never create one; a database that cannot be reached is one line on stderr; a closed pipe ends the command quietly.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from schemas.text import bilingual as say  # every message: Vietnamese, then English
 
 EPILOG = """environment:
   CCN_HOME            where inbox/, archive/, warehouse.sqlite and the Dagster home live (default ./.ccn)
@@ -42,11 +44,6 @@ examples:
   ccn check bao_cao/                             check every workbook in a folder and its subfolders
   ccn waive 1234 --reason "..." --by "Name"      accept a finding knowingly; loads on the next run
 """
-
-
-def say(vi: str, en: str) -> str:
-    """One message: wholly Vietnamese, then wholly English (the style of a finding's message)."""
-    return f"{vi} — {en}"
 
 
 def _fail(command: str, vi: str, en: str) -> None:
@@ -407,8 +404,8 @@ def cmd_register(args) -> int:
         loaded = load_register(engine, reading)
         if loaded.refused:
             refused += 1
-            vi, _, en = loaded.refused.partition(" — ")
-            print(say(f"{path}: không nạp gì ({vi}).", f"{path}: nothing loaded ({en or vi})."))
+            vi, en = loaded.refused
+            print(say(f"{path}: không nạp gì ({vi}).", f"{path}: nothing loaded ({en})."))
             print(format_check(register_check(path, reading)))
             continue
         added, verified = len(loaded.added), len(loaded.verified)

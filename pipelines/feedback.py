@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from schemas.text import bilingual
 from pipelines.feedback_record import FEEDBACK_MARK, RECORD_COLUMN, RECORD_FIELDS, RECORD_NOTE, RECORD_TITLE, \
     SUMMARY_SHEET
 
@@ -71,7 +72,7 @@ def _load(path: Path):
                     if v not in ("", None):
                         set_text(ws.cell(r, c), v if isinstance(v, (int, float, str)) else str(v))
         return wb
-    raise FeedbackError("tệp lưu trữ không phải là bảng tính — the archived file is not a workbook")
+    raise FeedbackError(bilingual("tệp lưu trữ không phải là bảng tính", "the archived file is not a workbook"))
 
 
 def write_feedback(engine: Engine, submission_id: int, out: Path) -> Feedback:
@@ -89,8 +90,8 @@ def write_feedback(engine: Engine, submission_id: int, out: Path) -> Feedback:
                                   rf.file_name, rf.archive_path, rf.sha256)
                            .join(received_file, rf.sha256 == s.sha256).where(s.submission_id == submission_id)).first()
         if sub is None:
-            raise FeedbackError(f"không có hồ sơ {submission_id} (xem `ccn findings`) — "
-                                 f"submission {submission_id} does not exist (see `ccn findings`)")
+            raise FeedbackError(bilingual(f"không có hồ sơ {submission_id} (xem `ccn findings`)",
+                                          f"submission {submission_id} does not exist (see `ccn findings`)"))
         rows = conn.execute(select(f.finding_id, f.rule_id, f.severity, f.sheet, f.cell, f.indicator_code, f.message,
                                    f.expected, w.waived_by, w.reason)
                             .outerjoin(finding_waiver, w.finding_id == f.finding_id)
@@ -98,7 +99,7 @@ def write_feedback(engine: Engine, submission_id: int, out: Path) -> Feedback:
         record = _record(conn, sub)
     out = Path(out)
     if out.resolve() == Path(sub.archive_path).resolve():
-        raise FeedbackError("không ghi đè lên tệp lưu trữ — refusing to overwrite the archived file")
+        raise FeedbackError(bilingual("không ghi đè lên tệp lưu trữ", "refusing to overwrite the archived file"))
     try:
         wb = _load(Path(sub.archive_path))
     except FeedbackError:

@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
 from schemas.periods import VN_TZ
+from schemas.text import bilingual
 from schemas.warehouse import finding_waiver, submission, validation_finding, validation_run
 
 SEVERITIES = ("error", "warning")
@@ -96,25 +97,25 @@ def waive(engine: Engine, finding_id: int, reason: str, by: str) -> Waiver:
     """Record a waiver of ``finding_id``; raises WaiverError with a reason a steward understands."""
     reason, by = (reason or "").strip(), (by or "").strip()
     if not reason or not by:
-        raise WaiverError("miễn trừ cần lý do (--reason) và tên người quyết định (--by) — "
-                          "a waiver needs a reason (--reason) and the name of who decides (--by)")
+        raise WaiverError(bilingual("miễn trừ cần lý do (--reason) và tên người quyết định (--by)",
+                                    "a waiver needs a reason (--reason) and the name of who decides (--by)"))
     f, s, w = validation_finding.c, submission.c, finding_waiver.c
     with engine.begin() as conn:
         row = conn.execute(select(f.finding_id, f.submission_id, f.rule_id, f.severity, s.status)
                            .join(submission, s.submission_id == f.submission_id)
                            .where(f.finding_id == finding_id)).first()
         if row is None:
-            raise WaiverError(f"không có phát hiện {finding_id} (xem `ccn findings`) — "
-                              f"finding {finding_id} does not exist (see `ccn findings`)")
+            raise WaiverError(bilingual(f"không có phát hiện {finding_id} (xem `ccn findings`)",
+                                        f"finding {finding_id} does not exist (see `ccn findings`)"))
         if row.status == "pending":
-            raise WaiverError(f"phát hiện {finding_id} thuộc hồ sơ đang được xử lý; hãy chạy `ccn run` trước — "
-                              f"finding {finding_id} belongs to a submission still being processed; "
-                              "run `ccn run` first")
+            raise WaiverError(bilingual(f"phát hiện {finding_id} thuộc hồ sơ đang được xử lý; hãy chạy `ccn run` trước",
+                                        f"finding {finding_id} belongs to a submission still being processed; "
+                                        "run `ccn run` first"))
         done = conn.execute(select(w.waived_by, w.waived_at).where(w.finding_id == finding_id)).first()
         if done is not None:
-            raise WaiverError(f"phát hiện {finding_id} đã được {done.waived_by} miễn trừ lúc "
-                              f"{done.waived_at:%Y-%m-%d %H:%M} — finding {finding_id} was already waived by "
-                              f"{done.waived_by} on {done.waived_at:%Y-%m-%d %H:%M}")
+            when = f"{done.waived_at:%Y-%m-%d %H:%M}"
+            raise WaiverError(bilingual(f"phát hiện {finding_id} đã được {done.waived_by} miễn trừ lúc {when}",
+                                        f"finding {finding_id} was already waived by {done.waived_by} on {when}"))
         conn.execute(finding_waiver.insert().values(finding_id=finding_id, waived_by=by, reason=reason,
                                                     waived_at=datetime.now(tz=VN_TZ)))
         left = conn.execute(select(f.finding_id).where(

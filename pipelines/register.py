@@ -27,7 +27,7 @@ class RegisterLoad:
     province_code: str | None
     added: list[str] = field(default_factory=list)  # cluster IDs new to the register
     verified: list[str] = field(default_factory=list)  # clusters learnt from reports, now confirmed
-    refused: str | None = None  # why nothing was loaded
+    refused: tuple[str, str] | None = None  # why nothing was loaded: (Vietnamese, English)
 
 
 def load_register(engine: Engine, reading: RegisterReading) -> RegisterLoad:
@@ -35,8 +35,8 @@ def load_register(engine: Engine, reading: RegisterReading) -> RegisterLoad:
     out = RegisterLoad(reading.province_code)
     errors = [f for f in reading.findings if f.is_error]
     if errors or not reading.province_code:
-        out.refused = (f"{len(errors)} lỗi trong danh sách — {len(errors)} error(s) in the register" if errors
-                       else "không xác định được tỉnh — the province could not be identified")
+        out.refused = ((f"{len(errors)} lỗi trong danh sách", f"{len(errors)} error(s) in the register") if errors
+                       else ("không xác định được tỉnh", "the province could not be identified"))
         return out
     province = reading.province_code
     now = datetime.now(tz=VN_TZ)

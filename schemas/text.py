@@ -22,6 +22,11 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _NON_ALNUM = re.compile(r"[^0-9a-z.]+")
 
 
+def bilingual(vi: str, en: str) -> str:
+    """One message as the project writes every message to a person: wholly Vietnamese, then wholly English."""
+    return f"{vi} — {en}"
+
+
 def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from schemas.text import bilingual
+
 HERE = Path(__file__).parent
 
 
@@ -37,7 +39,7 @@ class Finding:
 
     @property
     def message(self) -> str:
-        return f"{self.message_vi} — {self.message_en}"
+        return bilingual(self.message_vi, self.message_en)
 
     @property
     def is_error(self) -> bool:
