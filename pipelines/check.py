@@ -16,11 +16,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.reader import EXTENSIONS
 from schemas.text import bilingual
 from validations.catalogue import Finding, finding
-
-
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 
 
 @dataclass
@@ -69,8 +67,8 @@ class Collected:
 
 
 def is_workbook_name(name: str) -> bool:
-    """A workbook by its name: one of WORKBOOK_SUFFIXES, not hidden, not an office lock file (``~$…``)."""
-    return name.lower().endswith(WORKBOOK_SUFFIXES) and not name.startswith((".", "~$"))
+    """A workbook by its name: one of the reader's EXTENSIONS, not hidden, not an office lock file (``~$…``)."""
+    return name.lower().endswith(EXTENSIONS) and not name.startswith((".", "~$"))
 
 
 def workbooks_in(folder: Path) -> tuple[list[Path], int]:

@@ -268,10 +268,11 @@ def cmd_check(args) -> int:
     file's result as it is checked, then the count; exit 1 on any error, 2 when a folder holds no workbook."""
     import json
 
-    from pipelines.check import WORKBOOK_SUFFIXES, as_dict, check_file, collect, format_check, format_total
+    from pipelines.check import as_dict, check_file, collect, format_check, format_total
+    from pipelines.reader import EXTENSIONS
 
     given = collect([Path(f) for f in args.files])
-    kinds = " ".join(WORKBOOK_SUFFIXES)
+    kinds = " ".join(EXTENSIONS)
     for folder in given.empty_folders:
         _fail("check", f"không có bảng tính nào ({kinds}) trong thư mục {folder}.",
               f"no workbook ({kinds}) in the folder {folder}.")

@@ -23,7 +23,7 @@ from schemas.forms import FormSpec, RowSpec, column_words, load_forms
 from schemas.text import clean, loose_key
 from validations.catalogue import Finding, finding
 
-EXTENSIONS = {".xlsx", ".xlsm", ".xls", ".ods"}
+EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")  # the workbooks read (by content, once inspected), as messages list them
 
 # Identification lines: what an office writes above (or below) the table, by the start of its label.
 HEADER_FIELDS = [
