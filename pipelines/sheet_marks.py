@@ -35,9 +35,13 @@ DIFFERENT = "different"  # the number shown is not the number held (scaled by 1,
 # The error values a spreadsheet shows, by BIFF error code ([MS-XLS] 2.5.9 BErr).
 BIFF_ERRORS = {0x00: "#NULL!", 0x07: "#DIV/0!", 0x0F: "#VALUE!", 0x17: "#REF!", 0x1D: "#NAME?", 0x24: "#NUM!",
                0x2A: "#N/A", 0x2B: "#GETTING_DATA"}
-ERROR_TEXTS = frozenset(BIFF_ERRORS.values()) | {"#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#UNKNOWN!", "Err:502",
-                                                  "Err:504", "Err:508", "Err:509", "Err:511", "Err:512", "Err:522",
-                                                  "Err:523"}
+ERROR_TEXTS = frozenset(BIFF_ERRORS.values()) | {"#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#UNKNOWN!"}
+_LIBREOFFICE_ERROR = re.compile(r"Err:\d{3}")  # LibreOffice's own codes (Err:502 invalid argument, …)
+
+
+def is_error_text(text: str) -> bool:
+    """Whether a text is what a spreadsheet shows for a formula error (``#DIV/0!``, ``Err:502``)."""
+    return text in ERROR_TEXTS or _LIBREOFFICE_ERROR.fullmatch(text) is not None
 
 
 @dataclass

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from pipelines.sheet_marks import ERROR_TEXTS
+from pipelines.sheet_marks import is_error_text
 from schemas.forms import RowSpec
 from schemas.text import clean, loose_key
 
@@ -121,7 +121,7 @@ def read_cell(raw: object, row: RowSpec, shown_percent: bool = False) -> CellRea
     if isinstance(raw, (datetime, date, time, timedelta)):
         return _fail("value.not_a_number", raw=str(raw))
     text = clean(raw)
-    if text in ERROR_TEXTS:  # an error shown as text (an OpenDocument file written by another program)
+    if is_error_text(text):  # an error shown as text (an OpenDocument file written by another program)
         return _fail("value.formula_error", shown=text)
     if row.unit == "flag":
         k = loose_key(text)

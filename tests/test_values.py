@@ -42,6 +42,8 @@ def test_values_read_exactly(raw, row, value):
     ("1.2.3", HA, "value.not_a_number"), ("12 người", HA, "value.unit_in_cell"), ("5 ha", BILLION, "value.unit_in_cell"),
     ("462 triệu", BILLION, "value.unit_in_cell"), (2, FLAG, "value.flag_not_binary"), ("0,5", FLAG, "value.flag_not_binary"),
     (2.5, PROJECTS, "value.not_integer"), ("12,5", PERSONS, "value.not_integer"), (float("nan"), HA, "value.not_a_number"),
+    ("#DIV/0!", HA, "value.formula_error"), ("#N/A", PERCENT, "value.formula_error"),
+    ("Err:502", BILLION, "value.formula_error"), ("Err:50", BILLION, "value.not_a_number"),
 ])
 def test_text_that_is_not_a_number_is_refused(raw, row, rule):
     reading = read_cell(raw, row)
@@ -54,6 +56,12 @@ def test_a_rate_typed_as_a_fraction_is_read_as_percent_with_a_warning_saying_so(
     assert reading.params == {"raw": "0.65", "value": "65"}
     assert read_cell("0,2329", PERCENT).value == 23.29
     assert read_cell("65%", PERCENT).warning is None  # the sign says it: nothing assumed
+
+
+def test_a_fraction_shown_in_a_percent_format_is_its_percentage_without_warning():
+    reading = read_cell(0.6344, PERCENT, shown_percent=True)
+    assert reading.value == pytest.approx(63.44) and reading.warning is None and reading.problem is None
+    assert read_cell(0.5, PROJECTS, shown_percent=True).problem == "value.unit_in_cell"  # shows 50% in a count
 
 
 def test_blank_is_a_warning_without_a_value():
