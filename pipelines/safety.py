@@ -590,7 +590,7 @@ class _OdsCounter:
     def __init__(self, limits: Limits, budget: list[int], data_styles: OdsDataStyles) -> None:
         self.limits, self.budget = limits, budget
         self.bounds: dict[str, _CellBounds] = {}
-        self.scan = OdsScan(self._table, self._cells, data_styles)
+        self.scan = OdsScan(self._table, self._cells, data_styles, limits.max_rows, limits.max_columns)
         self.parser = SafeET.XMLParser(target=self, forbid_dtd=True)
         self.sheet = "content.xml"
 

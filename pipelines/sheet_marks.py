@@ -408,11 +408,15 @@ class OdsScan:
     """An expat target over ``content.xml``: per table, the marks and the extent of the cells that hold something.
 
     ``on_cells(table, row, col, count)`` is called for every run of non-empty cells (1-based position of the
-    run's last cell, and how many cells it stands for) so that pipelines/safety.py can hold them to its limits;
-    repeated empty rows and columns (LibreOffice writes a million of them after the last row) cost nothing."""
+    run's last cell, and how many cells it stands for) so that pipelines/safety.py can hold them to its limits
+    before the run is marked cell by cell; repeated empty rows and columns (LibreOffice writes a million of them
+    after the last row, hidden or not) cost nothing: hidden ones are marked only up to ``max_rows`` and
+    ``max_columns``, beyond which no cell that holds something is read anyway."""
 
-    def __init__(self, on_table, on_cells, data_styles: OdsDataStyles | None = None) -> None:
+    def __init__(self, on_table, on_cells, data_styles: OdsDataStyles | None = None, max_rows: int = 1 << 20,
+                 max_columns: int = 16384) -> None:
         self.on_table, self.on_cells = on_table, on_cells
+        self.max_rows, self.max_columns = max_rows, max_columns
         self.data_styles = data_styles or OdsDataStyles()
         self.marks: dict[str, SheetMarks] = {}
         self._table: str | None = None
@@ -421,7 +425,7 @@ class OdsScan:
         self._row = 0  # 0-based row of the current row
         self._row_repeat = 1
         self._col = 0  # 0-based column of the next cell
-        self._cell: tuple[int, int, int, str] | None = None  # (row, col, repeat, kind) of an error cell open
+        self._cell: list[tuple[int, int]] | None = None  # the cells an error cell being read stands for
         self._text: list[str] = []
         self._depth_p = 0
 
@@ -443,29 +447,28 @@ class OdsScan:
         elif local == "table-column":
             n = _repeat(attrs.get(_T + "number-columns-repeated"))
             if attrs.get(_T + "visibility", "visible") != "visible":
-                self._sheet.hidden_cols.update(range(self._col_def, min(self._col_def + n, 16384)))
+                self._sheet.hidden_cols.update(range(self._col_def, min(self._col_def + n, self.max_columns)))
             self._col_def += n
         elif local == "table-row":
             self._row_repeat = _repeat(attrs.get(_T + "number-rows-repeated"))
             self._col = 0
             if attrs.get(_T + "visibility", "visible") != "visible":
-                self._sheet.hidden_rows.update(range(self._row, min(self._row + self._row_repeat, 1 << 20)))
+                self._sheet.hidden_rows.update(range(self._row, min(self._row + self._row_repeat, self.max_rows)))
         elif local in ("table-cell", "covered-table-cell"):
             n = _repeat(attrs.get(_T + "number-columns-repeated"))
             kind = attrs.get("{%s}value-type" % _CALCEXT) or attrs.get("{%s}value-type" % _OFFICE)
             if kind or attrs.get(_T + "formula"):
-                here = (self._row, self._col)
+                self.on_cells(self._table, self._row + self._row_repeat, self._col + n, n * self._row_repeat)
+                run = [(r, c) for r in range(self._row, self._row + self._row_repeat)
+                       for c in range(self._col, self._col + n)]  # within the limits just checked
                 if not kind:  # a formula saved without its result
-                    self._sheet.errors[here] = NOT_COMPUTED
+                    self._sheet.errors.update(dict.fromkeys(run, NOT_COMPUTED))
                 shown = PERCENT if kind == "percentage" else \
                     self.data_styles.kind(attrs.get(_T + "style-name")) if kind == "float" else None
                 if shown:
-                    for i in range(min(n, 16384)):
-                        self._sheet.formats[(self._row, self._col + i)] = shown
+                    self._sheet.formats.update(dict.fromkeys(run, shown))
                 if kind == "error":
-                    self._cell = (*here, n, kind)
-                    self._text = []
-                self.on_cells(self._table, self._row + self._row_repeat, self._col + n, n * self._row_repeat)
+                    self._cell, self._text = run, []
             self._col += n
 
     def data(self, text: str) -> None:
@@ -485,10 +488,7 @@ class OdsScan:
         if tag.endswith("}p") and not tag.startswith(_T):
             self._depth_p = max(0, self._depth_p - 1)
         elif tag == _T + "table-cell":
-            row, col, n, _kind = self._cell
-            shown = "".join(self._text).strip() or "#ERROR"
-            for i in range(min(n, 16384)):
-                self._sheet.errors[(row, col + i)] = shown
+            self._sheet.errors.update(dict.fromkeys(self._cell, "".join(self._text).strip() or "#ERROR"))
             self._cell = None
 
     def close(self) -> dict[str, SheetMarks]:

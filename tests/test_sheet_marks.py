@@ -94,3 +94,24 @@ def test_a_sheet_too_large_to_hold_is_marked_while_it_streams(tmp_path):
     assert marks.errors == {(4, 2): "#DIV/0!", (5, 2): ""}
     assert marks.formats == {(6, 2): PERCENT}
     assert marks.hidden_rows == {8} and marks.hidden_cols == {3}
+
+
+def test_opendocument_runs_of_repeated_rows_are_marked_row_by_row_and_hidden_ones_within_the_limits(tmp_path):
+    """Two identical rows of a percent and an error cell are written once with number-rows-repeated: both rows are
+    marked.  A million hidden empty rows after the table (what "hide the rows below" saves) are marked only up to
+    CCN_MAX_ROWS, past which no cell holding something is read anyway."""
+    from pipelines.settings import Limits
+    from tests.hostile_corpus import ODS_MIME, honest, ods_content, raw_zip
+
+    rows = (b'<table:table-row table:number-rows-repeated="2"><table:table-cell office:value-type="percentage" '
+            b'office:value="0.5"/><table:table-cell office:value-type="string" '
+            b'xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0" '
+            b'calcext:value-type="error"><text:p>#N/A</text:p></table:table-cell></table:table-row>'
+            b'<table:table-row table:visibility="collapse" table:number-rows-repeated="1048000"><table:table-cell/>'
+            b'</table:table-row>')
+    path = tmp_path / "lap.ods"
+    path.write_bytes(raw_zip([honest("mimetype", ODS_MIME), honest("content.xml", ods_content(rows))]))
+    marks = safety.inspect(path).marks["B04"]
+    assert marks.formats == {(0, 0): PERCENT, (1, 0): PERCENT}
+    assert marks.errors == {(0, 1): "#N/A", (1, 1): "#N/A"}
+    assert marks.hidden_rows == set(range(2, Limits().max_rows))
