@@ -19,6 +19,16 @@ def engine():
     return make_engine(settings().warehouse_url)
 
 
+def rows(sql: str, **params) -> list:
+    """The rows of one query on the warehouse of the settings (each with its columns as attributes)."""
+    eng = engine()
+    try:
+        with eng.connect() as conn:
+            return conn.execute(text(sql), params).all()
+    finally:
+        eng.dispose()
+
+
 def view(name: str, where: str = "") -> pd.DataFrame:
     eng = engine()
     try:

@@ -17,7 +17,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from pipelines.check import check_file
 from pipelines.identify import resolve_units
@@ -25,7 +24,7 @@ from pipelines.reader import read_workbook
 from pipelines.templates import FormContent, Identification, Typing, write_form
 from schemas.admin import admin
 from schemas.periods import Period
-from tests.helpers import ccn, engine
+from tests.helpers import ccn, rows
 from tests.test_validation import B0304
 
 FIXTURES = Path(__file__).parent / "fixtures" / "identity"
@@ -91,25 +90,13 @@ def _rules(sheet_check) -> list[str]:
 
 
 def _submissions() -> list:
-    eng = engine()
-    try:
-        with eng.connect() as conn:
-            return conn.execute(text(
-                "SELECT s.submission_id, f.file_name, s.sheet, s.unit_key, s.unit_name, s.status, s.superseded_by "
-                "FROM submission s JOIN received_file f ON f.sha256 = s.sha256 ORDER BY s.submission_id")).all()
-    finally:
-        eng.dispose()
+    return rows("SELECT s.submission_id, f.file_name, s.sheet, s.unit_key, s.unit_name, s.status, s.superseded_by "
+                "FROM submission s JOIN received_file f ON f.sha256 = s.sha256 ORDER BY s.submission_id")
 
 
 def _errors(submission_id: int) -> list[str]:
-    eng = engine()
-    try:
-        with eng.connect() as conn:
-            return sorted(conn.execute(text(
-                "SELECT rule_id FROM validation_finding WHERE submission_id = :s AND severity = 'error'"),
-                {"s": submission_id}).scalars())
-    finally:
-        eng.dispose()
+    return sorted(r.rule_id for r in rows(
+        "SELECT rule_id FROM validation_finding WHERE submission_id = :s AND severity = 'error'", s=submission_id))
 
 
 def _run(home: Path, *paths: Path) -> list:
@@ -207,13 +194,7 @@ def _resolve(tmp_path: Path, sender: str, period: Period, *, file_name: str = "b
 
 # ───────────────────────────── a feedback workbook sent back ─────────────────────────────
 def _no_finding_about_the_findings_sheet() -> None:
-    eng = engine()
-    try:
-        with eng.connect() as conn:
-            about = conn.execute(text("SELECT rule_id FROM validation_finding WHERE sheet = :s"),
-                                 {"s": "Kết quả kiểm tra"}).scalars().all()
-    finally:
-        eng.dispose()
+    about = rows("SELECT rule_id FROM validation_finding WHERE sheet = :s", s="Kết quả kiểm tra")
     assert about == []
 
 

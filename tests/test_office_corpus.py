@@ -226,23 +226,14 @@ def corpus_run(request, tmp_path, monkeypatch):
 
 
 def test_pipeline_loads_the_shown_numbers(corpus_run):
-    from sqlalchemy import text
-
-    from tests.helpers import engine
+    from tests.helpers import rows
 
     fmt, entries = corpus_run
-    eng = engine()
-    try:
-        with eng.connect() as conn:
-            subs = conn.execute(text(
-                "SELECT m.submission_id, m.file_name, s.sheet, m.form, m.status FROM mart_submissions m "
-                "JOIN submission s ON s.submission_id = m.submission_id")).all()
-            values = conn.execute(text(
-                "SELECT v.submission_id, v.indicator_code, v.value, v.cell FROM indicator_value v "
-                "JOIN submission s ON s.submission_id = v.submission_id "
-                "WHERE s.status IN ('accepted', 'accepted_with_warnings')")).all()
-    finally:
-        eng.dispose()
+    subs = rows("SELECT m.submission_id, m.file_name, s.sheet, m.form, m.status FROM mart_submissions m "
+                "JOIN submission s ON s.submission_id = m.submission_id")
+    values = rows("SELECT v.submission_id, v.indicator_code, v.value, v.cell FROM indicator_value v "
+                  "JOIN submission s ON s.submission_id = v.submission_id "
+                  "WHERE s.status IN ('accepted', 'accepted_with_warnings')")
     by_file: dict[str, list] = {}
     for row in subs:
         by_file.setdefault(row.file_name, []).append(row)
@@ -252,17 +243,17 @@ def test_pipeline_loads_the_shown_numbers(corpus_run):
     wrong = []
     for entry in entries:
         name = Path(entry["file"]).name
-        rows = by_file.get(name, [])
+        file_subs = by_file.get(name, [])
         if entry["expected"]["status"] == "rejected":
-            taken = [r for r in rows if r.status in ("accepted", "accepted_with_warnings")]
+            taken = [r for r in file_subs if r.status in ("accepted", "accepted_with_warnings")]
             if taken:
                 wrong.append(f"{name}: expected rejected, loaded {[(r.sheet, r.status) for r in taken]}")
             continue
         want = {r["sheet"]: r for r in entry["expected"]["reports"]}
-        if sorted(r.sheet for r in rows) != sorted(want):
-            got_sheets = sorted(r.sheet or "" for r in rows)
+        if sorted(r.sheet for r in file_subs) != sorted(want):
+            got_sheets = sorted(r.sheet or "" for r in file_subs)
             wrong.append(f"{name}: submissions for sheets {got_sheets}, expected {sorted(want)}")
-        for r in rows:
+        for r in file_subs:
             rep = want.get(r.sheet)
             if rep is None:
                 continue

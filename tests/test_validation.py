@@ -115,17 +115,11 @@ def run_stages(inbox: Path):
 
 
 def findings_by_file() -> dict[str, list]:
-    from tests.helpers import engine
+    from tests.helpers import rows
 
-    eng = engine()
-    try:
-        with eng.connect() as conn:
-            rows = conn.execute(text("SELECT file_name, rule_id, severity, sheet, cell, indicator_code, message, "
-                                     "expected, status, submission_id FROM mart_findings")).all()
-    finally:
-        eng.dispose()
     out: dict[str, list] = {}
-    for r in rows:
+    for r in rows("SELECT file_name, rule_id, severity, sheet, cell, indicator_code, message, expected, status, "
+                  "submission_id FROM mart_findings"):
         out.setdefault(r.file_name, []).append(r)
     return out
 
