@@ -13,8 +13,8 @@ from dagster import (
     multi_asset_check,
 )
 
-from pipelines import observe
-from pipelines.resources import CCNResource
+from pipelines.report import observe
+from assets.resources import CCNResource
 from validations.catalogue import rules
 
 

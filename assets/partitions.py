@@ -4,7 +4,7 @@ series is compared (reports of the 63 old provinces are shown on their successor
 
 from dagster import MultiPartitionsDefinition, StaticPartitionsDefinition
 
-from pipelines.completeness import period_codes
+from pipelines.report.completeness import period_codes
 from schemas.admin import admin
 
 PERIODS = StaticPartitionsDefinition(period_codes())

@@ -21,7 +21,7 @@ CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
-from pipelines.reader import read_workbook
+from pipelines.read.workbook import read_workbook
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 r = read_workbook(Path(sys.argv[1]))
@@ -33,7 +33,7 @@ print(json.dumps({"seconds": took, "peak_kib": peak, "base_kib": base, "verdict"
 
 
 def main() -> int:
-    from pipelines.sample import Profile, generate
+    from pipelines.sample.generator import Profile, generate
     from schemas.periods import Period
     from tests.hostile_corpus import build
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/national.py                 # W1 on SQLite and PostgreSQL, incremental, scaling
     .venv/bin/python bench/national.py --quick         # ¼ W1, SQLite only: a smoke run of the benchmark itself
 
-Workloads are generated once (``pipelines.sample`` with the W1 profile: 34 Biểu 04, ~700 Biểu 03, ~1,200 Biểu
+Workloads are generated once (``pipelines.sample.generator`` with the W1 profile: 34 Biểu 04, ~700 Biểu 03, ~1,200 Biểu
 02, ~15,000 Biểu 01) and cached in ``bench/.cache``.  Every measurement runs ``ccn run`` as a separate process
 from a fresh home, exactly as an operator would; stage times come from the run's own JSON report.  Results are
 printed as a table and written to ``bench/results/national-<timestamp>.json``.
@@ -35,7 +35,7 @@ PG_ADMIN = os.environ.get("CCN_TEST_PG_URL", "postgresql+psycopg://postgres@127.
 
 def workload(period: str, seed: int) -> Path:
     """W1 for one period, generated once and cached."""
-    from pipelines.sample import W1, generate
+    from pipelines.sample.generator import W1, generate
     from schemas.periods import Period
 
     out = CACHE / f"W1-{period}-s{seed}"

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 def _write(folder: Path, n: int, seed: int) -> dict[tuple[str, str], list[Path]]:
     from openpyxl import Workbook
 
-    from pipelines.templates import FormContent, Identification, Typing, write_form
+    from pipelines.steward.templates import FormContent, Identification, Typing, write_form
     from schemas.admin import admin
     from schemas.forms import load_forms
     from schemas.periods import Period
@@ -69,8 +69,8 @@ def _write(folder: Path, n: int, seed: int) -> dict[tuple[str, str], list[Path]]
 def _time(paths: list[Path], identify: bool, repeat: int = 1) -> list[float]:
     """Seconds per file (the best of ``repeat`` reads of the same file: on a shared machine the minimum is the
     reader's cost, the rest is other processes)."""
-    from pipelines.identify import resolve_units
-    from pipelines.reader import read_workbook
+    from pipelines.read.identify import resolve_units
+    from pipelines.read.workbook import read_workbook
 
     times = []
     for p in paths:
@@ -91,8 +91,8 @@ def _split(paths: list[Path]) -> tuple[float, float, float]:
     """Seconds per file in safety.inspect, in calamine (open + cells) and in the reader's own work."""
     from python_calamine import CalamineWorkbook
 
-    from pipelines import safety
-    from pipelines.reader import read_sheet
+    from pipelines.intake import safety
+    from pipelines.read.workbook import read_sheet
     from pipelines.settings import Limits
 
     limits = Limits()

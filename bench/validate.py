@@ -1,7 +1,7 @@
 """How long the validate stage takes for a national semester (issue #4; workload W1 of issue #6).
 
 The reports of W1 (34 Biểu 04, ~700 Biểu 03, ~1,200 Biểu 02, ~15,000 Biểu 01 for 2026-H1, consistent across
-levels: pipelines/sample.py with Profile W1) are generated in memory and inserted directly into a fresh warehouse
+levels: pipelines/sample/generator.py with Profile W1) are generated in memory and inserted directly into a fresh warehouse
 as *pending* submissions with their values — no workbook is written or read — and ``validations.engine.validate``
 is timed: Great Expectations once per form over the whole batch, then the cross-level and cross-period rules in
 the warehouse, then the Data Docs.  A few reports are broken on purpose (1 % of Biểu 02 with more foreign
@@ -36,8 +36,8 @@ PG_ADMIN = os.environ.get("CCN_TEST_PG_URL", "postgresql+psycopg://postgres@127.
 
 def national(provinces: int, seed: int = 11):
     """The reports of one semester: list of (form, province, commune, cluster_id, unit_key, values)."""
-    from pipelines.identify import project_key
-    from pipelines.sample import W1, _clusters_for, _fill_cluster, aggregate
+    from schemas.keys import project_key
+    from pipelines.sample.generator import W1, _clusters_for, _fill_cluster, aggregate
     from schemas.admin import admin
     from schemas.periods import Period
 
@@ -76,7 +76,9 @@ def load_pending(url: str, period, reports) -> int:
 
     from schemas.forms import load_forms
     from schemas.periods import VN_TZ
-    from schemas.warehouse import indicator_value, make_engine, received_file, submission, upgrade
+    from schemas.database import make_engine
+    from schemas.migrate import upgrade
+    from schemas.tables import indicator_value, received_file, submission
 
     engine = make_engine(url)
     upgrade(engine)
@@ -108,7 +110,7 @@ def load_pending(url: str, period, reports) -> int:
 
 
 def measure(url: str, label: str, period, reports, docs: Path | None) -> dict:
-    from schemas.warehouse import make_engine
+    from schemas.database import make_engine
     from validations.engine import validate
 
     t0 = time.perf_counter()

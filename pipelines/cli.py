@@ -61,13 +61,13 @@ def _period(text: str):
 
 def cmd_sample(args) -> int:
     from pipelines.progress import TerminalProgress
-    from pipelines.sample import generate
+    from pipelines.sample.generator import generate
 
-    from pipelines.geography import generation_of
+    from schemas.geography import generation_of
 
     show = TerminalProgress()
     if generation_of(args.period) == "pre2025":  # reported by the 63 old provinces and their districts
-        from pipelines.sample import generate_pre2025
+        from pipelines.sample.generator import generate_pre2025
 
         truth = generate_pre2025(Path(args.out), args.period, provinces=args.provinces, seed=args.seed,
                                  progress=lambda d, t: show("sample", d, t))
@@ -117,7 +117,7 @@ def cmd_run(args) -> int:
     """Execute the ingest job in process, so the run appears in the Dagster UI's history."""
     from pipelines.progress import TerminalProgress, set_reporter
     from pipelines.settings import settings
-    from schemas.warehouse import make_engine
+    from schemas.database import make_engine
 
     probe = make_engine(settings().warehouse_url)  # a database that cannot be reached: one line (main), no run
     try:
@@ -128,8 +128,8 @@ def cmd_run(args) -> int:
     dagster_home = _dagster_home()
     from dagster import DagsterInstance
 
-    from pipelines.definitions import defs
-    from pipelines.resources import CCNResource
+    from assets.definitions import defs
+    from assets.resources import CCNResource
 
     s = settings()
     inbox = Path(args.inbox).resolve() if args.inbox else s.inbox
@@ -228,7 +228,7 @@ def _compare_truth(df, path: Path) -> int:
 
 def cmd_template(args) -> int:
     """Write an empty form (or a province's cluster register) to fill in."""
-    from pipelines.templates import write_register_template, write_template
+    from pipelines.steward.templates import write_register_template, write_template
 
     out = Path(args.out)
     if out.suffix.lower() != ".xlsx":
@@ -268,8 +268,8 @@ def cmd_check(args) -> int:
     file's result as it is checked, then the count; exit 1 on any error, 2 when a folder holds no workbook."""
     import json
 
-    from pipelines.check import as_dict, check_file, collect, format_check, format_total
-    from pipelines.reader import EXTENSIONS
+    from pipelines.steward.check import as_dict, check_file, collect, format_check, format_total
+    from pipelines.read.sheets import EXTENSIONS
 
     given = collect([Path(f) for f in args.files])
     kinds = " ".join(EXTENSIONS)
@@ -306,7 +306,8 @@ def _warehouse(create: bool = False):
     """The warehouse of the settings.  Only commands that load data create it (``create``); the others open an
     existing one or raise ``WarehouseMissing``, which :func:`main` turns into where it looked."""
     from pipelines.settings import settings
-    from schemas.warehouse import make_engine, open_warehouse, upgrade
+    from schemas.database import make_engine
+    from schemas.migrate import open_warehouse, upgrade
 
     url = settings().warehouse_url
     if not create:
@@ -318,7 +319,7 @@ def _warehouse(create: bool = False):
 
 def cmd_findings(args) -> int:
     """The findings of settled submissions as a table, with where the Data Docs of the validation are."""
-    from pipelines.findings import format_table, latest_data_docs, list_findings
+    from pipelines.steward.findings import format_table, latest_data_docs, list_findings
 
     engine = _warehouse()
     df = list_findings(engine, period=args.period.code if args.period else None, province=args.province,
@@ -342,7 +343,7 @@ def cmd_findings(args) -> int:
 
 
 def cmd_feedback(args) -> int:
-    from pipelines.feedback import FeedbackError, write_feedback
+    from pipelines.steward.feedback import FeedbackError, write_feedback
 
     out = Path(args.out)
     if out.suffix.lower() != ".xlsx":  # openpyxl writes .xlsx bytes whatever the name: a .xls would not open
@@ -361,7 +362,7 @@ def cmd_feedback(args) -> int:
 
 
 def cmd_waive(args) -> int:
-    from pipelines.findings import WaiverError, waive
+    from pipelines.steward.findings import WaiverError, waive
 
     try:
         w = waive(_warehouse(), args.finding_id, args.reason, args.by)
@@ -386,12 +387,12 @@ def cmd_register(args) -> int:
     """Load provinces' cluster register workbooks into the warehouse's register."""
     from sqlalchemy import select
 
-    from pipelines.check import format_check, register_check
-    from pipelines.completeness import refresh_expected
-    from pipelines.reader import read_register
-    from pipelines.register import load_register
+    from pipelines.steward.check import format_check, register_check
+    from pipelines.report.completeness import refresh_expected
+    from pipelines.read.register import read_register
+    from pipelines.load.register import load_register
     from schemas.periods import Period
-    from schemas.warehouse import expected_report
+    from schemas.tables import expected_report
 
     engine = _warehouse(create=True)  # a register may be the first thing a new warehouse receives
     refused = 0
@@ -424,7 +425,7 @@ def cmd_register(args) -> int:
 def cmd_completeness(args) -> int:
     """Who should have reported for a period and who did, per form and province.  Reads only; ``--refresh``
     first recomputes who should report (as `ccn run` and `ccn register` do after every load)."""
-    from pipelines.completeness import completeness, last_refresh, refresh_expected
+    from pipelines.report.completeness import completeness, last_refresh, refresh_expected
 
     engine = _warehouse()
     if args.refresh:
@@ -462,7 +463,7 @@ def cmd_completeness(args) -> int:
 
 def cmd_export(args) -> int:
     """Write the national report of a period (Biểu 04 layout, a sheet per province, completeness)."""
-    from pipelines.export import export_national
+    from pipelines.report.export import export_national
 
     result = export_national(_warehouse(), args.period, Path(args.out))
     print(say(f"Đã ghi {result.path}: Biểu 04 toàn quốc kỳ {args.period} ({result.national_rows} dòng), "
@@ -474,7 +475,7 @@ def cmd_export(args) -> int:
 
 def cmd_bi_role(args) -> int:
     """Create (or re-tighten) a read-only PostgreSQL role for BI tools."""
-    from pipelines.bi import BIRoleError, create_bi_role
+    from schemas.grants import BIRoleError, create_bi_role
 
     try:
         views = create_bi_role(_warehouse(create=True), args.name,
@@ -672,7 +673,7 @@ def _database_error(command: str, exc) -> None:
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
     from pipelines.settings import settings
-    from schemas.warehouse import warehouse_location
+    from schemas.database import warehouse_location
 
     where = warehouse_location(settings().warehouse_url)
     detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
@@ -716,7 +717,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 141
     except Exception as exc:  # noqa: BLE001 - only the two kinds below are answered, the rest is re-raised
-        from schemas.warehouse import WarehouseMissing
+        from schemas.database import WarehouseMissing
 
         if isinstance(exc, WarehouseMissing):
             _no_warehouse(args.command, exc)

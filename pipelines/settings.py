@@ -34,7 +34,7 @@ def write_batch() -> int:
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on what one input file may cost to read, checked by pipelines/safety.py before any parser runs.
+    """Bounds on what one input file may cost to read, checked by pipelines/intake/safety.py before any parser runs.
 
     Every bound is an environment variable (docs/reliability.md); a file over any of them is rejected with a
     reason that names the limit, and the other files of the run still load.

@@ -16,12 +16,14 @@ import pandas as pd
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
-from pipelines.archive import ArchiveResult, archive_new
-from pipelines.ingest import ingest_archived
-from pipelines.publish import PublishResult, publish_pending
+from pipelines.intake.archive import ArchiveResult, archive_new
+from pipelines.load.ingest import ingest_archived
+from pipelines.load.publish import PublishResult, publish_pending
 from pipelines.settings import Settings
 from schemas.periods import VN_TZ
-from schemas.warehouse import make_engine, pipeline_run, upgrade
+from schemas.database import make_engine
+from schemas.migrate import upgrade
+from schemas.tables import pipeline_run
 
 
 @dataclass

@@ -111,7 +111,7 @@ def home(tmp_path, monkeypatch, warehouse_url) -> Path:
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> Path:
     """A two-province sample for 2026-H1, generated once per session (files keep their mtimes)."""
-    from pipelines.sample import generate
+    from pipelines.sample.generator import generate
     from schemas.periods import Period
 
     out = tmp_path_factory.mktemp("sample")

@@ -14,7 +14,7 @@ def ccn(*args: str) -> int:
 
 def engine():
     from pipelines.settings import settings
-    from schemas.warehouse import make_engine
+    from schemas.database import make_engine
 
     return make_engine(settings().warehouse_url)
 

@@ -181,7 +181,7 @@ def _rezip(src: Path, dest: Path, replace: dict[str, bytes] | None = None, add: 
 
 
 def _value_cell(path: Path, code: str = "1") -> str:
-    from pipelines.reader import read_workbook
+    from pipelines.read.workbook import read_workbook
 
     return read_workbook(path).reports[0].values[code].cell
 
@@ -399,7 +399,7 @@ def _with_cached_formulas(src: Path, dest: Path) -> None:
     """Every numeric value cell becomes ``<f>…</f><v>same value</v>``, as Excel saves a formula."""
     with zipfile.ZipFile(src) as z:
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
-    from pipelines.reader import read_workbook
+    from pipelines.read.workbook import read_workbook
 
     cells = {v.cell for v in read_workbook(src).reports[0].values.values()}
 

@@ -85,7 +85,8 @@ def test_bi_role_reads_views_and_cannot_write(tmp_path, monkeypatch, pg_url, bi_
         assert conn.execute(text("SELECT COUNT(*) FROM indicator_value")).scalar() >= n_values
 
     # the views are dropped and re-created on every upgrade: the role keeps its grants
-    from schemas.warehouse import make_engine, upgrade
+    from schemas.database import make_engine
+    from schemas.migrate import upgrade
 
     upgrade(make_engine(pg_url))
     with ro.connect() as conn:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipelines.templates import FormContent, Identification, Typing, write_form
+from pipelines.steward.templates import FormContent, Identification, Typing, write_form
 from schemas.periods import Period
 from tests.helpers import ccn
 

@@ -280,7 +280,7 @@ def test_the_loaded_warehouse_is_found_from_any_folder(loaded_home, tmp_path):
 
 
 def _expected(home: Path, period: str) -> tuple[int, object]:
-    from schemas.warehouse import expected_report as e
+    from schemas.tables import expected_report as e
 
     engine = _sqlite(home)
     try:
@@ -388,7 +388,7 @@ def test_head_of_the_summary(loaded_home):
 
 
 def _rejected_submission(home: Path) -> int:
-    from schemas.warehouse import submission as s
+    from schemas.tables import submission as s
 
     engine = _sqlite(home)
     try:

@@ -10,14 +10,14 @@ from datetime import datetime
 import pytest
 from sqlalchemy import text
 
-from pipelines.completeness import completeness, period_codes, period_due, refresh_expected
+from pipelines.report.completeness import completeness, period_codes, period_due, refresh_expected
 from schemas.periods import VN_TZ, Period
 
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
     """A one-province 2026-H1 sample (no Biểu 01) read, validated and published by the stages."""
-    from pipelines.sample import generate
+    from pipelines.sample.generator import generate
     from pipelines.settings import Settings
     from pipelines.stages import Context, archive_stage, prepare, publish_stage, read_stage, validate_stage
 
@@ -91,7 +91,7 @@ def test_province_without_biểu_04_is_missing(loaded):
 def test_schedules_ask_for_the_period_due():
     from dagster import build_schedule_context
 
-    from pipelines.schedules import deadline_schedules
+    from assets.schedules import deadline_schedules
 
     by_name = {s.name: s for s in deadline_schedules}
     cases = [("after_deadline_projects_clusters", datetime(2026, 6, 20, 0, 15, tzinfo=VN_TZ), "2026-H1"),

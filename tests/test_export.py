@@ -29,7 +29,7 @@ def exported(tmp_path_factory, sample_dir):
 
 
 def _read(path, sheet):
-    from pipelines.reader import read_workbook
+    from pipelines.read.workbook import read_workbook
 
     reading = read_workbook(path)
     report = next(r for r in reading.reports if r.sheet == sheet)

@@ -115,7 +115,7 @@ def _norm(value):
 
 def snapshot(url: str) -> dict[str, list[tuple]]:
     """Every view and the tables behind them as sorted rows; submission ids become (sha256, sheet)."""
-    from schemas.warehouse import VIEWS
+    from schemas.views import VIEWS
 
     eng = create_engine(url)
     try:
@@ -196,7 +196,7 @@ def archive_is_sound(home: Path, url: str) -> None:
 @pytest.fixture(scope="module")
 def fault_sample(tmp_path_factory) -> Path:
     """One province, 2026-H1, enough files (≥ 64) for the read stage's process pool."""
-    from pipelines.sample import Profile, generate
+    from pipelines.sample.generator import Profile, generate
     from schemas.periods import Period
 
     out = tmp_path_factory.mktemp("fault_sample")
@@ -258,7 +258,7 @@ def test_postgres_backend_terminated_during_a_load(site, reference, pg_server):
     assert_same(url, reference)
 
 
-KNOWN_RACE = "expected_report_pkey"  # pipelines/completeness.py refresh_expected: delete + insert, no lock
+KNOWN_RACE = "expected_report_pkey"  # pipelines/report/completeness.py refresh_expected: delete + insert, no lock
 
 
 def test_two_runs_at_once_on_the_same_inbox(site, reference):

@@ -76,7 +76,7 @@ def test_feedback_from_a_legacy_xls(home, tmp_path):
 
 
 def test_feedback_of_an_unknown_submission(home, tmp_path, capsys):
-    from schemas.warehouse import upgrade
+    from schemas.migrate import upgrade
     from tests.helpers import engine
 
     upgrade(engine())  # an existing, empty warehouse (with none, the command says where it looked instead)

@@ -12,7 +12,7 @@ import shutil
 import pytest
 from sqlalchemy import text
 
-from pipelines.geography import generation_of, successor_commune, successor_province
+from schemas.geography import generation_of, successor_commune, successor_province
 from schemas.admin import REFERENCE
 from schemas.periods import Period
 from tests.helpers import ccn, engine, view
@@ -45,7 +45,8 @@ def test_successors_follow_the_gso_mapping():
 
 def test_pre2025_units_loaded(tmp_path, monkeypatch, warehouse_url):
     """District and commune rows of before 2025-07-01 with their validity, and the mapping view, on both backends."""
-    from schemas.warehouse import make_engine, upgrade
+    from schemas.database import make_engine
+    from schemas.migrate import upgrade
 
     eng = make_engine(warehouse_url)
     upgrade(eng)
@@ -72,7 +73,7 @@ def test_pre2025_units_loaded(tmp_path, monkeypatch, warehouse_url):
 @pytest.fixture(scope="module")
 def two_generations(tmp_path_factory):
     """2025-H1 as 63 provinces and their districts reported it, and 2025-Y from the 34 provinces, in one warehouse."""
-    from pipelines.sample import PRE2025_SMALL, generate, generate_pre2025
+    from pipelines.sample.generator import PRE2025_SMALL, generate, generate_pre2025
 
     tmp = tmp_path_factory.mktemp("geo")
     home = tmp / "home"
@@ -89,7 +90,7 @@ def two_generations(tmp_path_factory):
 
 def test_pre2025_sample_is_consistent(tmp_path):
     """The pre-2025 sample itself: 63 old provinces, districts for Biểu 03, each on its 2025 successor."""
-    from pipelines.sample import generate_pre2025
+    from pipelines.sample.generator import generate_pre2025
 
     truth = generate_pre2025(tmp_path, Period.parse("2025-H1"), seed=3)
     reports = [r for f in truth["files"] for r in f["reports"]]

@@ -24,7 +24,7 @@ ACTIVE = {"accepted", "accepted_with_warnings"}
 @pytest.fixture(scope="session")
 def base_dir(tmp_path_factory) -> Path:
     """A small 2025-Y sample of one province: the valid workbooks the hostile variants are made from."""
-    from pipelines.sample import Profile, generate
+    from pipelines.sample.generator import Profile, generate
     from schemas.periods import Period
 
     out = tmp_path_factory.mktemp("hostile_base")
@@ -123,7 +123,7 @@ REFUSED_BY_INSPECTION = 8 << 20  # bytes of Python memory the inspection of any 
 
 def test_inspection_memory_is_bounded(corpus_dir, monkeypatch):
     """Zip bombs, a million rows, 16,384 columns and entity bombs are refused by streaming, in bounded memory."""
-    from pipelines import safety
+    from pipelines.intake import safety
 
     monkeypatch.setenv("CCN_MAX_CELLS", "50000")  # the 600,000-cell sheet stops sooner; tracemalloc is slow
 
@@ -148,7 +148,7 @@ def test_inspection_memory_is_bounded(corpus_dir, monkeypatch):
 
 def test_declared_and_real_sizes_both_checked(corpus_dir):
     """The lying bomb declares 2 KB; the inspection stops one chunk past the declaration, not at 1 GiB."""
-    from pipelines import safety
+    from pipelines.intake import safety
 
     root, _ = corpus_dir
     with zipfile.ZipFile(root / "hostile/bom_that_1gb.xlsx") as z:
@@ -166,8 +166,8 @@ def test_declared_and_real_sizes_both_checked(corpus_dir):
 
 
 def test_limits_are_settings(monkeypatch, base_dir):
-    from pipelines import safety
-    from pipelines.reader import read_workbook
+    from pipelines.intake import safety
+    from pipelines.read.workbook import read_workbook
     from pipelines.settings import Limits
 
     valid = next(base_dir.rglob("bieu04_*.xlsx"))
@@ -227,9 +227,10 @@ def test_every_refusal_is_wholly_vietnamese_then_wholly_english(corpus_dir, tmp_
     own errors, a missing file in `ccn check` and a reader failure in `ccn run`."""
     import python_calamine
 
-    from pipelines import ingest
-    from pipelines.check import check_file
-    from pipelines.reader import _reason, read_workbook
+    from assets import assets as ingest
+    from pipelines.steward.check import check_file
+    from pipelines.read.sheets import unreadable_reason
+    from pipelines.read.workbook import read_workbook
     from validations.catalogue import finding
 
     root, cases = corpus_dir
@@ -246,7 +247,7 @@ def test_every_refusal_is_wholly_vietnamese_then_wholly_english(corpus_dir, tmp_
     for exc, kept in ((python_calamine.PasswordError("Workbook is password protected"), "password-protected"),
                       (python_calamine.ZipError("invalid Zip archive: no central directory"), "no central directory"),
                       (python_calamine.XmlError("Xml error: mismatched tag at 42"), "XmlError: Xml error: mismatched")):
-        vi, en = _reason(exc)  # calamine's text only in the English reason
+        vi, en = unreadable_reason(exc)  # calamine's text only in the English reason
         assert str(exc) not in vi
         assert_each_half_in_its_language(finding("file.unreadable", reason_vi=vi, reason_en=en), kept)
     assert_each_half_in_its_language(check_file(tmp_path / "missing.xlsx").findings[0], "no such file")
@@ -267,7 +268,7 @@ def test_text_from_input_never_becomes_a_formula(tmp_path):
     """templates.write_form writes every string as text, whatever it starts with."""
     from openpyxl import Workbook, load_workbook
 
-    from pipelines.templates import FormContent, Identification, write_form
+    from pipelines.steward.templates import FormContent, Identification, write_form
     from schemas.forms import load_forms
     from schemas.periods import Period
 
@@ -292,7 +293,7 @@ def test_text_from_input_never_becomes_a_formula(tmp_path):
 
 def test_inbox_links_outside_are_never_archived(tmp_path):
     """A symbolic link in the inbox to a file elsewhere on the server is not taken; one inside the inbox is."""
-    from pipelines.archive import scan_inbox
+    from pipelines.intake.archive import scan_inbox
 
     inbox = tmp_path / "inbox"
     (inbox / "tinh").mkdir(parents=True)
@@ -315,7 +316,7 @@ def _formula_cells(path: Path) -> list[str]:
 def test_feedback_writer_keeps_input_text_as_text(tmp_path):
     from openpyxl import Workbook
 
-    from pipelines.feedback import set_text
+    from pipelines.steward.feedback import set_text
 
     wb = Workbook()
     for i, payload in enumerate(DANGEROUS, start=1):
@@ -328,7 +329,7 @@ def test_national_export_tables_keep_input_text_as_text(tmp_path):
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    from pipelines.export import _table
+    from pipelines.report.export import _table
 
     wb = Workbook()
     _table(wb.active, ["Đơn vị", "Tên đơn vị"], ([str(i), payload] for i, payload in enumerate(DANGEROUS)), Font())

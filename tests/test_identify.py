@@ -1,4 +1,4 @@
-"""Who sent a report and for which period (pipelines/identify.py), against both administrative generations.
+"""Who sent a report and for which period (pipelines/read/identify.py), against both administrative generations.
 
 Every case writes a real workbook with the national template (or without its identification lines) and reads it
 back; an unresolved unit must be an error finding, never a guess.
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.identify import resolve_units
-from pipelines.reader import read_workbook
-from pipelines.templates import FormContent, Identification, Typing, write_form
+from pipelines.read.identify import resolve_units
+from pipelines.read.workbook import read_workbook
+from pipelines.steward.templates import FormContent, Identification, Typing, write_form
 from schemas.admin import admin
 from schemas.periods import Period
 

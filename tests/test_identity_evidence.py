@@ -4,7 +4,7 @@ commune; what stays unknown is an ``identity.*_unresolved`` error for a steward 
 of one file never supersede each other: the same form, period and unit twice in one file is an error on both.  A
 feedback workbook (``ccn feedback``) corrected and sent back is the report it carries.
 
-Workbooks are written with the project's own form writer (pipelines/templates.py) and, in
+Workbooks are written with the project's own form writer (pipelines/steward/templates.py) and, in
 ``tests/fixtures/identity/``, the same workbooks as LibreOffice saved them (``regenerate.py`` there rebuilds them;
 the tests do not need LibreOffice).  Every workbook is dropped into the inbox folder of its province, ``Lào Cai``,
 whose name is also the name of a ward (Phường Lào Cai) and, before 2025-07-01, of a city (Thành phố Lào Cai).
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.check import check_file
-from pipelines.identify import resolve_units
-from pipelines.reader import read_workbook
-from pipelines.templates import FormContent, Identification, Typing, write_form
+from pipelines.steward.check import check_file
+from pipelines.read.identify import resolve_units
+from pipelines.read.workbook import read_workbook
+from pipelines.steward.templates import FormContent, Identification, Typing, write_form
 from schemas.admin import admin
 from schemas.periods import Period
 from tests.helpers import ccn, rows

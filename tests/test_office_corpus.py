@@ -40,16 +40,16 @@ def _path(entry: dict) -> Path:
 
 @lru_cache(maxsize=None)
 def _check(file: str):
-    """``ccn check`` of one corpus file (pipelines.check.check_file): findings of the reading, the identification
+    """``ccn check`` of one corpus file (pipelines.steward.check.check_file): findings of the reading, the identification
     and the within-form rules."""
-    from pipelines.check import check_file
+    from pipelines.steward.check import check_file
 
     return check_file(CORPUS / "files" / file)
 
 
 @lru_cache(maxsize=None)
 def _reading(file: str):
-    from pipelines.reader import read_workbook
+    from pipelines.read.workbook import read_workbook
 
     return read_workbook(CORPUS / "files" / file)
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from schemas.warehouse import CLUSTER_ROLLUP
+from schemas.views import CLUSTER_ROLLUP
 from tests.conftest import pg_database
 
 PERIOD = "2026-H1"
@@ -24,7 +24,7 @@ ACTIVE = ("accepted", "accepted_with_warnings")
 
 @pytest.fixture(scope="module")
 def gap_sample(tmp_path_factory) -> Path:
-    from pipelines.sample import generate
+    from pipelines.sample.generator import generate
     from schemas.periods import Period
 
     out = tmp_path_factory.mktemp("gap_sample")
@@ -37,9 +37,9 @@ def materialised(request, tmp_path_factory, gap_sample):
     """The sample ingested by the `ingest` job and the period refreshed by `period_refresh` (one backend)."""
     from dagster import DagsterInstance
 
-    from pipelines.definitions import defs
-    from pipelines.resources import CCNResource
-    from schemas.warehouse import make_engine
+    from assets.definitions import defs
+    from assets.resources import CCNResource
+    from schemas.database import make_engine
 
     home = tmp_path_factory.mktemp(f"orch_{request.param}")
     shutil.copytree(gap_sample, home / "inbox")

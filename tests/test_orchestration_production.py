@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from pipelines.templates import FormContent, Identification, write_form
+from pipelines.steward.templates import FormContent, Identification, write_form
 from schemas.periods import Period
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,8 +28,8 @@ def dagster_db(pg_server):
 def test_postgres_backed_instance_runs_ingest(tmp_path, monkeypatch, pg_url, dagster_db):
     from dagster import DagsterInstance
 
-    from pipelines.definitions import defs
-    from pipelines.resources import CCNResource
+    from assets.definitions import defs
+    from assets.resources import CCNResource
     from schemas.admin import admin
 
     dagster_home = tmp_path / "dagster"

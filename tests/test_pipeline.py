@@ -113,7 +113,7 @@ def test_corrupt_file_rejected_with_reason_others_load(inbox, truth):
 def test_dagster_definitions_load():
     from dagster import Definitions
 
-    from pipelines.definitions import defs
+    from assets.definitions import defs
 
     Definitions.validate_loadable(defs)
     job = defs.resolve_job_def("ingest")

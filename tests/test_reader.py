@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.reader import read_workbook
-from pipelines.templates import FormContent, Identification, Typing, write_form
+from pipelines.read.workbook import read_workbook
+from pipelines.steward.templates import FormContent, Identification, Typing, write_form
 from schemas.forms import load_forms
 from schemas.periods import Period
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.identify import resolve_units
-from pipelines.reader import read_register, read_workbook
-from pipelines.templates import FormContent, Identification, Typing, write_form, write_register_template
+from pipelines.read.identify import resolve_units
+from pipelines.read.register import read_register
+from pipelines.read.workbook import read_workbook
+from pipelines.steward.templates import FormContent, Identification, Typing, write_form, write_register_template
 from schemas.admin import admin
 from schemas.forms import load_register
 from schemas.periods import Period

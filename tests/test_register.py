@@ -10,7 +10,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 from sqlalchemy import text
 
-from pipelines.templates import write_register_template
+from pipelines.steward.templates import write_register_template
 from schemas.forms import load_register
 from tests.helpers import ccn, engine, view
 from tests.test_validation import B02, PERIOD, communes_of, write_report

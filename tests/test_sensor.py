@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from pipelines.templates import FormContent, Identification, write_form
+from pipelines.steward.templates import FormContent, Identification, write_form
 from schemas.periods import Period
 
 
@@ -41,7 +41,7 @@ def batch_key(*hashes: str) -> str:
 def _tick(instance, cursor):
     from dagster import build_sensor_context
 
-    from pipelines.sensors import inbox_sensor
+    from assets.sensors import inbox_sensor
 
     context = build_sensor_context(instance=instance, cursor=cursor)
     result = inbox_sensor.evaluate_tick(context)
@@ -60,13 +60,13 @@ def sensor_home(tmp_path, monkeypatch):
 def test_sensor_runs_exactly_the_new_files(sensor_home, monkeypatch):
     from dagster import DagsterInstance
 
-    import pipelines.reader
+    import pipelines.read.workbook
 
     def never(*_a, **_k):  # the sensor lists files; it must never parse one
         raise AssertionError("the sensor opened a workbook")
 
-    monkeypatch.setattr(pipelines.reader, "read_workbook", never)
-    monkeypatch.setattr(pipelines.reader, "read_sheet", never)
+    monkeypatch.setattr(pipelines.read.workbook, "read_workbook", never)
+    monkeypatch.setattr(pipelines.read.workbook, "read_sheet", never)
     inbox = sensor_home / "inbox"
     instance = DagsterInstance.ephemeral()
 
@@ -81,7 +81,7 @@ def test_sensor_runs_exactly_the_new_files(sensor_home, monkeypatch):
     assert request.run_key == batch_key(a, b)
     assert request.tags["ccn/files"] == "2"
     assert request.tags["ccn/file"] == "01_ha-noi/bieu03_a.xlsx, bieu03_b.xlsx"
-    from pipelines.sensors import inbox_sensor
+    from assets.sensors import inbox_sensor
 
     assert inbox_sensor.job_name == "ingest" and request.job_name in (None, "ingest")
 
@@ -123,8 +123,8 @@ def test_sensor_requests_run_the_ingest_job(sensor_home):
     from dagster import DagsterInstance
     from sqlalchemy import text
 
-    from pipelines.definitions import defs
-    from schemas.warehouse import make_engine
+    from assets.definitions import defs
+    from schemas.database import make_engine
 
     inbox = sensor_home / "inbox"
     instance = DagsterInstance.ephemeral()

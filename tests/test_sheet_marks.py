@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import safety
-from pipelines.sheet_marks import DIFFERENT, HIDDEN, PERCENT, XlsxMarksScan, format_kind, xlsx_marks_small, \
+from pipelines.intake import safety
+from pipelines.intake.sheet_marks import DIFFERENT, HIDDEN, PERCENT, XlsxMarksScan, format_kind, xlsx_marks_small, \
     xlsx_style_kinds
 
 HERE = Path(__file__).parent / "fixtures" / "marks"

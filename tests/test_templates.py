@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.identify import resolve_units
-from pipelines.reader import read_workbook
-from pipelines.templates import LISTS_SHEET, write_register_template, write_template
+from pipelines.read.identify import resolve_units
+from pipelines.read.workbook import read_workbook
+from pipelines.steward.templates import LISTS_SHEET, write_register_template, write_template
 from schemas.admin import admin
 from schemas.forms import load_forms, load_register
 from schemas.periods import Period

@@ -81,7 +81,7 @@ def write_report(path: Path, form: str, values: dict, *, province: str, commune=
     was received) is a few days before the deadline, or after it when ``late``."""
     from openpyxl import Workbook
 
-    from pipelines.templates import FormContent, Identification, write_form
+    from pipelines.steward.templates import FormContent, Identification, write_form
     from schemas.forms import load_forms
 
     ident = Identification(province=province_label(province), commune=commune.label if commune else "",
@@ -224,7 +224,7 @@ def test_rejected_values_never_reach_the_marts(rule_batch):
 
 def test_validation_run_is_recorded_with_data_docs(rule_batch, module_home):
     from tests.helpers import engine
-    from schemas.warehouse import validation_run
+    from schemas.tables import validation_run
 
     eng = engine()
     with eng.connect() as conn:
@@ -247,7 +247,7 @@ def test_validation_claims_and_publishing_waits_for_it(home):
     never settles a submission read after the validation chose its work (as when two runs overlap): it stays
     pending, without findings, until a validation has seen it."""
     from pipelines import stages
-    from pipelines.publish import publish_pending
+    from pipelines.load.publish import publish_pending
     from pipelines.settings import settings
     from validations.engine import validate_pending
 

@@ -1,11 +1,11 @@
-"""One result cell read as offices type it (pipelines/values.py): exact values, refusals naming the reason, and the
+"""One result cell read as offices type it (pipelines/read/values.py): exact values, refusals naming the reason, and the
 one assumption the reader makes (a rate typed as a fraction) reported as a warning."""
 
 from __future__ import annotations
 
 import pytest
 
-from pipelines.values import parse_number_text, read_cell
+from pipelines.read.values import parse_number_text, read_cell
 from schemas.forms import load_forms
 
 F = load_forms()

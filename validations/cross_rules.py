@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
 
-from schemas.warehouse import indicator_value, received_file, submission, validation_finding
+from schemas.tables import indicator_value, received_file, submission, validation_finding
 from validations.catalogue import Finding, fmt, rules
 
 ACTIVE = ("accepted", "accepted_with_warnings")

@@ -1,6 +1,6 @@
 """Running the rule catalogue over pending submissions: the validate stage.
 
-Structure rules are applied while reading (pipelines/reader.py, pipelines/identify.py) and their findings are
+Structure rules are applied while reading (pipelines/read/workbook.py, pipelines/read/identify.py) and their findings are
 already stored (``stage`` read).  This stage adds, for every pending submission:
 
 1. within-form rules and the structure rules visible in the values, by Great Expectations, **one run per form
@@ -28,7 +28,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 
 from schemas.periods import VN_TZ
-from schemas.warehouse import bulk_insert, indicator_value, submission, validation_finding, validation_run
+from schemas.database import bulk_insert
+from schemas.tables import indicator_value, submission, validation_finding, validation_run
 from validations.catalogue import Finding
 
 

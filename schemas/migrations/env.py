@@ -1,9 +1,9 @@
-"""Alembic environment: migrates the connection handed over by schemas.warehouse.upgrade, or the URL from
+"""Alembic environment: migrates the connection handed over by schemas.migrate.upgrade, or the URL from
 CCN_WAREHOUSE_URL when alembic is run from the command line (``alembic -c schemas/alembic.ini upgrade head``)."""
 
 from alembic import context
 
-from schemas.warehouse import metadata
+from schemas.tables import metadata
 
 config = context.config
 
@@ -16,7 +16,7 @@ def run() -> None:
             context.run_migrations()
         return
     from pipelines.settings import settings
-    from schemas.warehouse import make_engine
+    from schemas.database import make_engine
 
     engine = make_engine(settings().warehouse_url)
     with engine.begin() as connection:

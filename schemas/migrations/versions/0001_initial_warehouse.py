@@ -6,7 +6,7 @@ Create Date: 2026-11-23 18:00:23.807372
 """
 from alembic import op
 import sqlalchemy as sa
-import schemas.warehouse
+import schemas.tables
 
 
 revision = '0001'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=30), nullable=True),
     sa.Column('verified', sa.Boolean(), nullable=False),
     sa.Column('source', sa.String(length=20), nullable=False),
-    sa.Column('created_at', schemas.warehouse.AwareDateTime(), nullable=False),
+    sa.Column('created_at', schemas.tables.AwareDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('cluster_id')
     )
     op.create_table('commune',
@@ -59,8 +59,8 @@ def upgrade() -> None:
     op.create_table('pipeline_run',
     sa.Column('run_id', sa.String(length=64), nullable=False),
     sa.Column('dagster_run_id', sa.String(length=64), nullable=True),
-    sa.Column('started_at', schemas.warehouse.AwareDateTime(), nullable=False),
-    sa.Column('finished_at', schemas.warehouse.AwareDateTime(), nullable=True),
+    sa.Column('started_at', schemas.tables.AwareDateTime(), nullable=False),
+    sa.Column('finished_at', schemas.tables.AwareDateTime(), nullable=True),
     sa.Column('files_new', sa.Integer(), nullable=True),
     sa.Column('accepted', sa.Integer(), nullable=True),
     sa.Column('rejected', sa.Integer(), nullable=True),
@@ -82,8 +82,8 @@ def upgrade() -> None:
     sa.Column('file_name', sa.Text(), nullable=False),
     sa.Column('source_path', sa.Text(), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
-    sa.Column('received_at', schemas.warehouse.AwareDateTime(), nullable=False),
-    sa.Column('archived_at', schemas.warehouse.AwareDateTime(), nullable=False),
+    sa.Column('received_at', schemas.tables.AwareDateTime(), nullable=False),
+    sa.Column('archived_at', schemas.tables.AwareDateTime(), nullable=False),
     sa.Column('archive_path', sa.Text(), nullable=False),
     sa.Column('state', sa.String(length=12), nullable=False),
     sa.PrimaryKeyConstraint('sha256')
@@ -102,7 +102,7 @@ def upgrade() -> None:
     sa.Column('source_path', sa.Text(), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('mtime_ns', sa.String(length=24), nullable=False),
-    sa.Column('seen_at', schemas.warehouse.AwareDateTime(), nullable=False),
+    sa.Column('seen_at', schemas.tables.AwareDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['sha256'], ['received_file.sha256'], ),
     sa.PrimaryKeyConstraint('arrival_id'),
     sa.UniqueConstraint('source_path', 'size', 'mtime_ns', name='uq_file_arrival_source')
@@ -130,15 +130,15 @@ def upgrade() -> None:
     sa.Column('unit_key', sa.String(length=160), nullable=True),
     sa.Column('unit_name', sa.Text(), nullable=True),
     sa.Column('sender', sa.Text(), nullable=True),
-    sa.Column('received_at', schemas.warehouse.AwareDateTime(), nullable=False),
-    sa.Column('deadline', schemas.warehouse.AwareDateTime(), nullable=True),
+    sa.Column('received_at', schemas.tables.AwareDateTime(), nullable=False),
+    sa.Column('deadline', schemas.tables.AwareDateTime(), nullable=True),
     sa.Column('is_late', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=24), nullable=False),
     sa.Column('errors', sa.Integer(), nullable=False),
     sa.Column('warnings', sa.Integer(), nullable=False),
     sa.Column('superseded_by', sa.Integer(), nullable=True),
     sa.Column('run_id', sa.String(length=64), nullable=True),
-    sa.Column('loaded_at', schemas.warehouse.AwareDateTime(), nullable=True),
+    sa.Column('loaded_at', schemas.tables.AwareDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['sha256'], ['received_file.sha256'], ),
     sa.PrimaryKeyConstraint('submission_id'),
     sa.UniqueConstraint('sha256', 'sheet', name='uq_submission_file_sheet')
@@ -168,7 +168,7 @@ def upgrade() -> None:
     sa.Column('indicator_code', sa.String(length=8), nullable=True),
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('expected', sa.Text(), nullable=True),
-    sa.Column('created_at', schemas.warehouse.AwareDateTime(), nullable=True),
+    sa.Column('created_at', schemas.tables.AwareDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['submission_id'], ['submission.submission_id'], ),
     sa.PrimaryKeyConstraint('finding_id')
     )

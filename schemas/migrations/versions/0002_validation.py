@@ -10,7 +10,7 @@ workbook, ``validate`` for the rule engine's, so re-validating a pending submiss
 """
 from alembic import op
 import sqlalchemy as sa
-import schemas.warehouse
+import schemas.tables
 
 revision = "0002"
 down_revision = "0001"
@@ -25,7 +25,7 @@ def upgrade() -> None:
         "finding_waiver",
         sa.Column("finding_id", sa.Integer(), nullable=False),
         sa.Column("waived_by", sa.Text(), nullable=False),
-        sa.Column("waived_at", schemas.warehouse.AwareDateTime(), nullable=False),
+        sa.Column("waived_at", schemas.tables.AwareDateTime(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["finding_id"], ["validation_finding.finding_id"]),
         sa.PrimaryKeyConstraint("finding_id"),
@@ -34,8 +34,8 @@ def upgrade() -> None:
         "validation_run",
         sa.Column("validation_run_id", sa.String(length=64), nullable=False),
         sa.Column("run_id", sa.String(length=64), nullable=True),
-        sa.Column("started_at", schemas.warehouse.AwareDateTime(), nullable=False),
-        sa.Column("finished_at", schemas.warehouse.AwareDateTime(), nullable=True),
+        sa.Column("started_at", schemas.tables.AwareDateTime(), nullable=False),
+        sa.Column("finished_at", schemas.tables.AwareDateTime(), nullable=True),
         sa.Column("submissions", sa.Integer(), nullable=True),
         sa.Column("findings", sa.Integer(), nullable=True),
         sa.Column("seconds", sa.Float(), nullable=True),

@@ -9,7 +9,7 @@ are re-created (``bi_role``).
 """
 from alembic import op
 import sqlalchemy as sa
-import schemas.warehouse
+import schemas.tables
 
 revision = "0003"
 down_revision = "0002"
@@ -46,7 +46,7 @@ def upgrade() -> None:
         sa.Column("province_code", sa.String(length=2), nullable=False),
         sa.Column("unit_name", sa.Text(), nullable=True),
         sa.Column("basis", sa.String(length=20), nullable=False),
-        sa.Column("refreshed_at", schemas.warehouse.AwareDateTime(), nullable=False),
+        sa.Column("refreshed_at", schemas.tables.AwareDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("period", "form", "unit_key"),
     )
     with op.batch_alter_table("expected_report", schema=None) as batch_op:
@@ -54,7 +54,7 @@ def upgrade() -> None:
     op.create_table(
         "bi_role",
         sa.Column("name", sa.String(length=63), nullable=False),
-        sa.Column("created_at", schemas.warehouse.AwareDateTime(), nullable=False),
+        sa.Column("created_at", schemas.tables.AwareDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
 

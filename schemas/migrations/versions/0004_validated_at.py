@@ -10,7 +10,7 @@ its findings twice.
 """
 from alembic import op
 import sqlalchemy as sa
-import schemas.warehouse
+import schemas.tables
 
 revision = "0004"
 down_revision = "0003"
@@ -20,7 +20,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("submission", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("validated_at", schemas.warehouse.AwareDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("validated_at", schemas.tables.AwareDateTime(), nullable=True))
     # submissions settled before this migration were validated by the run that settled them
     op.execute("UPDATE submission SET validated_at = loaded_at WHERE status <> 'pending'")
 

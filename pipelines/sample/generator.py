@@ -1,0 +1,543 @@
+"""A realistic national set of reports for one period, consistent across levels, with its truth.
+
+Provinces and communes are real 2025 units (GSO codes, ``schemas/reference/admin``); cluster magnitudes
+follow SPEC §7 (10–75 ha, ~65% occupancy, ~13 projects per operating cluster).  Biểu 01 per project, 02 per
+cluster, 03 per commune with clusters, 04 per province; each upper level is computed from the written values
+of the level below, so the forms agree.  A few files carry deliberate errors and a few arrive late.
+``truth.json`` beside the files lists what each file holds and the national totals of Biểu 04.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from schemas.keys import cluster_id, project_key
+from pipelines.steward.templates import FormContent, Identification, Typing, write_form
+from schemas.admin import admin
+from schemas.forms import load_forms
+from schemas.periods import Period
+from schemas.text import slug
+
+SECTORS = ["Chế biến gỗ", "Dệt may", "Cơ khí", "Chế biến nông sản", "Vật liệu xây dựng", "Điện tử", "Da giày",
+           "Thủ công mỹ nghệ", "Bao bì nhựa", "Thực phẩm"]
+COMPANY = ["Công ty TNHH", "Công ty Cổ phần", "Công ty TNHH MTV", "Doanh nghiệp tư nhân"]
+NAMES = ["Phú Thịnh", "Hòa Bình", "Minh Phát", "An Khang", "Tân Tiến", "Việt Hưng", "Đại Dương", "Thành Công",
+         "Hưng Long", "Kim Sơn", "Bảo Ngọc", "Trường An", "Đông Á", "Sao Mai", "Hoàng Gia", "Nam Việt"]
+
+
+@dataclass
+class Cluster:
+    id: str
+    name: str
+    province_code: str
+    commune_code: str
+    status: str  # operating | operating_unestablished | established | planned
+    kind: str  # craft | specialised | other
+    area: float
+    industrial_land: float
+    enterprise_investor: bool
+    detailed_plan: bool
+    infra_approved: bool
+    established_in_period: bool
+    investor: str
+    tax_code: str
+    b02: dict[str, float] = field(default_factory=dict)
+    projects: list[dict] = field(default_factory=list)
+
+    @property
+    def established(self) -> bool:
+        return self.status in ("operating", "established")
+
+    @property
+    def operating(self) -> bool:
+        return self.status in ("operating", "operating_unestablished")
+
+
+def _r(x: float, nd: int = 2) -> float:
+    return round(x + 0.0, nd)
+
+
+def _clusters_for(rng: random.Random, province_code: str, communes: list, n: int) -> list[Cluster]:
+    out = []
+    used: set[str] = set()
+    for i in range(n):
+        commune = communes[i % len(communes)] if i < len(communes) else rng.choice(communes)
+        base = commune.name.split(" ", 1)[1] if " " in commune.name else commune.name
+        name = f"Cụm công nghiệp {base}"
+        k = 2
+        while cluster_id(province_code, name) in used:
+            name = f"Cụm công nghiệp {base} {k}"
+            k += 1
+        used.add(cluster_id(province_code, name))
+        status = rng.choices(["operating", "operating_unestablished", "established", "planned"], [70, 5, 15, 10])[0]
+        area = _r(rng.uniform(10, 75), 1)
+        out.append(Cluster(
+            id=cluster_id(province_code, name), name=name, province_code=province_code, commune_code=commune.code,
+            status=status, kind=rng.choices(["craft", "specialised", "other"], [12, 10, 78])[0], area=area,
+            industrial_land=_r(area * rng.uniform(0.6, 0.75)), enterprise_investor=rng.random() < 0.6,
+            detailed_plan=status != "planned" and rng.random() < 0.9,
+            infra_approved=status != "planned" and rng.random() < 0.8,
+            established_in_period=status in ("operating", "established") and rng.random() < 0.06,
+            investor=f"{rng.choice(COMPANY)} {rng.choice(NAMES)} {province_code}{i:02d}",
+            tax_code=f"{rng.randint(1, 9)}{rng.randint(0, 10**8):09d}",
+        ))
+    return out
+
+
+def _fill_cluster(rng: random.Random, c: Cluster, period: Period, project_ha: tuple[float, float] = (1.0, 3.0)) -> None:
+    """Biểu 02 of a cluster and Biểu 01 of its projects."""
+    months = 6 if period.kind == "H1" else 12
+    total = _r(c.area * rng.uniform(3, 12))
+    ready = _r(c.industrial_land * rng.uniform(0.5, 1.0)) if c.operating else _r(c.industrial_land * rng.uniform(0, 0.4))
+    leased = _r(ready * rng.uniform(0.3, 1.0)) if c.operating else 0.0
+    n_projects = max(1, round(leased / rng.uniform(*project_ha))) if c.operating else 0
+    for p in range(n_projects):
+        fdi = rng.random() < 0.1
+        operating = rng.random() < 0.85
+        revenue = _r(rng.lognormvariate(3.0, 1.0) * months / 6) if operating else 0.0
+        workers = rng.randint(15, 450) if operating else rng.randint(0, 10)
+        c.projects.append({
+            "name": f"Nhà máy {rng.choice(SECTORS).lower()} {rng.choice(NAMES)} {p + 1}",
+            "company": f"{rng.choice(COMPANY)} {rng.choice(NAMES)}",
+            "sector": rng.choice(SECTORS),
+            "tax_code": f"{rng.randint(1, 9)}{rng.randint(0, 10**8):09d}",
+            "fdi": fdi, "operating": operating,
+            "values": {"1": revenue, "2": _r(revenue * rng.uniform(0.02, 0.08)), "3": float(workers),
+                       "4": _r(rng.uniform(6, 12), 1) if workers else 0.0},
+        })
+    wwtp = c.operating and rng.random() < 0.4
+    c.b02 = {
+        "1": total, "2": _r(total * rng.uniform(0.2, 1.0)) if c.status != "planned" else 0.0, "3": ready,
+        "4": leased, "5": _r(100 * leased / c.industrial_land) if c.industrial_land else 0.0,
+        "6": float(n_projects), "7": float(sum(p["fdi"] for p in c.projects)),
+        "8": float(sum(p["operating"] for p in c.projects)),
+        "9": _r(rng.uniform(1, 20) * months / 6) if c.operating else 0.0, "10": 0.0,
+        "11": float(rng.randint(5, 40)), "12": _r(rng.uniform(7, 12), 1),
+        "13": 1.0 if wwtp else 0.0, "14": 1.0 if wwtp and rng.random() < 0.7 else 0.0,
+    }
+    c.b02["10"] = _r(c.b02["9"] * rng.uniform(0.03, 0.1))
+
+
+def aggregate(clusters: list[Cluster]) -> dict[str, float]:
+    """Biểu 03/04 rows over a set of clusters, from the values their own reports carry."""
+    op = [c for c in clusters if c.operating]
+    est = [c for c in clusters if c.established]
+    v = {
+        "1": len(clusters), "2": sum(c.area for c in clusters), "3": len(est), "4": sum(c.area for c in est),
+        "5": sum(c.established_in_period for c in est), "6": sum(c.area for c in est if c.established_in_period),
+        "7": sum(c.enterprise_investor for c in est), "8": sum(c.area for c in est if c.enterprise_investor),
+        "9": sum(c.detailed_plan for c in clusters), "10": sum(c.area for c in clusters if c.detailed_plan),
+        "11": sum(c.infra_approved for c in clusters), "12": sum(c.area for c in clusters if c.infra_approved),
+        "13": sum(c.b02["1"] for c in clusters), "14": sum(c.b02["2"] for c in clusters),
+        "15.1": sum(c.status == "operating" for c in op), "15.2": sum(c.status == "operating_unestablished" for c in op),
+        "15.3": sum(c.kind == "craft" for c in op), "15.4": sum(c.kind == "specialised" for c in op),
+        "16.1": sum(c.area for c in op if c.status == "operating"),
+        "16.2": sum(c.area for c in op if c.status == "operating_unestablished"),
+        "16.3": sum(c.area for c in op if c.kind == "craft"), "16.4": sum(c.area for c in op if c.kind == "specialised"),
+        "17": sum(c.industrial_land for c in op), "18": sum(c.b02["4"] for c in op),
+        "20": sum(c.b02["6"] for c in clusters), "21": sum(c.b02["7"] for c in clusters),
+        "22": sum(c.b02["8"] for c in clusters),
+        "23": sum(p["values"]["1"] for c in clusters for p in c.projects),
+        "24": sum(p["values"]["2"] for c in clusters for p in c.projects),
+        "25": sum(p["values"]["3"] for c in clusters for p in c.projects),
+        "26": sum(c.b02["13"] for c in clusters), "27": sum(c.b02["14"] for c in clusters),
+    }
+    v["15"] = v["15.1"] + v["15.2"]
+    v["16"] = v["16.1"] + v["16.2"]
+    out = {k: _r(float(x)) for k, x in v.items()}
+    out["19"] = _r(100 * out["18"] / out["17"]) if out["17"] else 0.0
+    return out
+
+
+def _typing(rng: random.Random, plain_share: float = 0.6) -> Typing:
+    """Mostly the national template; otherwise one office's way of typing (SPEC §3)."""
+    if rng.random() < plain_share:
+        return Typing()
+    return Typing(
+        row_offset=rng.choice([0, 0, 2, 4]), col_offset=rng.choice([0, 0, 1, 2]),
+        numbered_row=rng.random() < 0.6, sections=rng.random() < 0.8,
+        code_style=rng.choice(["text", "number", "comma"]), label_style=rng.choice(["nfc", "nfd", "old_tone", "upper"]),
+        number_style=rng.choice(["number", "vn_text", "en_text"]), unit_in_cell=rng.random() < 0.3,
+        percent_style=rng.choice(["number", "text"]), flag_style=rng.choice(["number", "words"]),
+    )
+
+
+@dataclass
+class SampleReport:
+    sheet: str
+    form: str
+    unit_key: str
+    province_code: str
+    values: dict[str, float]
+
+
+@dataclass
+class SampleFile:
+    file: str
+    reports: list[SampleReport]
+    received_at: str
+    late: bool
+    expected_status: str  # accepted | accepted_with_warnings | rejected
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How many units a province has: the default is a realistic average province; bench/ uses W1 (SPEC §7)."""
+
+    communes: tuple[int, int] = (6, 12)  # communes with clusters
+    clusters: tuple[int, int] = (14, 30)
+    project_ha: tuple[float, float] = (1.0, 3.0)  # leased hectares per project
+
+
+# A national semester at full compliance (issue #6): ~700 Biểu 03, ~1,200 Biểu 02, ~15,000 Biểu 01 over 34 provinces.
+W1 = Profile(communes=(16, 25), clusters=(34, 44), project_ha=(0.45, 1.35))
+
+
+def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, projects: bool = True,
+             progress=None, profile: Profile = Profile(), absent_04: int = 0, absent_02: int = 0,
+             late_04: int = 0) -> dict:
+    """Write the sample workbooks under ``out`` and ``out/truth.json``; returns the truth.
+
+    For completeness tests: ``absent_04`` provinces (the last ones) do not send their Biểu 04, ``absent_02``
+    clusters with projects (known to the register through their Biểu 01) do not send their Biểu 02, and the
+    Biểu 04 of the first ``late_04`` provinces arrives after the deadline.  With the defaults the files are those
+    of earlier versions for the same seed.  ``truth["completeness"]`` lists expected, received, on time, late
+    and missing reports per form and province.
+    """
+    from openpyxl import Workbook
+
+    rng = random.Random(seed)
+    a = admin()
+    forms = load_forms()
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = sorted(rng.sample(sorted(a.provinces), min(provinces, len(a.provinces))))
+    files: list[SampleFile] = []
+    all_clusters: dict[str, list[Cluster]] = {}
+    for pcode in chosen:
+        communes = [c for c in a.communes.values() if c.province_code == pcode]
+        with_clusters = rng.sample(communes, min(len(communes), rng.randint(*profile.communes)))
+        clusters = _clusters_for(rng, pcode, with_clusters, rng.randint(*profile.clusters))
+        for c in clusters:
+            _fill_cluster(rng, c, period, profile.project_ha)
+        all_clusters[pcode] = clusters
+
+    jobs: list[tuple[str, list[FormContent], list[str], Typing, str]] = []  # path, contents, unit keys, typing, kind
+    for pcode, clusters in all_clusters.items():
+        prov = a.provinces[pcode]
+        folder = f"{pcode}_{slug(prov.name)}"
+        pident = dict(province=prov.label, period=period)
+        by_commune: dict[str, list[Cluster]] = {}
+        for c in clusters:
+            by_commune.setdefault(c.commune_code, []).append(c)
+        for c in clusters:
+            if c.status == "planned":
+                continue
+            commune = a.communes[c.commune_code]
+            ident = Identification(commune=commune.label, cluster=c.name, tax_code=c.tax_code,
+                                   sender=c.investor, **pident)
+            jobs.append((f"{folder}/bieu02_{slug(c.name)}.xlsx", [FormContent("02", ident, dict(c.b02))], [c.id],
+                         _typing(rng), "02"))
+            if projects:
+                for i, p in enumerate(c.projects):
+                    pid = Identification(commune=commune.label, cluster=c.name, tax_code=p["tax_code"],
+                                         project=p["name"], sector=p["sector"], sender=p["company"], **pident)
+                    jobs.append((f"{folder}/bieu01/{slug(c.name)}_{i + 1:03d}.xlsx",
+                                 [FormContent("01", pid, dict(p["values"]))],
+                                 [project_key(c.id, p["tax_code"], p["name"])], _typing(rng, 0.8), "01"))
+        for ccode, cs in by_commune.items():
+            commune = a.communes[ccode]
+            ident = Identification(commune=commune.label, sender=f"Ủy ban nhân dân {commune.name}", **pident)
+            jobs.append((f"{folder}/bieu03_{ccode}_{slug(commune.name)}.xlsx", [FormContent("03", ident, aggregate(cs))],
+                         [ccode], _typing(rng), "03"))
+        ident = Identification(sender=f"Sở Công Thương {prov.name}", **pident)
+        jobs.append((f"{folder}/bieu04_{pcode}_{slug(prov.name)}.xlsx", [FormContent("04", ident, aggregate(clusters))],
+                     [pcode], _typing(rng), "04"))
+
+    # several units of one form in one workbook: the first province's first two Biểu 02 share a file
+    b02 = [j for j in jobs if j[4] == "02"]
+    if len(b02) >= 2:
+        first, second = b02[0], b02[1]
+        jobs.remove(second)
+        i = jobs.index(first)
+        jobs[i] = (first[0].replace("bieu02_", "bieu02_nhieu_cum_"), first[1] + second[1], first[2] + second[2],
+                   first[3], "02")
+
+    # deliberate errors and late files (never on Biểu 04, so every province reaches the national summary)
+    errors: dict[int, str] = {}
+    candidates = [i for i, j in enumerate(jobs) if j[4] in ("01", "02", "03") and len(j[1]) == 1]
+    picks = rng.sample(candidates, min(4, len(candidates)))
+    kinds = ["value.not_a_number", "identity.period_ambiguous", "structure.row_missing", "value.flag_not_binary"]
+    for i, kind in zip(picks, kinds):
+        jobs[i] = jobs[i][:3] + (Typing(),) + jobs[i][4:]  # the error, not a typing variation, is what the file shows
+        content = jobs[i][1][0]
+        if kind == "value.not_a_number":
+            code = next(iter(content.values))
+            content.values[code] = f"khoảng {int(float(content.values[code]) or 20)}"
+        elif kind == "identity.period_ambiguous":
+            content.ident.period = None
+            content.values = dict(content.values)
+        elif kind == "structure.row_missing":
+            content.values = dict(content.values)
+        elif kind == "value.flag_not_binary" and content.form != "02":
+            kind = "value.not_a_number"
+            code = next(iter(content.values))
+            content.values[code] = "-"
+        elif kind == "value.flag_not_binary":
+            content.values["13"] = 2
+        errors[i] = kind
+    late = set(rng.sample([i for i in range(len(jobs)) if i not in errors], min(3, len(jobs))))
+    b04_jobs = [i for i, j in enumerate(jobs) if j[4] == "04"]
+    late |= set(b04_jobs[:late_04])
+    absent = set(b04_jobs[len(b04_jobs) - absent_04:] if absent_04 else [])
+    with_projects = {c.id for cs in all_clusters.values() for c in cs if c.projects} if projects else set()
+    single_02 = [i for i, j in enumerate(jobs) if j[4] == "02" and len(j[2]) == 1 and j[2][0] in with_projects
+                 and i not in errors and i not in late]
+    absent |= set(single_02[len(single_02) - absent_02:] if absent_02 else [])
+    deadline_of = {f: period.deadline(forms[f].deadline[period.kind]) for f in forms}
+
+    for n, (rel, contents, keys, typing, form) in enumerate(jobs):
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        wb = Workbook()
+        wb.remove(wb.active)
+        reports = []
+        for k, (content, key) in enumerate(zip(contents, keys)):
+            sheet = f"Biểu {content.form}" if len(contents) == 1 else f"Cụm {k + 1}"
+            ws = wb.create_sheet(sheet)
+            drop_row = errors.get(n) == "structure.row_missing"
+            if drop_row:
+                spec = forms[content.form]
+                content.values.pop(spec.rows[-1].code, None)
+            write_form(ws, content, typing)
+            if drop_row:
+                _delete_row_of(ws, forms[content.form].rows[-1].label_vi)
+            reports.append(SampleReport(sheet=sheet, form=content.form, unit_key=key,
+                                        province_code=_province_of(content, key),
+                                        values={c: float(v) for c, v in content.values.items()
+                                                if isinstance(v, (int, float))}))
+        wb.save(path)
+        deadline = deadline_of[form]
+        is_late = n in late
+        received = deadline + timedelta(days=rng.randint(1, 9), hours=rng.randint(0, 20)) if is_late else \
+            deadline - timedelta(days=rng.randint(1, 14), hours=rng.randint(1, 20))
+        ts = received.timestamp()
+        os.utime(path, (ts, ts))
+        err = [errors[n]] if n in errors else []
+        status = "rejected" if err else ("accepted_with_warnings" if is_late else "accepted")
+        files.append(SampleFile(file=rel, reports=reports, received_at=received.isoformat(), late=is_late,
+                                expected_status=status, errors=err, warnings=["timeliness.late"] if is_late else []))
+        if progress:
+            progress(n + 1, len(jobs))
+
+    for n in sorted(absent, reverse=True):  # written (the random draws stay those of the full set), then withheld
+        (out / files[n].file).unlink()
+        del files[n]
+    corrupt = out / f"{chosen[0]}_{slug(a.provinces[chosen[0]].name)}" / "bao_cao_hong.xlsx"
+    corrupt.write_bytes(b"PK\x03\x04" + bytes(rng.getrandbits(8) for _ in range(300)))
+    files.append(SampleFile(file=str(corrupt.relative_to(out)), reports=[], received_at="", late=False,
+                            expected_status="rejected", errors=["file.unreadable"]))
+    truth = _truth(period, seed, files, forms)
+    truth["completeness"] = _completeness_truth(files, all_clusters, list(a.provinces))
+    truth["absent"] = [jobs[n][0] for n in sorted(absent)]
+    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
+    return truth
+
+
+def _completeness_truth(files: list[SampleFile], all_clusters: dict[str, list[Cluster]],
+                        provinces: list[str]) -> list[dict]:
+    """Expected reports as the register learns them from the files (every province's 04; the 02 of every cluster
+    named in a file; the 01 of every project named in a file; the 03 of every commune with such a cluster or
+    that sent one), and which of them arrived accepted, on time or late."""
+    seen: dict[tuple[str, str], str] = {}
+    received: dict[tuple[str, str], bool] = {}
+    for f in files:
+        for r in f.reports:
+            seen[(r.form, r.unit_key)] = r.province_code
+            if f.expected_status != "rejected":
+                received[(r.form, r.unit_key)] = f.late
+    expected = {("04", code): code for code in provinces}
+    named = {k for (form, k) in seen if form == "02"} | {k.split("/", 1)[0] for (form, k) in seen if form == "01"}
+    for pcode, clusters in all_clusters.items():
+        for c in clusters:
+            if c.id in named:
+                expected[("02", c.id)] = pcode
+                expected[("03", c.commune_code)] = pcode
+    expected.update({key: p for key, p in seen.items() if key[0] in ("01", "03")})
+    table: dict[tuple[str, str], dict] = {}
+    for (form, unit), pcode in expected.items():
+        row = table.setdefault((form, pcode), {"form": form, "province_code": pcode, "expected": 0, "received": 0,
+                                               "on_time": 0, "late": 0, "missing": 0})
+        row["expected"] += 1
+        if (form, unit) in received:
+            row["received"] += 1
+            row["late" if received[(form, unit)] else "on_time"] += 1
+        else:
+            row["missing"] += 1
+    return sorted(table.values(), key=lambda r: (r["form"], r["province_code"]))
+
+
+def _province_of(content: FormContent, key: str) -> str:
+    return content.ident.province.split(" ", 1)[0]
+
+
+def _delete_row_of(ws, label: str) -> None:
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.value == label:
+                ws.delete_rows(cell.row)
+                return
+
+
+def _truth(period: Period, seed: int, files: list[SampleFile], forms) -> dict:
+    accepted = [f for f in files if f.expected_status != "rejected"]
+    b04 = [r for f in accepted for r in f.reports if r.form == "04"]
+    national = {}
+    spec = forms["04"]
+    sums = {row.code: sum(r.values.get(row.code, 0.0) for r in b04) for row in spec.rows}
+    for row in spec.rows:
+        if row.aggregation == "ratio":
+            den = sums[row.denominator]
+            value = row.scale * sums[row.numerator] / den if den else None
+        else:
+            value = sums[row.code]
+        national[row.code] = {"value": value, "provinces_reporting": sum(row.code in r.values for r in b04),
+                              "indicator_name": row.label_vi, "unit": row.unit_vi}
+    return {
+        "period": period.code, "seed": seed,
+        "files": [asdict(f) for f in files],
+        "counts": {"files": len(files), "accepted": sum(f.expected_status == "accepted" for f in files),
+                   "accepted_with_warnings": sum(f.expected_status == "accepted_with_warnings" for f in files),
+                   "rejected": sum(f.expected_status == "rejected" for f in files),
+                   "late": sum(f.late for f in files),
+                   "submissions": sum(len(f.reports) for f in files) + sum(not f.reports for f in files)},
+        "national_summary": national,
+    }
+
+
+# --- before the 2025 reorganisation (63 provinces, districts) --------------------------------------------------
+# A small province: enough clusters for every form, few enough that 63 provinces stay quick to write and read.
+PRE2025_SMALL = Profile(communes=(1, 3), clusters=(2, 4))
+
+
+@dataclass(frozen=True)
+class _OldCommune:
+    code: str
+    name: str
+    district_code: str
+    district_name: str
+
+
+def _old_communes(old_province_code: str) -> list[_OldCommune]:
+    import csv
+
+    from schemas.admin import REFERENCE
+
+    with open(REFERENCE / "units_pre2025_63prov_v2.4.1.csv", encoding="utf-8", newline="") as fh:
+        return [_OldCommune(r["ward_code"], r["ward_name"], r["district_code"], r["district_name"])
+                for r in csv.DictReader(fh) if r["province_code"] == old_province_code]
+
+
+def generate_pre2025(out: Path, period: Period, provinces: int = 63, seed: int = 1,
+                     profile: Profile = PRE2025_SMALL, progress=None) -> dict:
+    """A consistent set of reports for a period before 2025-07-01 (up to 2025-H1), as the old units sent them:
+    Biểu 04 per old province (63), Biểu 03 per district with clusters, Biểu 02 per cluster (in the district
+    wording, with the old province, district and commune on the identification lines); no Biểu 01, no
+    deliberate errors, all on time.  ``truth["province_series"]`` has Biểu 04 summed onto the 2025 provinces
+    (what a like-with-like series shows), ``truth["old_units"]`` which old province each report came from.
+    """
+    from openpyxl import Workbook
+
+    from schemas.geography import generation_of
+
+    if generation_of(period) != "pre2025":
+        raise ValueError(f"{period} was reported by the 2025 provinces: use generate()")
+    rng = random.Random(seed)
+    a = admin()
+    forms = load_forms()
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = sorted(rng.sample(sorted(a.old_provinces), min(provinces, len(a.old_provinces))))
+    used: set[str] = set()
+    jobs: list[tuple[str, FormContent, str, str, str]] = []  # path, content, unit key, 2025 province, old province
+    for ocode in chosen:
+        prov = a.old_provinces[ocode]
+        new_code = prov.province_code
+        communes = rng.sample(_old_communes(ocode), rng.randint(*profile.communes))
+        clusters = _clusters_for(rng, new_code, communes, rng.randint(*profile.clusters))
+        for c in clusters:  # two old provinces merged into one: keep their cluster IDs apart
+            k = 2
+            base = c.name
+            while c.id in used:
+                c.name = f"{base} {k}"
+                c.id = cluster_id(new_code, c.name)
+                k += 1
+            used.add(c.id)
+            _fill_cluster(rng, c, period, profile.project_ha)
+        where = {o.code: o for o in communes}
+        folder = f"{ocode}_{slug(prov.name)}"
+        base_ident = dict(province=prov.label, period=period)
+        by_district: dict[str, list[Cluster]] = {}
+        for c in clusters:
+            by_district.setdefault(where[c.commune_code].district_code, []).append(c)
+            if c.status == "planned":
+                continue
+            o = where[c.commune_code]
+            ident = Identification(district=f"{o.district_code} - {o.district_name}", commune=f"{o.code} - {o.name}",
+                                   cluster=c.name, tax_code=c.tax_code, sender=c.investor, **base_ident)
+            jobs.append((f"{folder}/bieu02_{slug(c.name)}.xlsx", FormContent("02", ident, dict(c.b02), "district"),
+                         c.id, new_code, ocode))
+        for dcode, cs in by_district.items():
+            dname = where[cs[0].commune_code].district_name
+            ident = Identification(district=f"{dcode} - {dname}", sender=f"Ủy ban nhân dân {dname}", **base_ident)
+            jobs.append((f"{folder}/bieu03_{dcode}_{slug(dname)}.xlsx",
+                         FormContent("03", ident, aggregate(cs), "district"), dcode, new_code, ocode))
+        ident = Identification(sender=f"Sở Công Thương {prov.name}", **base_ident)
+        jobs.append((f"{folder}/bieu04_{ocode}_{slug(prov.name)}.xlsx",
+                     FormContent("04", ident, aggregate(clusters), "district"), ocode, new_code, ocode))
+
+    files: list[SampleFile] = []
+    old_units: dict[str, str] = {}
+    for n, (rel, content, key, new_code, ocode) in enumerate(jobs):
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        wb = Workbook()
+        ws = wb.active
+        ws.title = f"Biểu {content.form}"
+        write_form(ws, content)
+        wb.save(path)
+        received = period.deadline(forms[content.form].deadline[period.kind]) - timedelta(days=rng.randint(1, 14))
+        os.utime(path, (received.timestamp(), received.timestamp()))
+        files.append(SampleFile(file=rel, reports=[SampleReport(ws.title, content.form, key, new_code,
+                                                                {c: float(v) for c, v in content.values.items()})],
+                                received_at=received.isoformat(), late=False, expected_status="accepted"))
+        old_units[rel] = ocode
+        if progress:
+            progress(n + 1, len(jobs))
+    truth = _truth(period, seed, files, forms)
+    b04 = [r for f in files for r in f.reports if r.form == "04"]
+    for code in truth["national_summary"]:  # counted on the 2025 provinces, as the views count them
+        truth["national_summary"][code]["provinces_reporting"] = len({r.province_code for r in b04
+                                                                      if code in r.values})
+    truth["province_series"] = province_series(b04, forms)
+    truth["old_units"] = old_units
+    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
+    return truth
+
+
+def province_series(b04: list[SampleReport], forms=None) -> dict[str, dict[str, float | None]]:
+    """Biểu 04 per 2025 province: the reports of the old provinces it absorbed summed, ratios from their parts."""
+    spec = (forms or load_forms())["04"]
+    out: dict[str, dict[str, float | None]] = {}
+    for pcode in sorted({r.province_code for r in b04}):
+        mine = [r for r in b04 if r.province_code == pcode]
+        sums = {row.code: sum(r.values.get(row.code, 0.0) for r in mine) for row in spec.rows}
+        out[pcode] = {row.code: (row.scale * sums[row.numerator] / sums[row.denominator]
+                                 if sums[row.denominator] else None) if row.aggregation == "ratio" else sums[row.code]
+                      for row in spec.rows}
+    return out

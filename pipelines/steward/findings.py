@@ -1,0 +1,124 @@
+"""What a steward reads and decides about findings: the findings table (``ccn findings``) and waivers
+(``ccn waive``).
+
+A waiver accepts one finding knowingly: who, when and why are kept in ``finding_waiver`` for audit and never
+deleted.  A waived error no longer blocks its submission: a rejected submission whose every error is waived is
+settled again by the next ``ccn run`` (pipelines/load/publish.py) and loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
+
+from schemas.periods import VN_TZ
+from schemas.text import bilingual
+from schemas.tables import finding_waiver, submission, validation_finding, validation_run
+
+SEVERITIES = ("error", "warning")
+
+
+def list_findings(engine: Engine, period: str | None = None, province: str | None = None, form: str | None = None,
+                  severity: str | None = None, submission_id: int | None = None) -> pd.DataFrame:
+    """Findings of settled submissions (view ``mart_findings``), filtered, in a steward's reading order."""
+    where, params = [], {}
+    for col, value in (("period", period), ("province_code", province), ("form", form), ("severity", severity),
+                       ("submission_id", submission_id)):
+        if value is not None:
+            where.append(f"{col} = :{col}")
+            params[col] = value
+    sql = "SELECT * FROM mart_findings" + (" WHERE " + " AND ".join(where) if where else "")
+    with engine.connect() as conn:
+        df = pd.read_sql(text(sql), conn, params=params)
+    return df.sort_values(["province_code", "form", "period", "submission_id", "finding_id"],
+                          na_position="first").reset_index(drop=True)
+
+
+def latest_data_docs(engine: Engine, run_ids: list[str] | None = None) -> list[str]:
+    """Data Docs of the validation runs (those of ``run_ids`` when given, else the latest one)."""
+    v = validation_run.c
+    stmt = select(v.data_docs).where(v.data_docs.is_not(None)).order_by(v.finished_at.desc())
+    if run_ids:
+        stmt = stmt.where(v.run_id.in_(run_ids))
+    else:
+        stmt = stmt.limit(1)
+    with engine.connect() as conn:
+        return [r[0] for r in conn.execute(stmt)]
+
+
+def _where(row) -> str:
+    sheet = row.sheet if isinstance(row.sheet, str) else ""
+    cell = row.cell if isinstance(row.cell, str) else ""
+    return f"{sheet}!{cell}" if sheet and cell else sheet or cell or "—"
+
+
+def format_table(df: pd.DataFrame) -> str:
+    """A fixed-width table: one line per finding, the message last and whole."""
+    if df.empty:
+        return "no findings"
+    head = ("finding", "subm.", "form", "period", "prov", "unit", "status", "severity", "rule", "where", "message")
+    rows = []
+    for r in df.itertuples():
+        sev = r.severity + (" (waived)" if isinstance(r.waived_by, str) else "")
+        unit = next((u for u in (r.unit_name, r.unit_key, r.file_name) if isinstance(u, str)), "")
+        rows.append((str(r.finding_id), str(r.submission_id), _short(r.form, 4), _short(r.period, 7),
+                     _short(r.province_code, 4), _short(unit, 28), r.status, sev, r.rule_id, _short(_where(r), 22),
+                     r.message))
+    widths = [max(len(h), *(len(x[i]) for x in rows)) for i, h in enumerate(head[:-1])]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)) + "  " + head[-1]]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(x, widths)) + "  " + x[-1] for x in rows]
+    return "\n".join(lines)
+
+
+def _short(value, n: int) -> str:
+    s = "—" if value is None or value != value else str(value)
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+class WaiverError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Waiver:
+    finding_id: int
+    submission_id: int
+    rule_id: str
+    severity: str
+    status: str
+    errors_left: int  # standing errors of the submission after this waiver
+
+
+def waive(engine: Engine, finding_id: int, reason: str, by: str) -> Waiver:
+    """Record a waiver of ``finding_id``; raises WaiverError with a reason a steward understands."""
+    reason, by = (reason or "").strip(), (by or "").strip()
+    if not reason or not by:
+        raise WaiverError(bilingual("miễn trừ cần lý do (--reason) và tên người quyết định (--by)",
+                                    "a waiver needs a reason (--reason) and the name of who decides (--by)"))
+    f, s, w = validation_finding.c, submission.c, finding_waiver.c
+    with engine.begin() as conn:
+        row = conn.execute(select(f.finding_id, f.submission_id, f.rule_id, f.severity, s.status)
+                           .join(submission, s.submission_id == f.submission_id)
+                           .where(f.finding_id == finding_id)).first()
+        if row is None:
+            raise WaiverError(bilingual(f"không có phát hiện {finding_id} (xem `ccn findings`)",
+                                        f"finding {finding_id} does not exist (see `ccn findings`)"))
+        if row.status == "pending":
+            raise WaiverError(bilingual(f"phát hiện {finding_id} thuộc hồ sơ đang được xử lý; hãy chạy `ccn run` trước",
+                                        f"finding {finding_id} belongs to a submission still being processed; "
+                                        "run `ccn run` first"))
+        done = conn.execute(select(w.waived_by, w.waived_at).where(w.finding_id == finding_id)).first()
+        if done is not None:
+            when = f"{done.waived_at:%Y-%m-%d %H:%M}"
+            raise WaiverError(bilingual(f"phát hiện {finding_id} đã được {done.waived_by} miễn trừ lúc {when}",
+                                        f"finding {finding_id} was already waived by {done.waived_by} on {when}"))
+        conn.execute(finding_waiver.insert().values(finding_id=finding_id, waived_by=by, reason=reason,
+                                                    waived_at=datetime.now(tz=VN_TZ)))
+        left = conn.execute(select(f.finding_id).where(
+            f.submission_id == row.submission_id, f.severity == "error",
+            f.finding_id.not_in(select(w.finding_id)))).all()
+    return Waiver(finding_id, row.submission_id, row.rule_id, row.severity, row.status, len(left))
