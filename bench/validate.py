@@ -118,7 +118,7 @@ def measure(url: str, label: str, period, reports, docs: Path | None) -> dict:
     load_s = time.perf_counter() - t0
     engine = make_engine(url)
     t0 = time.perf_counter()
-    report = validate(engine, docs=docs if docs is not None else False)
+    report = validate(engine, docs=docs)
     wall = time.perf_counter() - t0
     engine.dispose()
     return {"backend": label, "submissions": report.submissions, "values": n_values, "insert_s": round(load_s, 2),

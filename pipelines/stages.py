@@ -73,7 +73,7 @@ def validate_stage(ctx: Context):
     (findings written, time per form, the path of the run's Data Docs)."""
     from validations.engine import validate
 
-    return validate(ctx.engine, run_id=ctx.run_id)
+    return validate(ctx.engine, run_id=ctx.run_id, docs=ctx.settings.home / "datadocs")
 
 
 def publish_stage(ctx: Context) -> PublishResult:

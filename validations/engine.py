@@ -44,14 +44,14 @@ class ValidationReport:
     cross_seconds: float = 0.0
 
 
-def validate_pending(engine: Engine, run_id: str | None = None, docs: bool | Path = True) -> int:
+def validate_pending(engine: Engine, run_id: str | None = None, docs: Path | None = None) -> int:
     """Evaluate the rule catalogue over every pending submission; returns the number of findings written."""
     return validate(engine, run_id=run_id, docs=docs).findings
 
 
-def validate(engine: Engine, run_id: str | None = None, docs: bool | Path = True) -> ValidationReport:
-    """The validate stage with its figures.  ``docs``: True for Data Docs under ``$CCN_HOME/datadocs``, a folder
-    to put them elsewhere, False for none."""
+def validate(engine: Engine, run_id: str | None = None, docs: Path | None = None) -> ValidationReport:
+    """The validate stage with its figures.  ``docs``: the folder the run's Data Docs go under (the pipeline
+    gives ``$CCN_HOME/datadocs``), or None for none."""
     started = time.perf_counter()
     report = ValidationReport(uuid.uuid4().hex)
     s = submission.c
@@ -127,14 +127,8 @@ def _claim(conn, ids: list[int], now: datetime) -> set[int]:
     return claimed
 
 
-def _docs_dir(docs: bool | Path, name: str) -> Path | None:
-    if docs is False:
-        return None
-    if docs is True:
-        from pipelines.settings import settings
-
-        return settings().home / "datadocs" / name
-    return Path(docs) / name
+def _docs_dir(docs: Path | None, name: str) -> Path | None:
+    return Path(docs) / name if docs else None
 
 
 def _existing_keys(conn, ids: list[int]) -> set[tuple[int, str, str | None]]:
