@@ -30,6 +30,11 @@ def _ctx(context, ccn: CCNResource) -> stages.Context:
     return ccn.context(context.run_id)
 
 
+def _shown(df, preview_rows: int = observe.PREVIEW_ROWS, **metadata) -> MaterializeResult:
+    """A materialisation with its figures and a preview of the first rows of what it holds."""
+    return MaterializeResult(metadata={**metadata, "preview": MetadataValue.md(observe.preview(df, preview_rows))})
+
+
 @asset(group_name="ingest", owners=OWNERS, kinds={"python", "excel"},
        description="Files in the inbox, archived by SHA-256 as received (the same bytes twice are kept once); "
                    "received_at is the file's modification time, Asia/Ho_Chi_Minh.")
@@ -69,10 +74,8 @@ def validation_findings(context: AssetExecutionContext, ccn: CCNResource) -> Mat
     report = stages.validate_stage(ctx)
     findings = observe.run_findings(ctx.engine, ctx.run_id)
     docs = {"data_docs": MetadataValue.path(str(report.data_docs))} if report.data_docs else {}
-    return MaterializeResult(metadata={
-        **docs, "findings_written": report.findings, "findings_on_run": len(findings),
-        "errors_on_run": int((findings["severity"] == "error").sum()) if not findings.empty else 0,
-        "preview": MetadataValue.md(observe.preview(findings))})
+    return _shown(findings, **docs, findings_written=report.findings, findings_on_run=len(findings),
+                  errors_on_run=int((findings["severity"] == "error").sum()) if not findings.empty else 0)
 
 
 @asset(group_name="load", owners=OWNERS, deps=[validation_findings], kinds={"python"},
@@ -82,10 +85,8 @@ def warehouse(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeRe
     ctx = _ctx(context, ccn)
     r = stages.publish_stage(ctx)
     subs = observe.run_submissions(ctx.engine, ctx.run_id)
-    return MaterializeResult(metadata={
-        "accepted": r.accepted, "accepted_with_warnings": r.accepted_with_warnings, "rejected": r.rejected,
-        "superseded": r.superseded, "late": r.late,
-        "preview": MetadataValue.md(observe.preview(subs))})
+    return _shown(subs, accepted=r.accepted, accepted_with_warnings=r.accepted_with_warnings, rejected=r.rejected,
+                  superseded=r.superseded, late=r.late)
 
 
 @asset(group_name="summaries", owners=OWNERS, deps=[warehouse], kinds={"sql"},
@@ -94,9 +95,7 @@ def warehouse(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeRe
 def national_summary(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
     ctx = _ctx(context, ccn)
     df = stages.national_summary(ctx.engine)
-    return MaterializeResult(metadata={"rows": len(df),
-                                       "periods": MetadataValue.text(", ".join(sorted(df["period"].unique()))),
-                                       "preview": MetadataValue.md(observe.preview(df, 40))})
+    return _shown(df, 40, rows=len(df), periods=MetadataValue.text(", ".join(sorted(df["period"].unique()))))
 
 
 @asset(group_name="summaries", owners=OWNERS, deps=[warehouse], kinds={"sql"},
@@ -135,7 +134,7 @@ def _period(context: AssetExecutionContext) -> Period:
        description="Who should report and who did, per form and province (view mart_reporting_completeness: "
                    "expected, received, on_time, late, missing). Recomputes the period's expected reports first.")
 def reporting_completeness(context: AssetExecutionContext, ccn: CCNResource):
-    ctx = ccn.context(context.run_id)
+    ctx = _ctx(context, ccn)
     period = _period(context)
     counts = completeness.refresh_expected(ctx.engine, period)
     df = completeness.completeness(ctx.engine, period)
@@ -148,11 +147,9 @@ def reporting_completeness(context: AssetExecutionContext, ccn: CCNResource):
                                                                        "province": row.province_code}),
             metadata={"unit": str(row.unit_name), "late": bool(row.is_late), "file": str(row.file_name)}))
     missing = int(df["missing"].sum()) if not df.empty else 0
-    yield MaterializeResult(metadata={
-        "expected_by_form": MetadataValue.json(counts.by_form),
-        "totals": MetadataValue.md(totals.reset_index().to_markdown(index=False) if not df.empty else "_(none)_"),
-        "missing_reports": missing, "provinces_with_form_04": int(b04["province_code"].nunique()),
-        "preview": MetadataValue.md(observe.preview(df, 40))})
+    yield _shown(df, 40, expected_by_form=MetadataValue.json(counts.by_form),
+                 totals=MetadataValue.md(totals.reset_index().to_markdown(index=False) if not df.empty else "_(none)_"),
+                 missing_reports=missing, provinces_with_form_04=int(b04["province_code"].nunique()))
     yield AssetCheckResult(check_name="all_expected_reports_received", passed=missing == 0,
                            severity=AssetCheckSeverity.WARN,
                            metadata={"missing_reports": missing,
@@ -167,12 +164,11 @@ def reporting_completeness(context: AssetExecutionContext, ccn: CCNResource):
        description="Biểu 04 as each 2025 province reported it beside what its communes' Biểu 03 and its clusters' "
                    "Biểu 02/01 add up to (view mart_province_summary); pre-2025 provinces on their successors.")
 def province_summary(context: AssetExecutionContext, ccn: CCNResource):
-    ctx = ccn.context(context.run_id)
+    ctx = _ctx(context, ccn)
     df = observe.view(ctx.engine, "mart_province_summary", context.partition_key)
     both = df.dropna(subset=["reported_value", "computed_value"])
     diff = both[(both["reported_value"] - both["computed_value"]).abs() > 0.01]
-    yield MaterializeResult(metadata={"rows": len(df), "provinces": int(df["province_code"].nunique()),
-                                      "preview": MetadataValue.md(observe.preview(df, 40))})
+    yield _shown(df, 40, rows=len(df), provinces=int(df["province_code"].nunique()))
     yield AssetCheckResult(check_name="province_matches_communes", passed=diff.empty,
                            severity=AssetCheckSeverity.WARN,
                            metadata={"differences": len(diff), "preview": MetadataValue.md(observe.preview(diff))})
@@ -182,21 +178,18 @@ def province_summary(context: AssetExecutionContext, ccn: CCNResource):
        description="Biểu 04 per socio-economic region (view mart_region_summary), reported and recomputed from "
                    "Biểu 03, ratios from their parts.")
 def region_summary(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
-    ctx = ccn.context(context.run_id)
+    ctx = _ctx(context, ccn)
     df = observe.view(ctx.engine, "mart_region_summary", context.partition_key)
-    return MaterializeResult(metadata={"rows": len(df), "regions": int(df["region"].nunique()),
-                                       "preview": MetadataValue.md(observe.preview(df, 40))})
+    return _shown(df, 40, rows=len(df), regions=int(df["region"].nunique()))
 
 
 @asset(group_name="reporting", owners=ANALYSTS, partitions_def=PERIODS, deps=["warehouse"], kinds={"sql"},
        description="Each cluster's state from its Biểu 02 (view mart_cluster_status): ready and leased land, "
                    "occupancy, projects, foreign and operating projects, wastewater plant built and compliant.")
 def cluster_status(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
-    ctx = ccn.context(context.run_id)
+    ctx = _ctx(context, ccn)
     df = observe.view(ctx.engine, "mart_cluster_status", context.partition_key)
-    return MaterializeResult(metadata={"clusters": len(df),
-                                       "leased_land_ha": float(df["leased_land_ha"].sum()) if len(df) else 0.0,
-                                       "preview": MetadataValue.md(observe.preview(df))})
+    return _shown(df, clusters=len(df), leased_land_ha=float(df["leased_land_ha"].sum()) if len(df) else 0.0)
 
 
 @asset(group_name="exports", owners=ANALYSTS, partitions_def=PERIODS, kinds={"excel"},
@@ -204,7 +197,7 @@ def cluster_status(context: AssetExecutionContext, ccn: CCNResource) -> Material
        description="The national report workbook of the period ($CCN_HOME/exports/national_<period>.xlsx): Biểu 04 "
                    "for the nation, per region and per province, and the completeness sheets.")
 def national_report(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
-    ctx = ccn.context(context.run_id)
+    ctx = _ctx(context, ccn)
     out = ctx.settings.home / "exports" / f"national_{context.partition_key}.xlsx"
     result = export_national(ctx.engine, _period(context), out, refresh=False)
     return MaterializeResult(metadata={"path": MetadataValue.path(str(result.path)), "provinces": result.provinces,

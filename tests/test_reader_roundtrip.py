@@ -117,31 +117,23 @@ def truths(draw, form: str | None = None) -> tuple[Truth, Identification]:
     level = FORMS[form].sender_level
     ident = Identification(period=period, cluster="Cụm công nghiệp Phú Thịnh 2", tax_code="0101234567",
                            project="Nhà máy chế biến gỗ An Khang", sector="Chế biến gỗ")
-    commune_code = district_code = old_code = None
+    old_code = None
     if generation == "commune":
-        prov = A.provinces[draw(st.sampled_from(PROVINCES))]
-        province_code = prov.code
-        ident.province = _name(draw, prov.name, prov.code)
-        communes = [c for c in A.communes.values() if c.province_code == prov.code]
-        com = draw(st.sampled_from(communes))
-        if level != "province":
-            commune_code = com.code
-            ident.commune = _name(draw, com.name, com.code)
-            if A.find_commune(ident.commune, prov.code) != [com]:  # a namesake in the province: the code decides
-                ident.commune = com.label
-        sender = {"province": f"Sở Công Thương {prov.name}", "commune": f"Ủy ban nhân dân {com.name}"}
+        top = A.provinces[draw(st.sampled_from(PROVINCES))]
+        province_code, units, find = top.code, A.communes, A.find_commune
     else:
-        old = A.old_provinces[draw(st.sampled_from(OLD_PROVINCES))]
-        old_code, province_code = old.code, old.province_code
-        ident.province = _name(draw, old.name, old.code)
-        districts = [d for d in A.old_districts.values() if d.province_code == old.code]
-        dist = draw(st.sampled_from(districts))
-        if level != "province":
-            district_code = dist.code
-            ident.district = _name(draw, dist.name, dist.code)
-            if A.find_district(ident.district, old.code) != [dist]:
-                ident.district = dist.label
-        sender = {"province": f"Sở Công Thương {old.name}", "commune": f"Ủy ban nhân dân {dist.name}"}
+        top = A.old_provinces[draw(st.sampled_from(OLD_PROVINCES))]
+        old_code, province_code, units, find = top.code, top.province_code, A.old_districts, A.find_district
+    ident.province = _name(draw, top.name, top.code)
+    unit = draw(st.sampled_from([u for u in units.values() if u.province_code == top.code]))
+    codes = {"commune": None, "district": None}
+    if level != "province":
+        codes[generation] = unit.code
+        typed = _name(draw, unit.name, unit.code)
+        # a namesake in the province: the code decides
+        setattr(ident, generation, typed if find(typed, top.code) == [unit] else unit.label)
+    commune_code, district_code = codes["commune"], codes["district"]
+    sender = {"province": f"Sở Công Thương {top.name}", "commune": f"Ủy ban nhân dân {unit.name}"}
     ident.sender = sender.get(level, "Công ty TNHH Minh Phát")
     y = period.year
     ident.period_text = draw(st.sampled_from(

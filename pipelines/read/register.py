@@ -47,10 +47,8 @@ def read_register(path: Path, name: str | None = None, limits: Limits | None = N
     from schemas.admin import admin
     from schemas.forms import load_register
 
-    limits = limits or Limits()
-    name = name or path.name
-    reading = RegisterReading(path=path, name=name)
-    sheets = open_sheets(path, name, limits, reading.findings)
+    reading = RegisterReading(path=path, name=name or path.name)
+    sheets = open_sheets(path, reading.name, limits, reading.findings)
     if sheets is None:
         return reading
     reg = load_register()
@@ -60,7 +58,7 @@ def read_register(path: Path, name: str | None = None, limits: Limits | None = N
             continue
         header_row, cols = found
         reading.sheet = sheet
-        _register_province(reading, grid, header_row, sheet, name)
+        _register_province(reading, grid, header_row, sheet, reading.name)
         _register_rows(reading, grid, header_row, cols, reg, admin())
         return reading
     reading.findings.append(finding("register.header_not_found"))

@@ -32,7 +32,7 @@ FIELD_PREFIXES = sorted({(loose_key(p), f) for f, ps in HEADER_FIELDS for p in p
 
 
 
-def open_sheets(path: Path, name: str, limits: Limits, findings: list[Finding]) -> list | None:
+def open_sheets(path: Path, name: str, limits: Limits | None, findings: list[Finding]) -> list | None:
     """The visible sheets of an Excel file, or None with the reason appended to ``findings``."""
     from pipelines.intake.safety import Refused
 
@@ -65,7 +65,7 @@ def unreadable_reason(exc: Exception) -> tuple[str, str]:
             f"gửi lại", f"{kind}: {text[:160]}")
 
 
-def load_sheets(path: Path, limits: Limits, hidden: bool = False) -> list[tuple[str, list[list[object]], SheetMarks]]:
+def load_sheets(path: Path, limits: Limits | None, hidden: bool = False) -> list[tuple[str, list[list[object]], SheetMarks]]:
     """Every visible worksheet's cells and marks (with ``hidden``: the hidden ones instead), after
     pipelines/intake/safety.py has checked what the file is and what it costs and collected what the cells show beyond
     their values (:mod:`pipelines.intake.sheet_marks`).  Hidden sheets are the drop-down lists of the national template;
@@ -74,6 +74,7 @@ def load_sheets(path: Path, limits: Limits, hidden: bool = False) -> list[tuple[
 
     from pipelines.intake import safety
 
+    limits = limits or Limits()
     inspection = safety.inspect(path, limits)  # safety.Refused: the reason, in Vietnamese and in English
     with open(path, "rb") as fh:  # by content, not extension: an .xls renamed .xlsx still reads
         wb = CalamineWorkbook.from_filelike(fh)

@@ -112,10 +112,8 @@ def index() -> _FormIndex:
 # ------------------------------------------------------------------------------------------------------------
 def read_workbook(path: Path, name: str | None = None, limits: Limits | None = None) -> WorkbookReading:
     """Read every form in the workbook at ``path`` (``name`` is how the sender called the file)."""
-    limits = limits or Limits()
-    name = name or path.name
-    reading = WorkbookReading(path=path, name=name)
-    sheets = open_sheets(path, name, limits, reading.findings)
+    reading = WorkbookReading(path=path, name=name or path.name)
+    sheets = open_sheets(path, reading.name, limits, reading.findings)
     if sheets is None:
         return reading
     record = None  # a feedback workbook sent back (pipelines/read/feedback_record.py): the report it carries
