@@ -279,7 +279,8 @@ class _Writer:
                     if sub.values:
                         units = self.forms[sub.form].rows_by_code
                         values += [{"submission_id": sid, "indicator_code": v.code, "value": v.value, "raw": v.raw,
-                                    "sheet": sub.sheet, "cell": v.cell, "unit": units[v.code].unit}
+                                    "sheet": sub.sheet, "cell": v.cell, "unit": units[v.code].unit,
+                                    "note": v.note or None}
                                    for v in sub.values]
                     found += [{"submission_id": sid, "rule_id": f.rule_id, "severity": f.severity, "sheet": f.sheet,
                                "cell": f.cell, "indicator_code": f.indicator_code, "message": f.message,
