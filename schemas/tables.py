@@ -180,6 +180,7 @@ indicator_value = Table(
     Column("sheet", Text),
     Column("cell", String(12)),
     Column("unit", String(40)),
+    Column("note", Text),  # the remark typed in column (5) Ghi chú beside the value (SPEC §6); NULL when none
 )
 
 validation_finding = Table(

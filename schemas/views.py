@@ -18,7 +18,8 @@ VIEWS: dict[str, str] = {
         WHERE s.status <> 'pending'
     """,
     "mart_indicator_values": f"""
-        SELECT s.submission_id, s.form, s.period, s.province_code, s.unit_key, v.indicator_code, v.value, v.unit
+        SELECT s.submission_id, s.form, s.period, s.province_code, s.unit_key, v.indicator_code, v.value, v.unit,
+               v.note
         FROM indicator_value v JOIN submission s ON s.submission_id = v.submission_id
         WHERE s.status IN {ACTIVE}
     """,

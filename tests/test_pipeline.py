@@ -15,7 +15,7 @@ MART_COLUMNS = {
                          "unit_name", "received_at", "deadline", "is_late", "status", "errors", "warnings"],
     "mart_validation_issues": ["submission_id", "rule_id", "severity", "sheet", "cell", "indicator_code", "message"],
     "mart_indicator_values": ["submission_id", "form", "period", "province_code", "unit_key", "indicator_code",
-                              "value", "unit"],
+                              "value", "unit", "note"],
     "mart_national_summary": ["period", "indicator_code", "indicator_name", "unit", "value", "provinces_reporting"],
 }
 

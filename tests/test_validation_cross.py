@@ -4,9 +4,15 @@ that does not."""
 
 from __future__ import annotations
 
-import pytest
+import os
 
+import pytest
+from openpyxl import load_workbook
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+
+from schemas.admin import admin
 from schemas.periods import Period
+from tests.helpers import rows, view
 from tests.test_validation import B01, B02, B0304, communes_of, findings_by_file, run_stages, statuses, write_report
 
 # rules these tests cover (test_rules checks that every cross rule of the catalogue is here)
@@ -29,8 +35,6 @@ B = {**B0304, "1": 4, "2": 150.0, "3": 3, "4": 120.0, "5": 0, "6": 0.0, "20": 30
 
 @pytest.fixture(scope="module")
 def cross_batch(module_home):
-    from schemas.admin import admin
-
     inbox = module_home / "inbox"
     p1, p2, p3, p4, p5 = sorted(admin().provinces)[:5]
     cells = {}
@@ -140,23 +144,29 @@ def test_projects_received_against_projects_counted(cross_batch):
 
 
 def test_across_periods(home):
-    """Cumulative rows do not fall from one period to the next; an annual flow is not below its H1."""
-    from schemas.admin import admin
-
+    """Cumulative rows do not fall from one period to the next unless a remark is typed in column (5) Ghi chú
+    (stored with the value); an annual flow is not below its H1."""
     inbox = home / "inbox"
-    p5, p6 = sorted(admin().provinces)[4:6]
+    p5, p6, p7, p8 = sorted(admin().provinces)[4:8]
     c = communes_of(p5)[0]
     y25, h26, y26 = Period.parse("2025-Y"), Period.parse("2026-H1"), Period.parse("2026-Y")
-    write_report(inbox / "a" / "p5_2025Y.xlsx", "04", B0304, province=p5, period=y25)
-    write_report(inbox / "a" / "p6_2025Y.xlsx", "04", B0304, province=p6, period=y25)
+    for p in (p5, p6, p7, p8):
+        write_report(inbox / "a" / f"{p}_2025Y.xlsx", "04", B0304, province=p, period=y25)
     for i in (1, 2):
         write_report(inbox / "a" / f"b01_h1_{i}.xlsx", "01", B01, province=p5, commune=c,
                      cluster="Cụm công nghiệp Kỳ Trước", project=f"Nhà máy {i}", tax_code=f"05{i:08d}", period=h26)
     run_stages(inbox / "a")
     cells = write_report(inbox / "b" / "p5_2026H1.xlsx", "04", {**B0304, "3": 7, "14": 950.0}, province=p5,
                          period=h26)
+    why = "Thu hồi quyết định thành lập 01 cụm (QĐ 55/QĐ-UBND)"
     remark = write_report(inbox / "b" / "p6_2026H1.xlsx", "04", {**B0304, "3": 7}, province=p6, period=h26)
-    _write_remark(inbox / "b" / "p6_2026H1.xlsx", remark["3"], "Thu hồi quyết định thành lập 01 cụm (QĐ 55/QĐ-UBND)")
+    _edit(inbox / "b" / "p6_2026H1.xlsx", remark["3"], remark=why)
+    # an office's own column between (4) Kết quả and (5) Ghi chú: the remark is the Ghi chú column's, wherever
+    # it stands, and the column next to the value is no remark (a number there, or a text that is not in Ghi chú)
+    moved = write_report(inbox / "b" / "p7_2026H1.xlsx", "04", {**B0304, "3": 7}, province=p7, period=h26)
+    _edit(inbox / "b" / "p7_2026H1.xlsx", moved["3"], remark=why, inserted=("So với kỳ trước (%)", 87.5))
+    beside = write_report(inbox / "b" / "p8_2026H1.xlsx", "04", {**B0304, "3": 7}, province=p8, period=h26)
+    _edit(inbox / "b" / "p8_2026H1.xlsx", beside["3"], inserted=("Nguồn số liệu", "Sở Công Thương"))
     cells01 = write_report(inbox / "b" / "b01_y_1.xlsx", "01", {**B01, "1": 40.0}, province=p5, commune=c,
                            cluster="Cụm công nghiệp Kỳ Trước", project="Nhà máy 1", tax_code="0500000001",
                            period=y26)
@@ -168,23 +178,36 @@ def test_across_periods(home):
     assert [(g.indicator_code, g.cell) for g in fell] == [("3", cells["3"])]
     assert "từ 8 (2025-Y) xuống 7" in fell[0].message and "fell from 8 (2025-Y) to 7" in fell[0].message
     assert not found.get("p6_2026H1.xlsx")  # the same fall with a remark in column (5) is no finding
+    assert not found.get("p7_2026H1.xlsx")
+    assert [(g.rule_id, g.cell) for g in found["p8_2026H1.xlsx"]] == [("period.cumulative_fell", beside["3"])]
     below = [g for g in found["b01_y_1.xlsx"] if g.rule_id == "period.annual_below_h1"]
     assert [(g.indicator_code, g.cell) for g in below] == [("1", cells01["1"])]
     assert "40" in below[0].message and "50" in below[0].message
     assert not found.get("b01_y_2.xlsx")
+    # the remark is stored with its value (NULL where column (5) is empty) and shown to BI
+    notes = rows("SELECT s.unit_key, s.period, v.indicator_code, v.note FROM indicator_value v "
+                 "JOIN submission s ON s.submission_id = v.submission_id WHERE v.note IS NOT NULL")
+    assert sorted(tuple(r) for r in notes) == [(p6, "2026-H1", "3", why), (p7, "2026-H1", "3", why)]
+    bi = view("mart_indicator_values", "WHERE note IS NOT NULL")
+    assert sorted(bi[["unit_key", "indicator_code", "note"]].itertuples(index=False, name=None)) == [
+        (p6, "3", why), (p7, "3", why)]
 
 
-def _write_remark(path, value_cell: str, text: str) -> None:
-    """Type a remark in the Ghi chú column (the one right of the value), keeping the file's time."""
-    import os
-
-    from openpyxl import load_workbook
-    from openpyxl.utils import get_column_letter
-    from openpyxl.utils.cell import coordinate_from_string, column_index_from_string
-
+def _edit(path, value_cell: str, remark: str | None = None, inserted: tuple[str, object] | None = None) -> None:
+    """Type ``remark`` in column (5) Ghi chú on the row of ``value_cell``, after inserting, when ``inserted`` =
+    (heading, content), a column of the office's own between (4) Kết quả and (5) Ghi chú with ``content`` on that
+    row.  The file keeps its time."""
     mtime = os.path.getmtime(path)
     wb = load_workbook(path)
+    ws = wb.active
     col, row = coordinate_from_string(value_cell)
-    wb.active[f"{get_column_letter(column_index_from_string(col) + 1)}{row}"] = text
+    right = column_index_from_string(col) + 1
+    if inserted:
+        heading = next(r for r in range(1, row) if ws.cell(r, right).value == "Ghi chú")
+        ws.insert_cols(right)
+        ws.cell(heading, right).value, ws.cell(row, right).value = inserted
+        right += 1
+    if remark:
+        ws.cell(row, right).value = remark
     wb.save(path)
     os.utime(path, (mtime, mtime))

@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
 
-from schemas.tables import indicator_value, received_file, submission, validation_finding
+from schemas.tables import indicator_value, submission, validation_finding
 from validations.catalogue import Finding, fmt, rules
 
 ACTIVE = ("accepted", "accepted_with_warnings")
@@ -41,13 +41,13 @@ def _pending(conn, ids: list[int]) -> pd.DataFrame:
 def _values(conn, ids, codes=None) -> pd.DataFrame:
     v = indicator_value.c
     ids = [int(i) for i in ids]
-    stmt = select(v.submission_id, v.indicator_code, v.value, v.sheet, v.cell)
+    stmt = select(v.submission_id, v.indicator_code, v.value, v.sheet, v.cell, v.note)
     if codes is not None:
         stmt = stmt.where(v.indicator_code.in_(sorted(codes)))
     parts = [_frame(conn, stmt.where(v.submission_id.in_(ids[i:i + 5000]))) for i in range(0, len(ids), 5000)]
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["submission_id", "indicator_code", "value", "sheet", "cell"])
+        columns=["submission_id", "indicator_code", "value", "sheet", "cell", "note"])
 
 
 def _errors_of_pending(conn, form: str) -> set[int]:
@@ -59,7 +59,7 @@ def _errors_of_pending(conn, form: str) -> set[int]:
 
 
 class _Upper:
-    """The pending reports of one form with their values and cells."""
+    """The pending reports of one form with their values, cells and remarks."""
 
     def __init__(self, pending: pd.DataFrame, values: pd.DataFrame) -> None:
         self.rows = pending
@@ -67,6 +67,8 @@ class _Upper:
         keys = list(zip(col["submission_id"], col["indicator_code"]))
         self.value = dict(zip(keys, col["value"]))
         self.cell = dict(zip(keys, zip(col["sheet"], col["cell"])))
+        # values with a remark typed in column (5) Ghi chú (SPEC §6; ingest stores an empty one as NULL)
+        self.remarked = {k for k, note in zip(keys, col["note"]) if isinstance(note, str)}
 
     def where(self, sid: int, code: str, sheet: str | None):
         return self.cell.get((sid, code), (sheet, None))
@@ -233,7 +235,7 @@ def _cross_period(conn, rule, upper: _Upper) -> list[tuple[int, Finding]]:
                 params = {"code": code, "annual": fmt(annual), "h1": fmt(h1)}
                 expected = f">= {fmt(h1)} ({u.period.split('-')[0]}-H1)"
             else:
-                if mine >= theirs - tol or _has_remark(conn, sid, *upper.where(sid, code, u.sheet)):
+                if mine >= theirs - tol or (sid, code) in upper.remarked:
                     continue
                 params = {"code": code, "left": fmt(mine), "right": fmt(theirs), "previous": _previous(u.period)}
                 expected = f">= {fmt(theirs)} ({_previous(u.period)})"
@@ -244,28 +246,3 @@ def _cross_period(conn, rule, upper: _Upper) -> list[tuple[int, Finding]]:
                                      sheet=sheet, cell=cell, indicator_code=code, expected=expected)))
     return out
 
-
-
-def _has_remark(conn, submission_id: int, sheet: str | None, cell: str | None) -> bool:
-    """Whether the office wrote a remark for the value at ``cell``: text in the remarks column (*Ghi chú*,
-    column (5), the one right of the value) of the archived workbook.  Read only for the few values that fell."""
-    import re
-
-    m = re.fullmatch(r"([A-Z]+)(\d+)", cell or "")
-    if not m or not sheet:
-        return False
-    path = conn.execute(select(received_file.c.archive_path).join(
-        submission, submission.c.sha256 == received_file.c.sha256)
-        .where(submission.c.submission_id == submission_id)).scalar()
-    try:
-        from python_calamine import CalamineWorkbook
-
-        rows = CalamineWorkbook.from_path(path).get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-    except Exception:  # noqa: BLE001 - an archive we cannot read again means no remark was seen
-        return False
-    col = 0
-    for ch in m.group(1):
-        col = col * 26 + ord(ch) - 64
-    row = int(m.group(2)) - 1
-    note = rows[row][col] if row < len(rows) and col < len(rows[row]) else None
-    return isinstance(note, str) and bool(note.strip())

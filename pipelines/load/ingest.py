@@ -15,7 +15,7 @@ import os
 import time
 from functools import lru_cache
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import PurePosixPath
 
@@ -28,12 +28,12 @@ from pipelines.intake import safety
 from pipelines.settings import write_batch
 from schemas.admin import admin
 
-from pipelines.read.identify import repeated_units, resolve_units
+from pipelines.read.identify import Identity, repeated_units, resolve_units
 from schemas.keys import cluster_id, cluster_key, project_key
 from pipelines.read.report import IndicatorValue
 from pipelines.read.workbook import read_workbook
 from schemas.forms import load_forms
-from schemas.periods import VN_TZ, Period
+from schemas.periods import VN_TZ
 from schemas.database import bulk_insert, insert_ignore
 from schemas.tables import (
     cluster, cluster_alias, indicator_value, project, received_file, submission, validation_finding,
@@ -47,27 +47,20 @@ NOTE_RULES = {safety.NOTE_MACROS: "file.macros_ignored", safety.NOTE_LINKS: "fil
 
 @dataclass
 class ParsedSubmission:
+    """One report read from a file: who sent it for which period (``identity``, as pipelines/read/identify.py
+    resolved it; its findings are moved into ``findings``) and what the report itself holds."""
     sheet: str | None
     form: str | None
+    identity: Identity = field(default_factory=Identity)
     wording: str | None = None
-    period: str | None = None
-    province_code: str | None = None
-    province_name: str | None = None
-    commune_code: str | None = None
-    commune_name: str | None = None
-    cluster_name: str | None = None
-    project_name: str | None = None
-    tax_code: str | None = None
     sector: str | None = None
-    sender: str | None = None
     values: list[IndicatorValue] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-    # reports written before 2025-07-01 name the 63 old provinces and their districts (pipelines/read/identify.py)
-    generation: str | None = None
-    old_province_code: str | None = None
-    old_province_name: str | None = None
-    district_code: str | None = None
-    district_name: str | None = None
+
+    @property
+    def period_code(self) -> str | None:
+        """The period's code as ``submission.period`` stores it (``2026-H1``)."""
+        return self.identity.period.code if self.identity.period else None
 
 
 @dataclass
@@ -101,16 +94,9 @@ def _parse(sha: str, path, file_name: str, source_path: str) -> ParsedFile:
         ident = resolve_units(report, file_name, folders)
         conflict = _folder_conflict(ident.province_code, folders, report.sheet)
         subs.append(ParsedSubmission(
-            sheet=report.sheet, form=report.form, wording=report.wording,
-            period=ident.period.code if ident.period else None,
-            province_code=ident.province_code, province_name=ident.province_name,
-            commune_code=ident.commune_code, commune_name=ident.commune_name, cluster_name=ident.cluster_name,
-            project_name=ident.project_name, tax_code=ident.tax_code,
-            sector=report.header.get("sector", (None,))[0], sender=ident.sender,
-            values=list(report.values.values()), findings=report.findings + ident.findings + notes + conflict,
-            generation=ident.generation, old_province_code=ident.old_province_code,
-            old_province_name=ident.old_province_name, district_code=ident.district_code,
-            district_name=ident.district_name,
+            sheet=report.sheet, form=report.form, identity=replace(ident, findings=[]), wording=report.wording,
+            sector=report.header.get("sector", (None,))[0], values=list(report.values.values()),
+            findings=report.findings + ident.findings + notes + conflict,
         ))
     if not subs:  # the file as a whole failed: it is recorded as one rejected submission with the reason
         subs.append(ParsedSubmission(sheet=None, form=None, findings=reading.findings))
@@ -204,17 +190,17 @@ class _Writer:
             self.aliases = {(r.province_code, r.alias_key): r.cluster_id for r in conn.execute(select(cluster_alias))}
             self.projects = {r[0] for r in conn.execute(select(project.c.project_key))}
 
-    def _cluster(self, conn, sub: ParsedSubmission, now: datetime) -> str:
-        key = (sub.province_code, cluster_key(sub.cluster_name))
+    def _cluster(self, conn, who: Identity, now: datetime) -> str:
+        key = (who.province_code, cluster_key(who.cluster_name))
         found = self.aliases.get(key)
         if found:
             return found
-        cid = cluster_id(sub.province_code, sub.cluster_name)
-        insert_ignore(conn, cluster, {"cluster_id": cid, "name": sub.cluster_name, "province_code": sub.province_code,
-                                      "commune_code": sub.commune_code, "verified": False, "source": "report",
+        cid = cluster_id(who.province_code, who.cluster_name)
+        insert_ignore(conn, cluster, {"cluster_id": cid, "name": who.cluster_name, "province_code": who.province_code,
+                                      "commune_code": who.commune_code, "verified": False, "source": "report",
                                       "created_at": now})
-        insert_ignore(conn, cluster_alias, {"province_code": sub.province_code, "alias_key": key[1], "cluster_id": cid,
-                                            "alias": sub.cluster_name})
+        insert_ignore(conn, cluster_alias, {"province_code": who.province_code, "alias_key": key[1], "cluster_id": cid,
+                                            "alias": who.cluster_name})
         cid = conn.execute(select(cluster_alias.c.cluster_id).where(
             cluster_alias.c.province_code == key[0], cluster_alias.c.alias_key == key[1])).scalar_one()
         self.aliases[key] = cid
@@ -258,7 +244,7 @@ class _Writer:
                     continue  # another run read this file (its transaction has committed)
                 received_at: datetime = meta.received_at
                 file_rows = [self._submission_row(conn, sub, meta, received_at, now) for sub in parsed.submissions]
-                repeated = repeated_units([(sub.sheet, sub.form, sub.period, row["unit_key"], row["unit_name"])
+                repeated = repeated_units([(sub.sheet, sub.form, sub.period_code, row["unit_key"], row["unit_name"])
                                            for sub, row in zip(parsed.submissions, file_rows)])
                 for sub, row, again in zip(parsed.submissions, file_rows, repeated):
                     findings = list(sub.findings) + again
@@ -279,7 +265,8 @@ class _Writer:
                     if sub.values:
                         units = self.forms[sub.form].rows_by_code
                         values += [{"submission_id": sid, "indicator_code": v.code, "value": v.value, "raw": v.raw,
-                                    "sheet": sub.sheet, "cell": v.cell, "unit": units[v.code].unit}
+                                    "sheet": sub.sheet, "cell": v.cell, "unit": units[v.code].unit,
+                                    "note": v.note or None}
                                    for v in sub.values]
                     found += [{"submission_id": sid, "rule_id": f.rule_id, "severity": f.severity, "sheet": f.sheet,
                                "cell": f.cell, "indicator_code": f.indicator_code, "message": f.message,
@@ -291,39 +278,39 @@ class _Writer:
         return len(claimed)
 
     def _submission_row(self, conn, sub: ParsedSubmission, meta, received_at: datetime, now: datetime) -> dict:
+        who = sub.identity
         spec = self.forms.get(sub.form) if sub.form else None
         deadline = None
-        if spec and sub.period:
-            period = Period.parse(sub.period)
-            deadline = period.deadline(spec.deadline[period.kind])
+        if spec and who.period:
+            deadline = who.period.deadline(spec.deadline[who.period.kind])
         unit_key = unit_name = cid = pkey = None
-        if spec and sub.province_code:
+        if spec and who.province_code:
             level = spec.sender_level
-            if level == "province" and sub.generation == "pre2025" and sub.old_province_code:
+            if level == "province" and who.generation == "pre2025" and who.old_province_code:
                 # a pre-2025 province reported on its own; its 2025 successor is province_code
-                unit_key, unit_name = sub.old_province_code, sub.old_province_name
+                unit_key, unit_name = who.old_province_code, who.old_province_name
             elif level == "province":
-                unit_key, unit_name = sub.province_code, sub.province_name
-            elif level == "commune" and sub.generation == "pre2025" and sub.district_code:
-                unit_key, unit_name = sub.district_code, sub.district_name  # Biểu 03 came from districts then
-            elif level == "commune" and sub.commune_code:
-                unit_key, unit_name = sub.commune_code, sub.commune_name
-            elif level in ("cluster", "project") and sub.cluster_name:
-                cid = self._cluster(conn, sub, now)
+                unit_key, unit_name = who.province_code, who.province_name
+            elif level == "commune" and who.generation == "pre2025" and who.district_code:
+                unit_key, unit_name = who.district_code, who.district_name  # Biểu 03 came from districts then
+            elif level == "commune" and who.commune_code:
+                unit_key, unit_name = who.commune_code, who.commune_name
+            elif level in ("cluster", "project") and who.cluster_name:
+                cid = self._cluster(conn, who, now)
                 if level == "cluster":
-                    unit_key, unit_name = cid, sub.cluster_name
-                elif sub.project_name or sub.tax_code:
-                    pkey = project_key(cid, sub.tax_code, sub.project_name)
+                    unit_key, unit_name = cid, who.cluster_name
+                elif who.project_name or who.tax_code:
+                    pkey = project_key(cid, who.tax_code, who.project_name)
                     if pkey not in self.projects:  # registered with the batch, before its submissions
-                        self._new_projects.append({"project_key": pkey, "cluster_id": cid, "name": sub.project_name,
-                                                   "tax_code": sub.tax_code, "sector": sub.sector})
+                        self._new_projects.append({"project_key": pkey, "cluster_id": cid, "name": who.project_name,
+                                                   "tax_code": who.tax_code, "sector": sub.sector})
                         self.projects.add(pkey)
                         self._added[1].append(pkey)
-                    unit_key, unit_name = pkey, sub.project_name or sub.tax_code
+                    unit_key, unit_name = pkey, who.project_name or who.tax_code
         return {
-            "sha256": meta.sha256, "sheet": sub.sheet, "form": sub.form, "wording": sub.wording, "period": sub.period,
-            "province_code": sub.province_code, "commune_code": sub.commune_code, "cluster_id": cid,
-            "project_key": pkey, "unit_key": unit_key, "unit_name": unit_name, "sender": sub.sender,
+            "sha256": meta.sha256, "sheet": sub.sheet, "form": sub.form, "wording": sub.wording,
+            "period": sub.period_code, "province_code": who.province_code, "commune_code": who.commune_code,
+            "cluster_id": cid, "project_key": pkey, "unit_key": unit_key, "unit_name": unit_name, "sender": who.sender,
             "received_at": received_at, "deadline": deadline,
             "is_late": bool(deadline and received_at >= deadline), "status": "pending", "errors": 0, "warnings": 0,
             "run_id": self.run_id,
