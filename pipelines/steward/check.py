@@ -136,7 +136,8 @@ def check_file(path: Path) -> FileCheck:
 def within_form(report) -> list[Finding]:
     """The catalogue's within-form rules (SPEC §6) over the values read from one sheet; rules whose rows are not
     all filled are left to the blank-cell warnings."""
-    from validations.catalogue import checks, fmt
+    from validations.catalogue import fmt
+    from validations.within_form import checks
 
     values = {c: v.value for c, v in report.values.items()}
     try:
@@ -157,7 +158,7 @@ def within_form(report) -> list[Finding]:
         rule = check.rule
         label = report.spec.rows_by_code[check.code].label_vi
         params = {"left": fmt(left), "right": fmt(right), "code": check.code, "label": label,
-                  "left_expr": check.left.text, "right_expr": check.right.text}
+                  "left_expr": check.left.expression.text, "right_expr": check.right.expression.text}
         value = report.values.get(check.code)
         out.append(Finding(rule_id=rule.id, severity=rule.severity, message_vi=rule.message_vi.format_map(_Keep(params)),
                            message_en=rule.message_en.format_map(_Keep(params)), sheet=report.sheet,
