@@ -32,8 +32,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from validations.catalogue import HERE, Finding, FindingRule, ValueExpectation, fmt, rules
-from validations.within_form import Check, checks
+import pandas as pd
+
+from schemas.forms import load_forms
+from validations.catalogue import HERE, Finding, FindingRule, ValueExpectation, finding, fmt, rules
+from validations.within_form import checks, form_finding
 
 SUITES = HERE / "suites"
 INDEX = "submission_id"
@@ -44,8 +47,6 @@ FORMS = ("01", "02", "03", "04")
 
 def structure_columns(form: str) -> list[tuple[str, str, ValueExpectation]]:
     """(rule id, indicator code, expect spec) for the structure rules with an ``expect`` entry."""
-    from schemas.forms import load_forms
-
     spec = load_forms()[form]
     out = []
     for rule in rules().values():
@@ -114,10 +115,6 @@ def batch_frames(form: str, values, periods: dict[int, str | None]):
     """(wide, long) frames of one form's batch; ``values`` is a long frame (submission_id, indicator_code,
     value).  ``wide`` has a row per submission and a column per indicator; ``long`` a row per submission and
     applicable check (``submission_id``, ``check``, ``excess``)."""
-    import pandas as pd
-
-    from schemas.forms import load_forms
-
     codes = [r.code for r in load_forms()[form].rows]
     wide = (values.pivot(index=INDEX, columns="indicator_code", values="value")
             if len(values) else pd.DataFrame(columns=codes, dtype="float64"))
@@ -212,7 +209,6 @@ class Runner:
         for r in result.results:
             if r.success:
                 continue
-            kind = (r.expectation_config.meta or {}).get("kind")
             for hit in r.result.get("unexpected_index_list") or []:
                 sid, name = int(hit[INDEX]), hit[CHECK]
                 check = by_check.get(name)
@@ -220,11 +216,10 @@ class Runner:
                 sheet, cell = cells.get((sid, code), (sheets.get(sid), None))
                 if check is None:
                     f = _structure_finding(form, structure[name]["rule_id"], code, wide.at[sid, code], sheet, cell)
-                elif kind == "missing":
-                    f = _missing_finding(check, wide.loc[sid], sheet, cell)
                 else:
-                    f = _rule_finding(check, wide.loc[sid], sheet, cell)
-                findings.append((sid, f))
+                    f = form_finding(check, wide.loc[sid].to_dict(), sheet=sheet, cell=cell)
+                if f is not None:
+                    findings.append((sid, f))
         return FormResult(form, len(wide), len(long), len(result.results), findings)
 
     def build_docs(self) -> Path | None:
@@ -235,38 +230,7 @@ class Runner:
         return index if index.exists() else None
 
 
-def _label(form: str, code: str) -> str:
-    from schemas.forms import load_forms
-
-    return load_forms()[form].rows_by_code[code].label_vi
-
-
-def _rule_finding(check: Check, row, sheet, cell) -> Finding:
-    import pandas as pd
-
-    frame = pd.DataFrame([row])
-    left, right = (s.iloc[0] for s in check.sides(frame))
-    rule = check.rule
-    params = {"left": fmt(left), "right": fmt(right), "code": check.code, "label": _label(check.form, check.code),
-              "left_expr": check.left.expression.text, "right_expr": check.right.expression.text}
-    return Finding(rule_id=rule.id, severity=rule.severity, message_vi=rule.message_vi.format(**params),
-                   message_en=rule.message_en.format(**params), sheet=sheet, cell=cell, indicator_code=check.code,
-                   expected=f"{check.expected()} = {fmt(right)}" if check.right.expression.codes else check.expected())
-
-
-def _missing_finding(check: Check, row, sheet, cell) -> Finding:
-    empty = [c for c in check.left.expression.codes + check.right.expression.codes if row.get(c) != row.get(c) or row.get(c) is None]
-    rows = ", ".join(empty) or check.code
-    return Finding(rule_id=check.rule.id, severity="warning",
-                   message_vi=f"Không kiểm tra được quy tắc \"{check.rule.description_vi}\": dòng {rows} chưa có số liệu",
-                   message_en=f"Rule \"{check.rule.description_en}\" cannot be checked: row {rows} has no value",
-                   sheet=sheet, cell=cell, indicator_code=check.code, expected=f"dòng/row {rows}")
-
-
 def _structure_finding(form: str, rule_id: str, code: str, value, sheet, cell) -> Finding:
-    from schemas.forms import load_forms
-    from validations.catalogue import finding
-
     return finding(rule_id, sheet=sheet, cell=cell, indicator_code=code, raw=fmt(value),
                    unit=load_forms()[form].rows_by_code[code].unit_vi)
 

@@ -1,9 +1,11 @@
 """The within-form rules of the catalogue as checks over a batch: one per rule and form (one per row of the form
-for a ``#{*}`` rule), each computing how far a report is beyond what its rule allows."""
+for a ``#{*}`` rule), each computing how far a report is beyond what its rule allows; and :func:`form_finding`,
+the one place a failed check becomes a finding (``ccn check`` and the validate stage both call it)."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -11,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.forms import load_forms
-from validations.catalogue import Expression, Side, WithinFormRule, excess, rules
+from validations.catalogue import Expression, Finding, Side, WithinFormRule, excess, fmt, rules
 
 
 def evaluate(expression: Expression, frame: pd.DataFrame, zero_missing: bool = False) -> pd.Series:
@@ -119,3 +121,37 @@ def _checks(form: str) -> tuple[Check, ...]:
 def checks(form: str) -> list[Check]:
     """The within-form checks of ``form``, in catalogue order."""
     return list(_checks(form))
+
+
+def _blank(value) -> bool:
+    return value is None or value != value
+
+
+def form_finding(check: Check, values: Mapping[str, float | None], *, sheet: str | None,
+                 cell: str | None) -> Finding | None:
+    """The finding of ``check`` on one report, whose values are ``values`` (row code -> number; None or NaN when
+    blank), placed at ``sheet``/``cell`` (the cell of the check's row); None when the report meets the rule or the
+    check is skipped for a blank row without a finding of its own.
+
+    ``ccn check`` (pipelines/steward/check.py) calls it for each check of a sheet and the validate stage for each
+    report Great Expectations found failing, so a finding reads the same whichever found it."""
+    frame = pd.DataFrame([{c: np.nan if _blank(v) else float(v) for c, v in values.items()}], dtype="float64")
+    over = float(check.excess(frame).iloc[0])
+    if over > 0:
+        left, right = (float(s.iloc[0]) for s in check.sides(frame))
+        expected = check.expected()
+        return check.rule.finding(
+            sheet=sheet, cell=cell, indicator_code=check.code,
+            expected=f"{expected} = {fmt(right)}" if check.right.expression.codes else expected,
+            left=fmt(left), right=fmt(right), code=check.code,
+            label=load_forms()[check.form].rows_by_code[check.code].label_vi,
+            left_expr=check.left.expression.text, right_expr=check.right.expression.text)
+    if check.rule.skipped_finding and bool(check.skipped(frame).iloc[0]):
+        codes = check.left.expression.codes + check.right.expression.codes
+        rows = ", ".join(dict.fromkeys(c for c in codes if _blank(values.get(c))))
+        rule = check.rule
+        return Finding(rule_id=rule.id, severity="warning",
+                       message_vi=f"Không kiểm tra được quy tắc \"{rule.description_vi}\": dòng {rows} chưa có số liệu",
+                       message_en=f"Rule \"{rule.description_en}\" cannot be checked: row {rows} has no value",
+                       sheet=sheet, cell=cell, indicator_code=check.code, expected=f"dòng/row {rows}")
+    return None
