@@ -6,9 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pipelines.steward.check import check_file
 from pipelines.steward.templates import FormContent, Identification, Typing, write_form
+from schemas.admin import admin
 from schemas.periods import Period
+from schemas.text import bilingual
 from tests.helpers import ccn
+from tests.test_validation import B0304, communes_of, findings_by_file, run_stages, write_report
+from validations.catalogue import WithinFormRule, rules
 
 B02 = {"1": 250.0, "2": 120.5, "3": 30.0, "4": 21.75, "5": 72.5, "6": 9, "7": 1, "8": 8, "9": 4.2, "10": 0.31,
        "11": 12, "12": 8.5, "13": 1, "14": 1}
@@ -123,18 +128,12 @@ def test_ccn_check_and_the_pipeline_word_a_finding_alike(tmp_path, monkeypatch):
     """One Biểu 03 breaking a within-form rule (established area, row 4, above the planned area, row 2) and leaving
     a part of 15 = 15.1 + 15.2 blank: `ccn check` and the pipeline (read, validated by Great Expectations,
     published into a SQLite warehouse) give the same within-form findings, word for word."""
-    from pipelines.steward.check import check_file
-    from schemas.admin import admin
-    from schemas.text import bilingual
-    from tests.test_validation import B0304, communes_of, findings_by_file, run_stages, write_report
-    from validations.catalogue import WithinFormRule, rules
-
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("CCN_HOME", str(home))
     monkeypatch.setenv("CCN_WAREHOUSE_URL", f"sqlite:///{home / 'warehouse.sqlite'}")
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
-    province = sorted(admin().provinces)[0]
+    province = min(admin().provinces)
     path = tmp_path / "inbox" / "bieu03_xa.xlsx"
     cells = write_report(path, "03", {**B0304, "4": 401.0, "15.2": None}, province=province,
                          commune=communes_of(province)[0])
