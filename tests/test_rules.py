@@ -69,6 +69,22 @@ def test_every_rule_with_an_expression_is_tested():
     assert {r.id for r in cat.values() if isinstance(r, (CrossLevelRule, CrossPeriodRule))} == COVERED
 
 
+def test_the_cluster_rollup_is_written_once():
+    """Which row of Biểu 03/04 sums which row of the clusters' Biểu 02 and the projects' Biểu 01 is one pair of
+    columns of indicators.csv; the cross-level rules and the summary views both read it."""
+    from schemas.forms import load_forms
+    from schemas.views import CLUSTER_ROLLUP
+
+    cat = rules()
+    assert cat["cross.b03_vs_b02"].row_pairs() == {"13": "1", "14": "2", "18": "4", "20": "6", "21": "7", "22": "8",
+                                                   "26": "13", "27": "14"}
+    assert cat["cross.b03_vs_b01"].row_pairs() == {"23": "1", "24": "2", "25": "3"}
+    assert CLUSTER_ROLLUP == {code: (form, cat[rule].row_pairs()[code])
+                              for rule, form in (("cross.b03_vs_b02", "02"), ("cross.b03_vs_b01", "01"))
+                              for code in cat[rule].row_pairs()}
+    assert load_forms()["04"].rollup("02") == load_forms()["03"].rollup("02")
+
+
 def test_saved_suites_are_the_generated_ones():
     from validations.expectations import SUITES, suite_spec
 
@@ -144,7 +160,8 @@ def _entry(rule_id: str) -> str:
     ("b02.leased_le_ready", ('{right} ha (dòng 3)"', '{rigth} ha (dòng 3)"'), "message_vi"),
     ("b02.leased_le_ready", ('forms = ["02"]\n', ''), "forms"),
     ("cross.b03_vs_b02", ('join = "commune"', 'join = "district"'), "join"),
-    ("cross.b03_vs_b01", ('"25" = "3"', '"25" = "5"'), "pairs"),
+    # no row of Biểu 03 is the sum of rows of Biểu 04 in indicators.csv
+    ("cross.b03_vs_b01", ('lower_form = "01"', 'lower_form = "04"'), "compare"),
     ("cross.b02_projects_reported", ('row = "6"\n', ''), "row"),
     ("period.cumulative_fell", ('against = "previous"', 'against = "last_year"'), "against"),
     ("period.cumulative_fell", ('"03" = ["3", "4", "14"]', '"03" = ["3", "4", "41"]'), "rows.03"),

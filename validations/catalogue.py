@@ -41,7 +41,9 @@ OPERATORS = ("<=", ">=", "==")
 # a side that is not skipped counts its blank rows as 0
 MISSING = ("skip_if_any_missing", "skip_if_all_missing", "never_skip")
 JOINS = ("province", "commune", "cluster")  # the submission column that puts a lower unit inside an upper one
-COMPARES = ("same", "pairs", "count")  # cross level: same row codes, listed pairs, or the number of lower reports
+# cross level: each summed row with the same row below, each row with the row below it rolls up from
+# (indicators.csv), or a row with the number of lower reports
+COMPARES = ("same", "rollup", "count")
 AGAINST = ("previous", "same_year")  # cross period: the period before, or the other half of the same year
 
 
@@ -224,7 +226,6 @@ class CrossLevelRule(CheckRule):
     lower_form: str
     join: str  # one of JOINS
     compare: str  # one of COMPARES
-    pairs: tuple[tuple[str, str], ...] = ()  # compare = "pairs": (row of form, row of lower_form summed)
     row: str = ""  # compare = "count": the row of form that counts the lower reports
     tolerance: float = 0.0
     tolerance_rel: float = 0.0
@@ -233,10 +234,10 @@ class CrossLevelRule(CheckRule):
     PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset({"code", "lower_code", "left", "right", "parts"})
 
     def row_pairs(self) -> dict[str, str]:
-        """Row of ``form`` -> row of ``lower_form`` whose sum it must equal (compare = same or pairs)."""
+        """Row of ``form`` -> row of ``lower_form`` whose sum it must equal (compare = same or rollup)."""
         if self.compare == "same":
             return {r.code: r.code for r in load_forms()[self.form].rows if r.aggregation == "sum"}
-        return dict(self.pairs)
+        return load_forms()[self.form].rollup(self.lower_form)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -425,21 +426,16 @@ def _cross_level_rule(f: _Fields) -> CrossLevelRule:
     form, lower_form = _form(f, "form"), _form(f, "lower_form")
     join = f.choice("join", JOINS)
     compare = f.choice("compare", COMPARES)
-    pairs: tuple[tuple[str, str], ...] = ()
     row = ""
-    if compare == "pairs":
-        table = f.table("pairs")
-        if not table or not all(isinstance(v, str) for v in table.values()):
-            f.fail("pairs", "phải là một bảng dòng = \"dòng\" không rỗng", "must be a non-empty table row = \"row\"")
-        _rows_of(f, "pairs", form, table)
-        _rows_of(f, "pairs", lower_form, table.values())
-        pairs = tuple(table.items())
-    elif compare == "count":
+    if compare == "rollup" and not load_forms()[form].rollup(lower_form):
+        f.fail("compare", f"không dòng nào của Biểu {form} là tổng một dòng của Biểu {lower_form} (indicators.csv, "
+                          "rollup_form)",
+               f"no row of Biểu {form} is the sum of a row of Biểu {lower_form} (indicators.csv, rollup_form)")
+    if compare == "count":
         row = f.text("row")
         _rows_of(f, "row", form, [row])
     return CrossLevelRule(**common, periods=periods, form=form, lower_form=lower_form, join=join, compare=compare,
-                          pairs=pairs, row=row, tolerance=f.number("tolerance", 0.0),
-                          tolerance_rel=f.number("tolerance_rel", 0.0))
+                          row=row, tolerance=f.number("tolerance", 0.0), tolerance_rel=f.number("tolerance_rel", 0.0))
 
 
 def _cross_period_rule(f: _Fields) -> CrossPeriodRule:
