@@ -154,14 +154,14 @@ class Rule:
     PLACEHOLDERS: ClassVar[frozenset[str] | None] = None  # the message fields a check kind fills; None: free
 
     def finding(self, *, sheet: str | None = None, cell: str | None = None, indicator_code: str | None = None,
-                expected: str | None = None, severity: str | None = None, **params: object) -> Finding:
+                expected: str | None = None, **params: object) -> Finding:
         """A finding of this rule, its messages filled from ``params``."""
         p = _Params({k: "" if v is None else v for k, v in params.items()})
         p.setdefault("detail", "")
         p.setdefault("cell", cell or "")  # where the finding is, for a message that names its cell
         if expected is not None:
             p.setdefault("expected", expected)
-        return Finding(rule_id=self.id, severity=severity or self.severity,
+        return Finding(rule_id=self.id, severity=self.severity,
                        message_vi=self.message_vi.format_map(p), message_en=self.message_en.format_map(p),
                        sheet=sheet, cell=cell, indicator_code=indicator_code, expected=expected)
 
@@ -317,6 +317,12 @@ class _Fields:
             self.fail(name, "không được âm", "must not be negative")
         return float(value)
 
+    def numbers(self, name: str) -> tuple[float, ...]:
+        value = self._take(name, [], list, "một danh sách số", "a list of numbers")
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
+            self.fail(name, "chỉ gồm các số", "must hold numbers only")
+        return tuple(float(v) for v in value)
+
     def flag(self, name: str, default: bool = False) -> bool:
         return self._take(name, default, bool, "true hoặc false", "true or false")
 
@@ -390,13 +396,11 @@ def _finding_rule(f: _Fields) -> FindingRule:
         e = f.sub("expect", f.table("expect"))
         units = e.choices("units", sorted({r.unit for r in all_rows()}))
         whole = e.flag("whole")
-        in_set = e._take("in_set", [], list, "một danh sách số", "a list of numbers")
-        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in in_set):
-            e.fail("in_set", "chỉ gồm các số", "must hold numbers only")
+        in_set = e.numbers("in_set")
         if not whole and not in_set:
             e.fail("whole", "cần whole = true hoặc in_set", "needs whole = true or in_set")
         e.done()
-        expect = ValueExpectation(units=units, whole=whole, in_set=tuple(float(v) for v in in_set))
+        expect = ValueExpectation(units=units, whole=whole, in_set=in_set)
     return FindingRule(**common, scope=scope, expect=expect)
 
 
