@@ -2,7 +2,9 @@
 
 ``forms.toml`` holds what is said of a form (title, sender, receiver, deadlines, legal generations) and
 ``indicators.csv`` its rows (code, Vietnamese label, English gloss, unit, cumulative or in-period, how the
-row aggregates upward).  This module only loads them; nothing about a particular form is written here.
+row aggregates upward, and which row of a lower form it is the sum of: ``rollup_form``/``rollup_code``, e.g.
+Biểu 03/04 row 18, leased land, is the sum of Biểu 02 row 4 of the clusters inside).  This module only loads
+them; nothing about a particular form is written here.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from schemas.text import loose_key
+from schemas.text import bilingual, loose_key
 
 HERE = Path(__file__).parent
 
@@ -37,6 +39,8 @@ class RowSpec:
     denominator: str
     scale: float | None
     sort_order: int
+    rollup_form: str = ""  # the lower form whose reports inside this unit add up to this row ("" for none)
+    rollup_code: str = ""  # ... and the row of it that is summed
 
     @property
     def is_integer(self) -> bool:
@@ -78,6 +82,10 @@ class FormSpec:
     def row(self, code: str) -> RowSpec:
         return self.rows_by_code[code]
 
+    def rollup(self, lower_form: str) -> dict[str, str]:
+        """Row of this form -> row of ``lower_form`` whose sum over the units inside it the row is."""
+        return {r.code: r.rollup_code for r in self.rows if r.rollup_form == lower_form}
+
     @property
     def rows_by_code(self) -> dict[str, RowSpec]:
         return {r.code: r for r in self.rows}
@@ -106,8 +114,17 @@ def load_forms() -> dict[str, FormSpec]:
                     period_kind=r["period_kind"], aggregation=r["aggregation"],
                     numerator=r["numerator"], denominator=r["denominator"],
                     scale=float(r["scale"]) if r["scale"] else None, sort_order=int(r["sort_order"]),
+                    rollup_form=r["rollup_form"], rollup_code=r["rollup_code"],
                 )
             )
+    codes = {(form, r.code) for form, rs in rows.items() for r in rs}
+    for r in (r for rs in rows.values() for r in rs):
+        if (r.rollup_form or r.rollup_code) and (r.rollup_form, r.rollup_code) not in codes:
+            raise ValueError(bilingual(
+                f"indicators.csv: Biểu {r.form} dòng {r.code} là tổng của Biểu {r.rollup_form!r} dòng "
+                f"{r.rollup_code!r}, dòng này không có",
+                f"indicators.csv: Biểu {r.form} row {r.code} rolls up from Biểu {r.rollup_form!r} row "
+                f"{r.rollup_code!r}, which does not exist"))
     forms = {}
     for code, m in meta["forms"].items():
         gens = tuple(

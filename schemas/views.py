@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from schemas.forms import load_forms
+
 ACTIVE = "('accepted', 'accepted_with_warnings')"
 
 # name -> SELECT; created in this order, dropped in reverse.
@@ -43,12 +45,10 @@ VIEWS: dict[str, str] = {
 
 
 # --- orchestration views (issue #5): completeness, province / region / cluster summaries ----------------------
-# Which row of Biểu 04 (and 03) the reports of clusters (02) and projects (01) add up to.
+# Row of Biểu 04 -> (form, row) of the cluster (02) and project (01) reports that add up to it: the roll-up
+# columns of indicators.csv, which the cross-level rules of validations/rules.toml read too.
 CLUSTER_ROLLUP: dict[str, tuple[str, str]] = {
-    "13": ("02", "1"), "14": ("02", "2"), "18": ("02", "4"), "20": ("02", "6"), "21": ("02", "7"),
-    "22": ("02", "8"), "26": ("02", "13"), "27": ("02", "14"), "23": ("01", "1"), "24": ("01", "2"),
-    "25": ("01", "3"),
-}
+    r.code: (r.rollup_form, r.rollup_code) for r in load_forms()["04"].rows if r.rollup_form}
 _ROLLUP_VALUES = ", ".join(f"('{f}', '{c}', '{t}')" for t, (f, c) in CLUSTER_ROLLUP.items())
 
 

@@ -6,9 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pipelines.steward.check import check_file
 from pipelines.steward.templates import FormContent, Identification, Typing, write_form
+from schemas.admin import admin
 from schemas.periods import Period
+from schemas.text import bilingual
 from tests.helpers import ccn
+from tests.test_validation import B0304, communes_of, findings_by_file, run_stages, write_report
+from validations.catalogue import WithinFormRule, rules
 
 B02 = {"1": 250.0, "2": 120.5, "3": 30.0, "4": 21.75, "5": 72.5, "6": 9, "7": 1, "8": 8, "9": 4.2, "10": 0.31,
        "11": 12, "12": 8.5, "13": 1, "14": 1}
@@ -117,3 +122,38 @@ def test_a_register_is_checked_as_a_register(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Danh sách cụm công nghiệp · Tỉnh Lào Cai: 2 cụm — 2 clusters" in out and "Sheet!D4" in out
     assert "register.choice_unknown" in out
+
+
+def test_ccn_check_and_the_pipeline_word_a_finding_alike(tmp_path, monkeypatch):
+    """One Biểu 03 breaking a within-form rule (established area, row 4, above the planned area, row 2) and leaving
+    a part of 15 = 15.1 + 15.2 blank: `ccn check` and the pipeline (read, validated by Great Expectations,
+    published into a SQLite warehouse) give the same within-form findings, word for word."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("CCN_HOME", str(home))
+    monkeypatch.setenv("CCN_WAREHOUSE_URL", f"sqlite:///{home / 'warehouse.sqlite'}")
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    province = min(admin().provinces)
+    path = tmp_path / "inbox" / "bieu03_xa.xlsx"
+    cells = write_report(path, "03", {**B0304, "4": 401.0, "15.2": None}, province=province,
+                         commune=communes_of(province)[0])
+
+    def within(findings):
+        return sorted((f for f in findings if isinstance(rules()[f.rule_id], WithinFormRule)),
+                      key=lambda f: (f.rule_id, f.cell))
+
+    checked = within(f for s in check_file(path).sheets for f in s.findings)
+    run_stages(path.parent)
+    stored = within(findings_by_file()["bieu03_xa.xlsx"])
+    assert [(f.rule_id, f.severity, f.sheet, f.cell) for f in checked] == [
+        ("b0304.established_area_le_planned", "error", "Biểu 03", cells["4"]),
+        ("b0304.operating_count_sum", "warning", "Biểu 03", cells["15"])]
+    assert [(g.rule_id, g.severity, g.sheet, g.cell) for g in stored] == [
+        (f.rule_id, f.severity, f.sheet, f.cell) for f in checked]
+    for f, g in zip(checked, stored):
+        assert g.message == bilingual(f.message_vi, f.message_en) and g.expected == f.expected, f.rule_id
+    breach, skipped = checked
+    assert breach.message_vi == "Diện tích cụm đã thành lập 401 ha lớn hơn diện tích theo phương án 400 ha (dòng 2)"
+    assert breach.message_en == "Established cluster area 401 ha exceeds the planned area 400 ha (row 2)"
+    assert breach.expected == "<= dòng/row 2 = 400"
+    assert skipped.message_en == "Rule \"Operating clusters (15) = 15.1 + 15.2\" cannot be checked: row 15.2 has no value"

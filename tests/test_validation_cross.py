@@ -14,6 +14,7 @@ from schemas.admin import admin
 from schemas.periods import Period
 from tests.helpers import rows, view
 from tests.test_validation import B01, B02, B0304, communes_of, findings_by_file, run_stages, statuses, write_report
+from validations.catalogue import fmt
 
 # rules these tests cover (test_rules checks that every cross rule of the catalogue is here)
 COVERED = {"cross.b04_vs_b03", "cross.b03_vs_b02", "cross.b03_vs_b01", "cross.b02_projects_reported",
@@ -84,8 +85,8 @@ def cross_batch(module_home):
     def commune_report(code, k_list):
         p = projects[code]
         leased = sum(k["4"] for k in k_list)
-        return {**B0304, "18": leased, "19": round(100 * leased / B0304["17"], 2),
-                "20": sum(k["6"] for k in k_list), "21": sum(k["7"] for k in k_list),
+        return {**B0304, "13": sum(k["1"] for k in k_list), "14": sum(k["2"] for k in k_list),
+                "18": leased, "19": round(100 * leased / B0304["17"], 2), "20": sum(k["6"] for k in k_list), "21": sum(k["7"] for k in k_list),
                 "22": sum(k["8"] for k in k_list), "26": sum(k["13"] for k in k_list),
                 "27": sum(k["14"] for k in k_list), "23": sum(x["1"] for x in p), "24": sum(x["2"] for x in p),
                 "25": sum(x["3"] for x in p)}
@@ -93,7 +94,7 @@ def cross_batch(module_home):
     good = commune_report(c[0].code, [k1, k2])
     write_report(inbox / "p4_b03_agrees.xlsx", "03", good, province=p4, commune=c[0])
     bad = commune_report(c[1].code, [k3])
-    bad = {**bad, "20": bad["20"] + 1, "22": bad["22"] + 1, "25": bad["25"] + 100}
+    bad = {**bad, "14": bad["14"] + 50, "20": bad["20"] + 1, "22": bad["22"] + 1, "25": bad["25"] + 100}
     cells["p4_b03_differs"] = write_report(inbox / "p4_b03_differs.xlsx", "03", bad, province=p4, commune=c[1])
     run_stages(inbox)
     return findings_by_file(), statuses(), cells, {"bad": bad, "good": good}
@@ -124,8 +125,12 @@ def test_commune_against_its_clusters_and_projects(cross_batch):
     found, status, cells, values = cross_batch
     assert not found.get("p4_b03_agrees.xlsx"), [g.message for g in found.get("p4_b03_agrees.xlsx", [])]
     got = {(g.rule_id, g.indicator_code): g for g in found["p4_b03_differs.xlsx"]}
-    assert set(got) == {("cross.b03_vs_b02", "20"), ("cross.b03_vs_b02", "22"), ("cross.b03_vs_b01", "25")}
+    assert set(got) == {("cross.b03_vs_b02", "14"), ("cross.b03_vs_b02", "20"), ("cross.b03_vs_b02", "22"),
+                        ("cross.b03_vs_b01", "25")}
     bad = values["bad"]
+    # capital paid (03 row 14) is the sum of the clusters' Biểu 02 row 2 (the roll-up of indicators.csv)
+    g = got[("cross.b03_vs_b02", "14")]
+    assert f"Biểu 03 ghi {fmt(bad['14'])}" in g.message and f"dòng 2 Biểu 02 của 1 cụm là {fmt(bad['14'] - 50)}" in g.message
     g = got[("cross.b03_vs_b02", "20")]
     assert f"Biểu 03 ghi {bad['20']}" in g.message and f"Biểu 02 của 1 cụm là {bad['20'] - 1}" in g.message
     assert g.cell == cells["p4_b03_differs"]["20"]

@@ -1,9 +1,9 @@
 """Cross-level and cross-period rules, evaluated in the warehouse through SQLAlchemy.
 
-Each rule of ``rules.toml`` with scope ``cross_level`` compares a pending report of ``form`` with the reports of
+Each rule of ``rules.toml`` of kind ``cross_level`` compares a pending report of ``form`` with the reports of
 ``lower_form`` of the same period whose unit lies inside it (``join``: the province, commune or cluster column of
-``submission``); scope ``cross_period`` compares it with the same unit's report of another period.  Findings
-attach to the pending report, at the cell of its row, with both numbers in the message.
+``submission``); kind ``cross_period`` compares it with the same unit's report of another period (``against``).
+Findings attach to the pending report, at the cell of its row, with both numbers in the message.
 
 What counts as a lower report: per lower unit, its latest non-superseded report of the period.  It is *usable*
 when accepted, or pending without errors (validated in this same batch).  When the latest report of some lower
@@ -19,8 +19,9 @@ import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
 
+from schemas.periods import Period
 from schemas.tables import indicator_value, submission, validation_finding
-from validations.catalogue import Finding, fmt, rules
+from validations.catalogue import CrossLevelRule, CrossPeriodRule, Finding, excess, fmt, rules
 
 ACTIVE = ("accepted", "accepted_with_warnings")
 JOIN = {"province": "province_code", "commune": "commune_code", "cluster": "cluster_id"}
@@ -89,9 +90,9 @@ def evaluate(engine: Engine, pending_ids: list[int], pending_errors: set[int] = 
             return out
         upper = _Upper(pending, _values(conn, pending.submission_id))
         for rule in rules().values():
-            if rule.scope == "cross_level":
+            if isinstance(rule, CrossLevelRule):
                 out += _cross_level(conn, rule, upper, pending_errors)
-            elif rule.scope == "cross_period":
+            elif isinstance(rule, CrossPeriodRule):
                 out += _cross_period(conn, rule, upper)
     return out
 
@@ -112,24 +113,23 @@ def _lowers(conn, form: str, join_col: str, periods: list[str], keys: list[str])
         columns=["submission_id", "period", "unit_key", "status", "received_at", "join_key"])
 
 
-def _cross_level(conn, rule, upper: _Upper, pending_errors: set[int]) -> list[tuple[int, Finding]]:
-    from schemas.forms import load_forms
+def _applies(rule, rows: pd.DataFrame) -> pd.Series:
+    return rows.period.map(rule.applies_to).astype(bool)
 
-    x = rule.extra
-    form, lower_form, join_col = x["form"], x["lower_form"], JOIN[x["join"]]
+
+def _cross_level(conn, rule: CrossLevelRule, upper: _Upper, pending_errors: set[int]) -> list[tuple[int, Finding]]:
+    form, lower_form, join_col = rule.form, rule.lower_form, JOIN[rule.join]
     ups = upper.rows[(upper.rows.form == form) & upper.rows[join_col].notna()]
+    ups = ups[_applies(rule, ups)]
     if ups.empty:
         return []
-    if x["pairs"] == "same":
-        pairs = {r.code: r.code for r in load_forms()[form].rows if r.aggregation == "sum"}
-    else:
-        pairs = dict(x["pairs"])
+    counting = rule.compare == "count"
+    pairs = {rule.row: "count"} if counting else rule.row_pairs()
     lows = _lowers(conn, lower_form, join_col, sorted(set(ups.period)), sorted(set(ups[join_col])))
     if lows.empty:
         return []
     undated = set(lows.loc[lows.period.isna(), "join_key"])
     lows = lows[lows.period.notna()].copy()
-    counting = list(pairs.values()) == ["count"]
     if counting:
         sums = lows.assign(unit=lows.unit_key.fillna("#" + lows.submission_id.astype(str))) \
             .groupby(["join_key", "period"]).unit.nunique().rename("count")
@@ -150,7 +150,6 @@ def _cross_level(conn, rule, upper: _Upper, pending_errors: set[int]) -> list[tu
         sums = vals.groupby(["join_key", "period", "indicator_code"]).value.sum()
         parts = usable.groupby(["join_key", "period"]).submission_id.count()
     out = []
-    tol, tol_rel = float(x.get("tolerance", 0.0)), float(x.get("tolerance_rel", 0.0))
     for u in ups.itertuples():
         key = (getattr(u, join_col), u.period)
         if key[0] in undated or key in blocked or key not in parts.index:
@@ -161,28 +160,33 @@ def _cross_level(conn, rule, upper: _Upper, pending_errors: set[int]) -> list[tu
             if left is None or left != left:
                 continue
             right = float(sums[key]) if counting else float(sums.get(key + (lower_code,), 0.0))
-            if abs(left - right) <= tol + tol_rel * max(abs(left), abs(right)) + 1e-9 * (1 + abs(right)):
+            if excess(left, "==", right, rule.tolerance, rule.tolerance_rel) <= 0:
                 continue
             sheet, cell = upper.where(u.submission_id, code, u.sheet)
-            params = {"code": code, "lower_code": lower_code, "left": fmt(left), "right": fmt(right),
-                      "parts": n_parts if not counting else fmt(right)}
-            out.append((int(u.submission_id), Finding(
-                rule_id=rule.id, severity=rule.severity, message_vi=rule.message_vi.format(**params),
-                message_en=rule.message_en.format(**params), sheet=sheet, cell=cell, indicator_code=code,
-                expected=f"= {fmt(right)} (Σ Biểu {lower_form}" + ("" if counting else f" dòng/row {lower_code}") + ")")))
+            expected = f"= {fmt(right)} (Σ Biểu {lower_form}" + ("" if counting else f" dòng/row {lower_code}") + ")"
+            out.append((int(u.submission_id), rule.finding(
+                sheet=sheet, cell=cell, indicator_code=code, expected=expected, code=code, lower_code=lower_code,
+                left=fmt(left), right=fmt(right), parts=n_parts if not counting else fmt(right))))
     return out
 
 
 # ───────────────────────────── across periods ─────────────────────────────
 
 def _previous(period: str) -> str:
-    year, kind = period.split("-")
-    return f"{int(year) - 1}-Y" if kind == "H1" else f"{year}-H1"
+    p = Period.parse(period)
+    return f"{p.year - 1}-Y" if p.kind == "H1" else f"{p.year}-H1"
 
 
 def _other_half(period: str) -> str:
-    year, kind = period.split("-")
-    return f"{year}-Y" if kind == "H1" else f"{year}-H1"
+    p = Period.parse(period)
+    return f"{p.year}-Y" if p.kind == "H1" else f"{p.year}-H1"
+
+
+# ``against`` -> the other period of a pending report's period, and whether the pending report is the later one
+AGAINST = {
+    "previous": lambda period: (_previous(period), True),
+    "same_year": lambda period: (_other_half(period), period.endswith("-Y")),
+}
 
 
 def _counterparts(conn, ups: pd.DataFrame, period_of) -> dict[int, int]:
@@ -205,44 +209,37 @@ def _counterparts(conn, ups: pd.DataFrame, period_of) -> dict[int, int]:
     return out
 
 
-def _cross_period(conn, rule, upper: _Upper) -> list[tuple[int, Finding]]:
-    x = rule.extra
-    rows_of = {f: set(codes) for f, codes in x["rows"].items()}
+def _cross_period(conn, rule: CrossPeriodRule, upper: _Upper) -> list[tuple[int, Finding]]:
+    rows_of = {form: codes for form, codes in rule.rows}
     ups = upper.rows[upper.rows.form.isin(list(rows_of)) & upper.rows.unit_key.notna()]
-    if rule.id == "period.annual_below_h1":
-        pairs = _counterparts(conn, ups, _other_half)
-    else:
-        pairs = _counterparts(conn, ups, _previous)
+    ups = ups[_applies(rule, ups)]
+    other_of = AGAINST[rule.against]
+    pairs = _counterparts(conn, ups, lambda period: other_of(period)[0])
     if not pairs:
         return []
     other_vals = _values(conn, list(pairs.values()))
     other = dict(zip(zip(other_vals.submission_id.tolist(), other_vals.indicator_code.tolist()),
                      other_vals.value.tolist()))
-    tol = float(x.get("tolerance", 0.0))
     out = []
     for u in ups.itertuples():
         sid = int(u.submission_id)
         if sid not in pairs:
             continue
+        other_period, pending_is_later = other_of(u.period)
         for code in sorted(rows_of[u.form], key=lambda c: [float(p) for p in c.split(".")]):
             mine, theirs = upper.value.get((sid, code)), other.get((pairs[sid], code))
             if mine is None or theirs is None or mine != mine or theirs != theirs:
                 continue
-            if rule.id == "period.annual_below_h1":
-                annual, h1 = (mine, theirs) if u.period.endswith("-Y") else (theirs, mine)
-                if annual >= h1 - tol:
-                    continue
-                params = {"code": code, "annual": fmt(annual), "h1": fmt(h1)}
-                expected = f">= {fmt(h1)} ({u.period.split('-')[0]}-H1)"
-            else:
-                if mine >= theirs - tol or (sid, code) in upper.remarked:
-                    continue
-                params = {"code": code, "left": fmt(mine), "right": fmt(theirs), "previous": _previous(u.period)}
-                expected = f">= {fmt(theirs)} ({_previous(u.period)})"
+            later, earlier = (mine, theirs) if pending_is_later else (theirs, mine)
+            periods = (u.period, other_period) if pending_is_later else (other_period, u.period)
+            if excess(later, rule.operator, earlier, rule.tolerance) <= 0:
+                continue
             sheet, cell = upper.where(sid, code, u.sheet)
-            out.append((sid, Finding(rule_id=rule.id, severity=rule.severity,
-                                     message_vi=rule.message_vi.format(**params),
-                                     message_en=rule.message_en.format(**params),
-                                     sheet=sheet, cell=cell, indicator_code=code, expected=expected)))
+            if rule.remark_waives and (sid, code) in upper.remarked:
+                continue
+            out.append((sid, rule.finding(
+                sheet=sheet, cell=cell, indicator_code=code,
+                expected=f"{rule.operator} {fmt(earlier)} ({periods[1]})", code=code, left=fmt(later),
+                right=fmt(earlier), left_period=periods[0], right_period=periods[1])))
     return out
 

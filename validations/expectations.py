@@ -3,13 +3,13 @@
 A batch of one form is first a wide frame: one row per pending submission (``submission_id``), one column per
 indicator code.  Every check of the form — each expression rule of the catalogue on its row, and the structure
 rules visible in the values (flags 0/1, whole counts) — then gives, per submission, how far the report is beyond
-what the check allows (``excess``: > 0 breaks it; see ``catalogue.Check``).  These go into one *long* frame
+what the check allows (``excess``: > 0 breaks it; see ``within_form.Check``).  These go into one *long* frame
 (``submission_id``, ``check``, ``excess``), and the form's suite is two expectations on it:
 
 * ``expect_column_values_to_be_between(column="excess", max_value=0)`` — every check at once;
-* ``expect_column_values_to_not_be_null(column="excess")`` — the checks whose rule says a missing operand is a
-  finding of its own (``missing = "finding"``) keep a row with no excess when an operand is blank; checks that
-  skip missing values, or do not apply to the report's period, have no row.
+* ``expect_column_values_to_not_be_null(column="excess")`` — the checks whose rule says a check skipped for a
+  blank row is a finding of its own (``skipped_finding = true``) keep a row with no excess when they are skipped;
+  other skipped checks, and checks that do not apply to the report's period, have no row.
 
 Results are requested with ``result_format=COMPLETE`` and (``submission_id``, ``check``) as the index columns,
 so each failing row names its submission and its check, and the finding points at the cell of the check's row
@@ -32,7 +32,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from validations.catalogue import HERE, Check, Finding, checks, fmt, rules
+import pandas as pd
+
+from schemas.forms import load_forms
+from validations.catalogue import HERE, Finding, FindingRule, ValueExpectation, finding, fmt, rules
+from validations.within_form import checks, form_finding
 
 SUITES = HERE / "suites"
 INDEX = "submission_id"
@@ -41,19 +45,16 @@ EXCESS = "excess"
 FORMS = ("01", "02", "03", "04")
 
 
-def structure_columns(form: str) -> list[tuple[str, str, dict]]:
+def structure_columns(form: str) -> list[tuple[str, str, ValueExpectation]]:
     """(rule id, indicator code, expect spec) for the structure rules with an ``expect`` entry."""
-    from schemas.forms import load_forms
-
     spec = load_forms()[form]
     out = []
     for rule in rules().values():
-        exp = rule.extra.get("expect")
-        if not exp:
+        if not isinstance(rule, FindingRule) or rule.expect is None:
             continue
         for row in spec.rows:
-            if row.unit in exp.get("units", ()):
-                out.append((rule.id, row.code, exp))
+            if row.unit in rule.expect.units:
+                out.append((rule.id, row.code, rule.expect))
     return out
 
 
@@ -66,13 +67,17 @@ def _structure_checks(form: str) -> list[dict]:
     """One entry per structure check of ``form``: its name in the ``check`` column and what it computes."""
     out = []
     for rule_id, code, exp in structure_columns(form):
-        if "in_set" in exp:
+        if exp.in_set:
             out.append({"check": _structure_check(rule_id, code, "in_set"), "rule_id": rule_id,
-                        "indicator_code": code, "computed": f"0 if #{{{code}}} in {list(exp['in_set'])} else 1"})
-        if exp.get("whole"):
+                        "indicator_code": code, "computed": f"0 if #{{{code}}} in {_numbers(exp.in_set)} else 1"})
+        if exp.whole:
             out.append({"check": _structure_check(rule_id, code, "whole"), "rule_id": rule_id,
                         "indicator_code": code, "computed": f"|#{{{code}}} - round(#{{{code}}})|"})
     return out
+
+
+def _numbers(values) -> list:
+    return [int(v) if float(v).is_integer() else v for v in values]
 
 
 def suite_spec(form: str) -> dict:
@@ -80,13 +85,16 @@ def suite_spec(form: str) -> dict:
     covered = _structure_checks(form)
     for c in checks(form):
         covered.append({"check": c.column, "rule_id": c.rule.id, "indicator_code": c.code,
-                        "severity": c.rule.severity, "computed": f"excess of {c.left.text} {c.operator} {c.right.text}",
-                        "tolerance": c.tolerance, "tolerance_rel": c.tolerance_rel, "missing": c.missing,
-                        "description": c.rule.description_en})
+                        "severity": c.rule.severity,
+                        "computed": f"excess of {c.left.expression.text} {c.operator} {c.right.expression.text}",
+                        "tolerance": c.tolerance, "tolerance_rel": c.rule.tolerance_rel,
+                        "left_missing": c.left.missing, "right_missing": c.right.missing,
+                        "periods": ", ".join(c.rule.periods), "description": c.rule.description_en,
+                        **({"skipped_finding": True} if c.rule.skipped_finding else {})})
     expectations = [{"type": "expect_column_values_to_be_between",
                      "kwargs": {"column": EXCESS, "max_value": 0},
                      "meta": {"kind": "excess", "checks": covered}}]
-    missing = [c for c in covered if c.get("missing") == "finding"]
+    missing = [c for c in covered if c.get("skipped_finding")]
     if missing:
         expectations.append({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": EXCESS},
                              "meta": {"kind": "missing", "checks": missing}})
@@ -107,10 +115,6 @@ def batch_frames(form: str, values, periods: dict[int, str | None]):
     """(wide, long) frames of one form's batch; ``values`` is a long frame (submission_id, indicator_code,
     value).  ``wide`` has a row per submission and a column per indicator; ``long`` a row per submission and
     applicable check (``submission_id``, ``check``, ``excess``)."""
-    import pandas as pd
-
-    from schemas.forms import load_forms
-
     codes = [r.code for r in load_forms()[form].rows]
     wide = (values.pivot(index=INDEX, columns="indicator_code", values="value")
             if len(values) else pd.DataFrame(columns=codes, dtype="float64"))
@@ -121,22 +125,22 @@ def batch_frames(form: str, values, periods: dict[int, str | None]):
                        for sid, p in periods.items()}, dtype="object").reindex(wide.index)
     parts = []
 
-    def add(name: str, excess, keep_missing: bool = False) -> None:
-        col = excess if keep_missing else excess.dropna()
+    def add(name: str, excess, keep=None) -> None:
+        """The rows of one check: those with an excess, and those of ``keep`` (checks skipped as a finding)."""
+        col = excess[excess.notna() | keep] if keep is not None else excess.dropna()
         parts.append(pd.DataFrame({INDEX: col.index, CHECK: name, EXCESS: col.to_numpy(dtype="float64")}))
 
     for rule_id, code, exp in structure_columns(form):
         v = wide[code]
-        if "in_set" in exp:
-            outside = (~v.isin(exp["in_set"])).astype("float64").where(v.notna())
+        if exp.in_set:
+            outside = (~v.isin(exp.in_set)).astype("float64").where(v.notna())
             add(_structure_check(rule_id, code, "in_set"), outside)
-        if exp.get("whole"):
+        if exp.whole:
             add(_structure_check(rule_id, code, "whole"), (v - v.round()).abs() - 1e-9)
     for c in checks(form):
-        col = c.excess(wide)
-        allowed = c.rule.extra.get("periods")
-        applies = kinds.isin(allowed) | kinds.isna() if allowed else pd.Series(True, index=wide.index)
-        add(c.column, col[applies], keep_missing=c.missing == "finding")
+        applies = kinds.map(c.rule.applies_to).astype(bool)
+        keep = c.skipped(wide) if c.rule.skipped_finding else None
+        add(c.column, c.excess(wide)[applies], keep[applies] if keep is not None else None)
     long = (pd.concat(parts, ignore_index=True) if parts
             else pd.DataFrame({INDEX: pd.Series(dtype="int64"), CHECK: pd.Series(dtype="object"),
                                EXCESS: pd.Series(dtype="float64")}))
@@ -205,7 +209,6 @@ class Runner:
         for r in result.results:
             if r.success:
                 continue
-            kind = (r.expectation_config.meta or {}).get("kind")
             for hit in r.result.get("unexpected_index_list") or []:
                 sid, name = int(hit[INDEX]), hit[CHECK]
                 check = by_check.get(name)
@@ -213,11 +216,10 @@ class Runner:
                 sheet, cell = cells.get((sid, code), (sheets.get(sid), None))
                 if check is None:
                     f = _structure_finding(form, structure[name]["rule_id"], code, wide.at[sid, code], sheet, cell)
-                elif kind == "missing":
-                    f = _missing_finding(check, wide.loc[sid], sheet, cell)
                 else:
-                    f = _rule_finding(check, wide.loc[sid], sheet, cell)
-                findings.append((sid, f))
+                    f = form_finding(check, wide.loc[sid].to_dict(), sheet=sheet, cell=cell)
+                if f is not None:
+                    findings.append((sid, f))
         return FormResult(form, len(wide), len(long), len(result.results), findings)
 
     def build_docs(self) -> Path | None:
@@ -228,38 +230,7 @@ class Runner:
         return index if index.exists() else None
 
 
-def _label(form: str, code: str) -> str:
-    from schemas.forms import load_forms
-
-    return load_forms()[form].rows_by_code[code].label_vi
-
-
-def _rule_finding(check: Check, row, sheet, cell) -> Finding:
-    import pandas as pd
-
-    frame = pd.DataFrame([row])
-    left, right = (s.iloc[0] for s in check.sides(frame))
-    rule = check.rule
-    params = {"left": fmt(left), "right": fmt(right), "code": check.code, "label": _label(check.form, check.code),
-              "left_expr": check.left.text, "right_expr": check.right.text}
-    return Finding(rule_id=rule.id, severity=rule.severity, message_vi=rule.message_vi.format(**params),
-                   message_en=rule.message_en.format(**params), sheet=sheet, cell=cell, indicator_code=check.code,
-                   expected=f"{check.expected()} = {fmt(right)}" if check.right.codes else check.expected())
-
-
-def _missing_finding(check: Check, row, sheet, cell) -> Finding:
-    empty = [c for c in check.left.codes + check.right.codes if row.get(c) != row.get(c) or row.get(c) is None]
-    rows = ", ".join(empty) or check.code
-    return Finding(rule_id=check.rule.id, severity="warning",
-                   message_vi=f"Không kiểm tra được quy tắc \"{check.rule.description_vi}\": dòng {rows} chưa có số liệu",
-                   message_en=f"Rule \"{check.rule.description_en}\" cannot be checked: row {rows} has no value",
-                   sheet=sheet, cell=cell, indicator_code=check.code, expected=f"dòng/row {rows}")
-
-
 def _structure_finding(form: str, rule_id: str, code: str, value, sheet, cell) -> Finding:
-    from schemas.forms import load_forms
-    from validations.catalogue import finding
-
     return finding(rule_id, sheet=sheet, cell=cell, indicator_code=code, raw=fmt(value),
                    unit=load_forms()[form].rows_by_code[code].unit_vi)
 

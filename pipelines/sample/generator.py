@@ -111,8 +111,11 @@ def _fill_cluster(rng: random.Random, c: Cluster, period: Period, project_ha: tu
                        "4": _r(rng.uniform(6, 12), 1) if workers else 0.0},
         })
     wwtp = c.operating and rng.random() < 0.4
+    # a cluster only in the plan has no infrastructure investor (it sends no Biểu 02) and no approved project:
+    # no approved investment (row 1), nothing paid (row 2); Biểu 03/04 rows 13 and 14 add up only the others
+    planned = c.status == "planned"
     c.b02 = {
-        "1": total, "2": _r(total * rng.uniform(0.2, 1.0)) if c.status != "planned" else 0.0, "3": ready,
+        "1": 0.0 if planned else total, "2": 0.0 if planned else _r(total * rng.uniform(0.2, 1.0)), "3": ready,
         "4": leased, "5": _r(100 * leased / c.industrial_land) if c.industrial_land else 0.0,
         "6": float(n_projects), "7": float(sum(p["fdi"] for p in c.projects)),
         "8": float(sum(p["operating"] for p in c.projects)),

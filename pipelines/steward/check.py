@@ -2,7 +2,8 @@
 
 Each file is read exactly as the pipeline reads it (pipelines/read/workbook.py), its reports identified
 (pipelines/read/identify.py) and their values checked against the within-form rules of the catalogue
-(validations/rules.toml); a province's cluster register workbook is checked as a register.  Nothing is written
+(validations/rules.toml), each failed check worded by ``validations.within_form.form_finding`` as the pipeline
+words it; a province's cluster register workbook is checked as a register.  Nothing is written
 anywhere: the result is the list of findings, each with its sheet and cell and a message in Vietnamese and
 English.
 
@@ -11,14 +12,17 @@ English.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.read.identify import repeated_units, resolve_units, unit_of
+from pipelines.read.register import read_register
 from pipelines.read.sheets import EXTENSIONS
+from pipelines.read.workbook import read_workbook
 from schemas.text import bilingual
 from validations.catalogue import Finding, finding
+from validations.within_form import checks, form_finding
 
 
 @dataclass
@@ -102,10 +106,6 @@ def collect(paths: list[Path]) -> Collected:
 
 
 def check_file(path: Path) -> FileCheck:
-    from pipelines.read.identify import repeated_units, resolve_units, unit_of
-    from pipelines.read.register import read_register
-    from pipelines.read.workbook import read_workbook
-
     out = FileCheck(path)
     if not path.is_file():
         out.findings.append(finding("file.unreadable", reason_vi="không có tệp này", reason_en="no such file"))
@@ -128,46 +128,24 @@ def check_file(path: Path) -> FileCheck:
                  who.district_name, who.commune_name, who.cluster_name, who.project_name]
         sheet = SheetCheck(report.sheet, " · ".join(p for p in parts if p), len(report.values),
                            report.findings + who.findings + again)
-        sheet.findings.extend(within_form(report))
+        sheet.findings.extend(within_form(report, who.period.code if who.period else None))
         out.sheets.append(sheet)
     return out
 
 
-def within_form(report) -> list[Finding]:
-    """The catalogue's within-form rules (SPEC §6) over the values read from one sheet; rules whose rows are not
-    all filled are left to the blank-cell warnings."""
-    from validations.catalogue import checks, fmt
-
+def within_form(report, period: str | None) -> list[Finding]:
+    """The catalogue's within-form rules (SPEC §6) that apply to ``period`` over the values read from one sheet,
+    worded as the validate stage words them."""
     values = {c: v.value for c, v in report.values.items()}
-    try:
-        form_checks = checks(report.form)
-    except Exception:  # noqa: BLE001 - a catalogue being edited must not stop a province's check
-        return []
-    if not form_checks:
-        return []
-    import pandas as pd
-
-    frame = pd.DataFrame([values]) if values else pd.DataFrame(index=[0])
     out = []
-    for check in form_checks:
-        excess = float(check.excess(frame).iloc[0])
-        if math.isnan(excess) or excess <= 0:
+    for check in checks(report.form):
+        if not check.rule.applies_to(period):
             continue
-        left, right = (float(s.iloc[0]) for s in check.sides(frame))
-        rule = check.rule
-        label = report.spec.rows_by_code[check.code].label_vi
-        params = {"left": fmt(left), "right": fmt(right), "code": check.code, "label": label,
-                  "left_expr": check.left.text, "right_expr": check.right.text}
         value = report.values.get(check.code)
-        out.append(Finding(rule_id=rule.id, severity=rule.severity, message_vi=rule.message_vi.format_map(_Keep(params)),
-                           message_en=rule.message_en.format_map(_Keep(params)), sheet=report.sheet,
-                           cell=value.cell if value else None, indicator_code=check.code, expected=check.expected()))
+        f = form_finding(check, values, sheet=report.sheet, cell=value.cell if value else None)
+        if f is not None:
+            out.append(f)
     return out
-
-
-class _Keep(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
 
 
 def format_check(result: FileCheck) -> str:
