@@ -137,6 +137,23 @@ def all_rows() -> list[RowSpec]:
     return [r for f in load_forms().values() for r in f.rows]
 
 
+def forms_by_deadline() -> list[tuple[tuple[FormSpec, ...], dict[str, str]]]:
+    """The forms that share each distinct deadline, in form order: ``[((01, 02), {"H1": "06-20", "Y": "12-20"}), …]``."""
+    groups: dict[tuple[tuple[str, str], ...], list[FormSpec]] = {}
+    for spec in load_forms().values():
+        groups.setdefault(tuple(spec.deadline.items()), []).append(spec)
+    return [(tuple(specs), dict(deadline)) for deadline, specs in groups.items()]
+
+
+def deadline_months() -> dict[str, int]:
+    """The month of each period kind's deadlines (the latest over the forms), earliest first: ``{"H1": 6, "Y": 12}``."""
+    months: dict[str, int] = {}
+    for spec in load_forms().values():
+        for kind, month_day in spec.deadline.items():
+            months[kind] = max(months.get(kind, 0), int(month_day[:2]))
+    return dict(sorted(months.items(), key=lambda km: km[1]))
+
+
 @dataclass(frozen=True)
 class RegisterColumn:
     """One column of a province's cluster register workbook (``[register]`` in forms.toml)."""

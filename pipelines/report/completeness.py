@@ -22,6 +22,7 @@ import pandas as pd
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.engine import Engine
 
+from schemas.forms import deadline_months
 from schemas.geography import generation_of
 from schemas.periods import VN_TZ, Period
 from schemas.tables import cluster, commune, expected_report, project, province, submission
@@ -133,11 +134,10 @@ def completeness(engine: Engine, period: Period | None = None) -> pd.DataFrame:
 
 
 def period_due(moment: datetime) -> Period:
-    """The period whose deadlines fall in the month of ``moment`` (June: the 6-month report; December: annual)."""
+    """The period whose deadlines are the next to fall on or after the month of ``moment``, by the deadlines of
+    forms.toml (up to June: the 6-month report; from July: the annual report)."""
     local = moment.astimezone(VN_TZ)
-    if local.month <= 6:
-        return Period(local.year, "H1")
-    return Period(local.year, "Y")
+    return Period(local.year, next(kind for kind, month in deadline_months().items() if local.month <= month))
 
 
 FIRST_PERIOD = Period(2024, "Y")  # Circular 14/2024 is in force from 2024-10-01: its first report is the annual 2024

@@ -218,9 +218,9 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
     unfilled = "" if t.fill_in else "6 tháng/năm"
     period_text = ident.period_text or (ident.period.label_vi if ident.period else unfilled)
     line("Kỳ báo cáo", period_text, "period")
-    d = spec.deadline
-    put(r, first, f"(Thời hạn gửi báo cáo: Báo cáo 6 tháng gửi trước ngày {int(d['H1'][3:])} tháng 6 hằng năm; "
-                  f"Báo cáo năm gửi trước ngày {int(d['Y'][3:])} tháng 12 hằng năm)", font=Font(italic=True))
+    h1, year = ((int(md[3:]), int(md[:2])) for md in (spec.deadline["H1"], spec.deadline["Y"]))
+    put(r, first, f"(Thời hạn gửi báo cáo: Báo cáo 6 tháng gửi trước ngày {h1[0]} tháng {h1[1]} hằng năm; "
+                  f"Báo cáo năm gửi trước ngày {year[0]} tháng {year[1]} hằng năm)", font=Font(italic=True))
     r += 1
     for _ in range(t.extra_header_rows):
         r += 1
