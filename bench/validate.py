@@ -78,6 +78,7 @@ def load_pending(url: str, period, reports) -> int:
     from schemas.periods import VN_TZ
     from schemas.database import make_engine
     from schemas.migrate import upgrade
+    from schemas.status import Status
     from schemas.tables import indicator_value, received_file, submission
 
     engine = make_engine(url)
@@ -94,7 +95,7 @@ def load_pending(url: str, period, reports) -> int:
         subs.append({"submission_id": i, "sha256": sha, "sheet": f"Biểu {form}", "form": form, "wording": "commune",
                      "period": period.code, "province_code": pcode, "commune_code": ccode, "cluster_id": cid,
                      "project_key": key if form == "01" else None, "unit_key": key, "unit_name": key,
-                     "received_at": received, "is_late": False, "status": "pending", "errors": 0, "warnings": 0,
+                     "received_at": received, "is_late": False, "status": Status.PENDING, "errors": 0, "warnings": 0,
                      "run_id": run_id})
         rows = forms[form].rows
         for n, row in enumerate(rows):

@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from schemas.status import Status
 from schemas.text import bilingual as say  # every message: Vietnamese, then English
 
 EPILOG = """environment:
@@ -75,10 +76,11 @@ def cmd_sample(args) -> int:
         truth = generate(Path(args.out), args.period, provinces=args.provinces, seed=args.seed,
                          progress=lambda d, t: show("sample", d, t))
     c = truth["counts"]
+    rejected = c[Status.REJECTED]
     truth_path = Path(args.out) / "truth.json"
-    print(say(f"Đã ghi {c['files']} tệp kỳ {truth['period']} vào {args.out} ({c['rejected']} tệp cố ý có lỗi, "
+    print(say(f"Đã ghi {c['files']} tệp kỳ {truth['period']} vào {args.out} ({rejected} tệp cố ý có lỗi, "
               f"{c['late']} tệp nộp muộn); đáp án trong {truth_path}.",
-              f"Wrote {c['files']} files for {truth['period']} to {args.out} ({c['rejected']} with deliberate errors, "
+              f"Wrote {c['files']} files for {truth['period']} to {args.out} ({rejected} with deliberate errors, "
               f"{c['late']} late); truth in {truth_path}."))
     return 0
 
@@ -169,9 +171,9 @@ def _print_run(result, stats) -> dict:
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         meta.update({k: v.value for k, v in mat.metadata.items()})
-    rows = {"tệp mới / files": "new_files", "trùng / duplicates": "duplicates", "nhận / accepted": "accepted",
-            "  có cảnh báo / with warnings": "accepted_with_warnings", "từ chối / rejected": "rejected",
-            "bị thay thế / superseded": "superseded", "nộp muộn / late": "late"}
+    rows = {"tệp mới / files": "new_files", "trùng / duplicates": "duplicates", "nhận / accepted": Status.ACCEPTED,
+            "  có cảnh báo / with warnings": Status.ACCEPTED_WITH_WARNINGS, "từ chối / rejected": Status.REJECTED,
+            "bị thay thế / superseded": Status.SUPERSEDED, "nộp muộn / late": "late"}
     counts = {key: meta.get(key, 0) for key in rows.values()}
     stages = {st.step_key: round((st.end_time or 0) - (st.start_time or 0), 3) for st in stats}
     print(f"\n{say(f'Lần chạy {result.run_id}', f'run {result.run_id}')}")
@@ -374,10 +376,10 @@ def cmd_waive(args) -> int:
               "miễn trừ.",
               f"finding {w.finding_id} ({w.severity} {w.rule_id}) of submission {w.submission_id} waived by "
               f"{args.by}."))
-    if w.status == "rejected" and w.errors_left == 0:
+    if w.status == Status.REJECTED and w.errors_left == 0:
         print(say(f"Hồ sơ {w.submission_id} không còn lỗi nào: lần `ccn run` tới sẽ nạp hồ sơ này.",
                   f"submission {w.submission_id} has no standing error left: the next `ccn run` loads it."))
-    elif w.status == "rejected":
+    elif w.status == Status.REJECTED:
         print(say(f"Hồ sơ {w.submission_id} vẫn còn {w.errors_left} lỗi.",
                   f"submission {w.submission_id} still has {w.errors_left} standing error(s)."))
     return 0

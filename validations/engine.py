@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from schemas.periods import VN_TZ
 from schemas.database import bulk_insert
+from schemas.status import Status
 from schemas.tables import indicator_value, submission, validation_finding, validation_run
 from validations.catalogue import Finding
 
@@ -58,7 +59,7 @@ def validate(engine: Engine, run_id: str | None = None, docs: bool | Path = True
     with engine.connect() as conn:
         pending = pd.DataFrame(conn.execute(
             select(s.submission_id, s.form, s.period, s.sheet, s.run_id)
-            .where(s.status == "pending", s.form.is_not(None), s.validated_at.is_(None))).all(),
+            .where(s.status == Status.PENDING, s.form.is_not(None), s.validated_at.is_(None))).all(),
             columns=["submission_id", "form", "period", "sheet", "run_id"])
     if pending.empty:
         return report
@@ -121,7 +122,7 @@ def _claim(conn, ids: list[int], now: datetime) -> set[int]:
     claimed: set[int] = set()
     for i in range(0, len(ids), 5000):
         claimed |= set(conn.execute(
-            update(submission).where(s.submission_id.in_(ids[i:i + 5000]), s.status == "pending",
+            update(submission).where(s.submission_id.in_(ids[i:i + 5000]), s.status == Status.PENDING,
                                      s.validated_at.is_(None))
             .values(validated_at=now).returning(s.submission_id)).scalars())
     return claimed

@@ -35,6 +35,7 @@ from pipelines.read.workbook import read_workbook
 from schemas.forms import load_forms
 from schemas.periods import VN_TZ, Period
 from schemas.database import bulk_insert, insert_ignore
+from schemas.status import Status
 from schemas.tables import (
     cluster, cluster_alias, indicator_value, project, received_file, submission, validation_finding,
 )
@@ -325,6 +326,6 @@ class _Writer:
             "province_code": sub.province_code, "commune_code": sub.commune_code, "cluster_id": cid,
             "project_key": pkey, "unit_key": unit_key, "unit_name": unit_name, "sender": sub.sender,
             "received_at": received_at, "deadline": deadline,
-            "is_late": bool(deadline and received_at >= deadline), "status": "pending", "errors": 0, "warnings": 0,
+            "is_late": bool(deadline and received_at >= deadline), "status": Status.PENDING, "errors": 0, "warnings": 0,
             "run_id": self.run_id,
         }
