@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from schemas.forms import form_codes
 from schemas.status import Status
 from schemas.text import bilingual as say  # every message: Vietnamese, then English
 
@@ -530,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     fi.add_argument("--period", type=_period, help="e.g. 2026-H1 or 2025-Y")
     fi.add_argument("--province", metavar="CODE", help="2025 GSO province code, e.g. 01")
-    fi.add_argument("--form", choices=["01", "02", "03", "04"], help="Biểu number")
+    fi.add_argument("--form", choices=form_codes(), help="Biểu number")
     fi.add_argument("--severity", choices=["error", "warning"])
     fi.add_argument("--submission", type=int, metavar="ID", help="only this submission")
     fi.set_defaults(func=cmd_findings)
@@ -616,7 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "  ccn template 03 --generation district --out bieu03_2025H1.xlsx\n"
                               "  ccn template register --province 15 --out ccn_lao_cai.xlsx",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument("form", choices=["01", "02", "03", "04", "1", "2", "3", "4", "register"],
+    t.add_argument("form", choices=[*form_codes(), *(f.lstrip("0") for f in form_codes()), "register"],
                    help="01 project, 02 cluster investor, 03 commune, 04 province, or register")
     t.add_argument("--out", required=True, help="the .xlsx file to write")
     t.add_argument("--generation", choices=["commune", "district"], default="commune",

@@ -126,6 +126,11 @@ def load_forms() -> dict[str, FormSpec]:
     return forms
 
 
+def form_codes() -> tuple[str, ...]:
+    """The forms' numbers, ``("01", "02", "03", "04")``: the one list of forms."""
+    return tuple(load_forms())
+
+
 @lru_cache(maxsize=1)
 def column_words() -> dict[str, list[str]]:
     """Header words that identify each of the five numbered columns (loose keys)."""

@@ -32,19 +32,19 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from validations.catalogue import HERE, Check, Finding, checks, fmt, rules
+import pandas as pd
+
+from schemas.forms import form_codes, load_forms
+from validations.catalogue import HERE, Check, Finding, checks, finding, fmt, rules
 
 SUITES = HERE / "suites"
 INDEX = "submission_id"
 CHECK = "check"
 EXCESS = "excess"
-FORMS = ("01", "02", "03", "04")
 
 
 def structure_columns(form: str) -> list[tuple[str, str, dict]]:
     """(rule id, indicator code, expect spec) for the structure rules with an ``expect`` entry."""
-    from schemas.forms import load_forms
-
     spec = load_forms()[form]
     out = []
     for rule in rules().values():
@@ -96,7 +96,7 @@ def suite_spec(form: str) -> dict:
 def write_suites(folder: Path = SUITES) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     out = []
-    for form in FORMS:
+    for form in form_codes():
         path = folder / f"bieu_{form}.json"
         path.write_text(json.dumps(suite_spec(form), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         out.append(path)
@@ -107,10 +107,6 @@ def batch_frames(form: str, values, periods: dict[int, str | None]):
     """(wide, long) frames of one form's batch; ``values`` is a long frame (submission_id, indicator_code,
     value).  ``wide`` has a row per submission and a column per indicator; ``long`` a row per submission and
     applicable check (``submission_id``, ``check``, ``excess``)."""
-    import pandas as pd
-
-    from schemas.forms import load_forms
-
     codes = [r.code for r in load_forms()[form].rows]
     wide = (values.pivot(index=INDEX, columns="indicator_code", values="value")
             if len(values) else pd.DataFrame(columns=codes, dtype="float64"))
@@ -229,14 +225,10 @@ class Runner:
 
 
 def _label(form: str, code: str) -> str:
-    from schemas.forms import load_forms
-
     return load_forms()[form].rows_by_code[code].label_vi
 
 
 def _rule_finding(check: Check, row, sheet, cell) -> Finding:
-    import pandas as pd
-
     frame = pd.DataFrame([row])
     left, right = (s.iloc[0] for s in check.sides(frame))
     rule = check.rule
@@ -257,9 +249,6 @@ def _missing_finding(check: Check, row, sheet, cell) -> Finding:
 
 
 def _structure_finding(form: str, rule_id: str, code: str, value, sheet, cell) -> Finding:
-    from schemas.forms import load_forms
-    from validations.catalogue import finding
-
     return finding(rule_id, sheet=sheet, cell=cell, indicator_code=code, raw=fmt(value),
                    unit=load_forms()[form].rows_by_code[code].unit_vi)
 

@@ -22,7 +22,7 @@ from pipelines.read.feedback_record import apply_record, is_findings_sheet, read
 from pipelines.settings import Limits
 from pipelines.intake.sheet_marks import DIFFERENT, HIDDEN, NO_MARKS, NOT_COMPUTED, PERCENT, SheetMarks
 from pipelines.read.values import read_cell
-from schemas.forms import RowSpec, column_words, load_forms
+from schemas.forms import RowSpec, column_words, form_codes, load_forms
 from schemas.text import clean, loose_key
 from validations.catalogue import Finding, finding
 
@@ -37,7 +37,7 @@ ABBREVIATIONS = {
 }
 ABBREVIATIONS = {loose_key(k): loose_key(v) for k, v in ABBREVIATIONS.items()}  # keys as loose_key makes them
 _ROMAN = {"i", "ii", "iii", "iv", "v", "vi"}
-_TITLE = re.compile(r"\bbieu(?: so)? ?0?([1-4])\b")
+_TITLE = re.compile(r"\bbieu(?: so)? ?0?(" + "|".join(f.lstrip("0") for f in form_codes()) + r")\b")
 
 
 @lru_cache(maxsize=16384)
@@ -162,7 +162,7 @@ def _detect_form(grid: list[list[object]], sheet: str) -> tuple[str | None, str 
             key = loose_key(cell)
             m = _TITLE.search(key)
             if m and (key.startswith("bieu") or "mau" in key[:8]):
-                form = f"0{m.group(1)}"
+                form = m.group(1).zfill(2)
                 return form, _wording(key, idx), (r, c)
             for title_key, (form, gen) in idx.generation_titles.items():
                 if title_key in key:

@@ -22,13 +22,12 @@ import pandas as pd
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.engine import Engine
 
-from schemas.forms import deadline_months
+from schemas.forms import deadline_months, form_codes
 from schemas.geography import generation_of
 from schemas.periods import VN_TZ, Period
 from schemas.tables import cluster, commune, expected_report, project, province, submission
 
 NOT_EXPECTED_STATUS = ("planned", "withdrawn")
-FORMS = ("01", "02", "03", "04")
 
 
 @dataclass(frozen=True)
@@ -109,7 +108,7 @@ def refresh_expected(engine: Engine, period: Period) -> ExpectedCounts:
         rows = expected_units(conn, period)
         if rows:
             conn.execute(expected_report.insert(), [dict(r, refreshed_at=now) for r in rows])
-    by_form = {f: sum(r["form"] == f for r in rows) for f in FORMS}
+    by_form = {f: sum(r["form"] == f for r in rows) for f in form_codes()}
     return ExpectedCounts(period.code, by_form)
 
 
