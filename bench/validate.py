@@ -32,6 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PG_ADMIN = os.environ.get("CCN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# rows handed to one executemany while loading the workload (SQLAlchemy splits them into statements within the
+# bind-parameter limit itself; this only bounds the memory of one call)
+ROWS_PER_INSERT = 20_000
 
 
 def national(provinces: int, seed: int = 11):
@@ -76,7 +79,7 @@ def load_pending(url: str, period, reports) -> int:
 
     from schemas.forms import load_forms
     from schemas.periods import VN_TZ
-    from schemas.database import make_engine
+    from schemas.database import chunks, make_engine
     from schemas.migrate import upgrade
     from schemas.status import Status
     from schemas.tables import indicator_value, received_file, submission
@@ -104,8 +107,8 @@ def load_pending(url: str, period, reports) -> int:
                            "sheet": f"Biểu {form}", "cell": f"D{10 + n}", "unit": row.unit})
     with engine.begin() as conn:
         for table, rows in ((received_file, files), (submission, subs), (indicator_value, values)):
-            for k in range(0, len(rows), 20000):
-                conn.execute(insert(table), rows[k:k + 20000])
+            for part in chunks(rows, ROWS_PER_INSERT):
+                conn.execute(insert(table), part)
     engine.dispose()
     return len(values)
 

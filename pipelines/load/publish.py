@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.engine import Engine
 
+from schemas.database import chunks
 from schemas.periods import VN_TZ
 from schemas.status import Status
 from schemas.tables import finding_waiver, submission, validation_finding
@@ -83,9 +84,9 @@ def _supersede(conn, keys: set[tuple[str, str, str]]) -> int:
     periods = sorted({k[1] for k in keys})
     units = sorted({k[2] for k in keys})
     groups: dict[tuple, list] = {}
-    for i in range(0, len(units), 900):  # bounded IN lists on both backends
+    for part in chunks(units):
         rows = conn.execute(select(s.submission_id, s.form, s.period, s.unit_key, s.received_at, s.status).where(
-            s.period.in_(periods), s.unit_key.in_(units[i:i + 900]),
+            s.period.in_(periods), s.unit_key.in_(part),
             s.status.in_((*Status.ACTIVE, Status.REJECTED)))).all()
         for r in rows:
             if (r.form, r.period, r.unit_key) in keys:
