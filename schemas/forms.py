@@ -1,8 +1,9 @@
 """The four forms of Circular 14/2024/TT-BCT as data.
 
-``forms.toml`` holds what is said of a form (title, sender, receiver, deadlines, legal generations) and
-``indicators.csv`` its rows (code, Vietnamese label, English gloss, unit, cumulative or in-period, how the
-row aggregates upward).  This module only loads them; nothing about a particular form is written here.
+``forms.toml`` holds what is said of a form (title, sender, receiver, deadlines, legal generations) and the words
+offices type around and inside a form (``[columns]``, ``[vocabulary]``); ``indicators.csv`` holds the forms' rows
+(code, Vietnamese label, English gloss, unit, cumulative or in-period, how the row aggregates upward).  This
+module only loads them; nothing about a particular form is written here.
 """
 
 from __future__ import annotations
@@ -124,6 +125,40 @@ def load_forms() -> dict[str, FormSpec]:
             value_header=m.get("value_header", "Kết quả"),
         )
     return forms
+
+
+def word_key(text: str) -> str:
+    """The key a typed word is compared by: its loose key, or the word itself when it is only signs (``%``)."""
+    return loose_key(text) or text.strip()
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """How offices type the words around and inside a form (``[vocabulary]`` in forms.toml), as keys."""
+
+    section_numerals: frozenset[str]  # I, II, III … as written (upper case)
+    abbreviations: dict[str, str]  # abbreviation -> the words it stands for
+    units: dict[str, frozenset[str]]  # unit (indicators.csv) -> unit words accepted besides the row's unit_vi
+    identification: dict[str, tuple[str, ...]]  # identification field -> the labels that start its line
+    wording: dict[str, tuple[str, ...]]  # generation name -> words that tell it, in the order they are tried
+    senders: dict[str, tuple[str, ...]]  # form -> words of its sender line
+    receivers: dict[str, tuple[str, ...]]  # form -> words of its receiver line
+
+
+@lru_cache(maxsize=1)
+def vocabulary() -> Vocabulary:
+    v = tomllib.loads((HERE / "forms.toml").read_text(encoding="utf-8"))["vocabulary"]
+
+    def keys(table: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
+        return {name: tuple(word_key(w) for w in words) for name, words in table.items()}
+
+    return Vocabulary(
+        section_numerals=frozenset(v["section_numerals"]),
+        abbreviations={word_key(short): word_key(long) for short, long in v["abbreviations"].items()},
+        units={unit: frozenset(words) for unit, words in keys(v["units"]).items()},
+        identification=keys(v["identification"]), wording=keys(v["wording"]), senders=keys(v["senders"]),
+        receivers=keys(v["receivers"]),
+    )
 
 
 def form_codes() -> tuple[str, ...]:

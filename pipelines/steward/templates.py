@@ -61,7 +61,7 @@ class FormContent:
     generation: str = "commune"
 
 
-# Abbreviations offices use (the reader expands them back, pipelines/read/workbook.py ABBREVIATIONS)
+# Abbreviations offices use (the reader expands them back: forms.toml [vocabulary.abbreviations])
 _ABBREVIATE = [("cụm công nghiệp", "CCN"), ("sản xuất kinh doanh", "SXKD"), ("hạ tầng kỹ thuật", "HTKT"),
                ("ngân sách nhà nước", "NSNN"), ("Ngân sách nhà nước", "NSNN"), ("xử lý nước thải", "XLNT"),
                ("hợp đồng lao động", "HĐLĐ")]
