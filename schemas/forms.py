@@ -59,6 +59,14 @@ class Generation:
 
 
 @dataclass(frozen=True)
+class HeaderLine:
+    """An identification line of one form only (``extra_header``): the field it fills and its label."""
+
+    field: str
+    label: str
+
+
+@dataclass(frozen=True)
 class FormSpec:
     form: str  # "01".."04"
     title: str
@@ -66,7 +74,7 @@ class FormSpec:
     sender_level: str
     unit_key: str
     deadline: dict[str, str]  # period kind -> "MM-DD" (first late day)
-    extra_header: tuple[str, ...]
+    extra_header: tuple[HeaderLine, ...]
     generations: tuple[Generation, ...]
     rows: tuple[RowSpec, ...] = field(repr=False)
     signer: str = ""  # the signature block under the table
@@ -120,7 +128,7 @@ def load_forms() -> dict[str, FormSpec]:
         )
         forms[code] = FormSpec(
             form=code, title=m["title"], title_en=m["title_en"], sender_level=m["sender_level"],
-            unit_key=m["unit_key"], deadline=dict(m["deadline"]), extra_header=tuple(m["extra_header"]),
+            unit_key=m["unit_key"], deadline=dict(m["deadline"]), extra_header=tuple(HeaderLine(**h) for h in m["extra_header"]),
             generations=gens, rows=tuple(rows[code]), signer=m.get("signer", ""),
             value_header=m.get("value_header", "Kết quả"),
         )
@@ -152,11 +160,15 @@ def vocabulary() -> Vocabulary:
     def keys(table: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
         return {name: tuple(word_key(w) for w in words) for name, words in table.items()}
 
+    identification = keys(v["identification"])
+    for spec in load_forms().values():  # a form's own lines, by their label first
+        for line in spec.extra_header:
+            identification[line.field] = tuple(dict.fromkeys((word_key(line.label), *identification[line.field])))
     return Vocabulary(
         section_numerals=frozenset(v["section_numerals"]),
         abbreviations={word_key(short): word_key(long) for short, long in v["abbreviations"].items()},
         units={unit: frozenset(words) for unit, words in keys(v["units"]).items()},
-        identification=keys(v["identification"]), wording=keys(v["wording"]), senders=keys(v["senders"]),
+        identification=identification, wording=keys(v["wording"]), senders=keys(v["senders"]),
         receivers=keys(v["receivers"]),
     )
 

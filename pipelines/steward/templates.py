@@ -210,9 +210,8 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
         r += 1
 
     line("Đơn vị gửi báo cáo", ident.sender or ("" if t.fill_in else gen.sender), "sender")
-    if content.form == "01":
-        line("Tên dự án đầu tư sản xuất kinh doanh", ident.project or ("" if t.fill_in else "…"), "project")
-        line("Ngành, nghề, lĩnh vực sản xuất", ident.sector or ("" if t.fill_in else "…"), "sector")
+    for extra in spec.extra_header:  # the form's own lines (forms.toml extra_header), e.g. Biểu 01's project
+        line(extra.label, getattr(ident, extra.field) or ("" if t.fill_in else "…"), extra.field)
     put(r, first, f"Đơn vị nhận báo cáo: {gen.receiver}")
     r += 1
     unfilled = "" if t.fill_in else "6 tháng/năm"
