@@ -98,13 +98,19 @@ class FormSpec:
         return self.generations[-1] if day > self.generations[-1].valid_from else self.generations[0]
 
 
+@lru_cache(maxsize=1)
+def _toml() -> dict:
+    """forms.toml as read (read once; the loaders below build their own objects from it and never change it)."""
+    return tomllib.loads((HERE / "forms.toml").read_text(encoding="utf-8"))
+
+
 def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
 @lru_cache(maxsize=1)
 def load_forms() -> dict[str, FormSpec]:
-    meta = tomllib.loads((HERE / "forms.toml").read_text(encoding="utf-8"))
+    meta = _toml()
     rows: dict[str, list[RowSpec]] = {}
     with open(HERE / "indicators.csv", encoding="utf-8", newline="") as fh:
         for r in csv.DictReader(fh):
@@ -155,7 +161,7 @@ class Vocabulary:
 
 @lru_cache(maxsize=1)
 def vocabulary() -> Vocabulary:
-    v = tomllib.loads((HERE / "forms.toml").read_text(encoding="utf-8"))["vocabulary"]
+    v = _toml()["vocabulary"]
 
     def keys(table: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
         return {name: tuple(word_key(w) for w in words) for name, words in table.items()}
@@ -181,7 +187,7 @@ def form_codes() -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def column_words() -> dict[str, list[str]]:
     """Header words that identify each of the five numbered columns (loose keys)."""
-    meta = tomllib.loads((HERE / "forms.toml").read_text(encoding="utf-8"))
+    meta = _toml()
     return {k: [loose_key(w) for w in v] for k, v in meta["columns"].items()}
 
 
@@ -234,7 +240,7 @@ class RegisterSpec:
 
 @lru_cache(maxsize=1)
 def load_register() -> RegisterSpec:
-    meta = tomllib.loads((HERE / "forms.toml").read_text(encoding="utf-8"))["register"]
+    meta = _toml()["register"]
     cols = tuple(
         RegisterColumn(key=c["key"], label=c["label"], label_en=c["label_en"], kind=c["kind"],
                        required=c.get("required", False), aliases=tuple(c.get("aliases", ())),
