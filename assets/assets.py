@@ -11,6 +11,8 @@ report workbook.  Materialising ``reporting_completeness`` for a period also rec
 ``province_reports`` shows at a glance who has reported.
 """
 
+from dataclasses import asdict
+
 from dagster import (
     AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, AssetMaterialization, AssetSpec,
     MaterializeResult, MetadataValue, MultiPartitionKey, asset, multi_asset,
@@ -22,6 +24,7 @@ from pipelines import stages
 from pipelines.report import completeness, observe
 from pipelines.report.export import export_national
 from schemas.periods import Period
+from schemas.status import Status
 
 OWNERS = ["team:ccn-data"]
 
@@ -85,8 +88,7 @@ def warehouse(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeRe
     ctx = _ctx(context, ccn)
     r = stages.publish_stage(ctx)
     subs = observe.run_submissions(ctx.engine, ctx.run_id)
-    return _shown(subs, accepted=r.accepted, accepted_with_warnings=r.accepted_with_warnings, rejected=r.rejected,
-                  superseded=r.superseded, late=r.late)
+    return _shown(subs, **asdict(r))
 
 
 @asset(group_name="summaries", owners=OWNERS, deps=[warehouse], kinds={"sql"},
@@ -140,7 +142,7 @@ def reporting_completeness(context: AssetExecutionContext, ccn: CCNResource):
     df = completeness.completeness(ctx.engine, period)
     totals = df.groupby("form")[["expected", "received", "on_time", "late", "missing"]].sum() if not df.empty else df
     provinces = observe.view(ctx.engine, "mart_submissions", period.code)
-    b04 = provinces[(provinces["form"] == "04") & provinces["status"].isin(["accepted", "accepted_with_warnings"])]
+    b04 = provinces[(provinces["form"] == "04") & provinces["status"].isin(Status.ACTIVE)]
     for row in b04.drop_duplicates("province_code").itertuples():
         context.log_event(AssetMaterialization(
             asset_key="province_reports", partition=MultiPartitionKey({"period": period.code,

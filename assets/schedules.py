@@ -1,27 +1,43 @@
 """Schedules at the legal deadlines (wiring only), Asia/Ho_Chi_Minh.
 
-A report due "before 20 Jun" is late from 20 Jun 00:00, so just after each deadline the period's
-completeness and summaries are refreshed: after the 20th (Biểu 01 and 02), the 25th (Biểu 03) and the 30th of
-June / 31st of December (Biểu 04).  June refreshes the 6-month period of that year, December the annual one.
+A report due "before 20 Jun" is late from 20 Jun 00:00, so just after each deadline the period's completeness and
+summaries are refreshed.  The deadlines are those of ``schemas/forms.toml``: one schedule per distinct deadline,
+named after the senders of the forms that share it (``after_deadline_projects_clusters`` for Biểu 01 and 02).
+June refreshes the 6-month period of that year, December the annual one (:func:`period_due`).
 """
 
+import calendar
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, schedule
 
-from pipelines.report.completeness import period_due
 from assets.jobs import period_refresh_job
+from pipelines.report.completeness import period_due
+from schemas.forms import FormSpec, forms_by_deadline
+from schemas.periods import VN_TZ
 
-TZ = "Asia/Ho_Chi_Minh"
-DEADLINES = {
-    "after_deadline_projects_clusters": (["15 0 20 6 *", "15 0 20 12 *"], "Biểu 01 and 02 (before 20 Jun / 20 Dec)"),
-    "after_deadline_communes": (["15 0 25 6 *", "15 0 25 12 *"], "Biểu 03 (before 25 Jun / 25 Dec)"),
-    "after_deadline_provinces": (["15 0 30 6 *", "15 0 31 12 *"], "Biểu 04 (before 30 Jun / 31 Dec)"),
-}
+TZ = VN_TZ.key
+MINUTE_AFTER = 15  # the refresh runs at 00:15 of the first late day
 
 
-def _deadline_schedule(name: str, crons: list[str], what: str):
-    @schedule(name=name, job=period_refresh_job, cron_schedule=crons, execution_timezone=TZ,
-              default_status=DefaultScheduleStatus.RUNNING,
+def _cron(month_day: str) -> str:
+    month, day = (int(x) for x in month_day.split("-"))
+    return f"{MINUTE_AFTER} 0 {day} {month} *"
+
+
+def _what(specs: tuple[FormSpec, ...], deadline: dict[str, str]) -> str:
+    """``Biểu 01 and 02 (before 20 Jun / 20 Dec)``."""
+    codes = [s.form for s in specs]
+    forms = " and ".join(filter(None, (", ".join(codes[:-1]), codes[-1])))
+    days = " / ".join(f"{int(md[3:])} {calendar.month_abbr[int(md[:2])]}" for md in deadline.values())
+    return f"Biểu {forms} (before {days})"
+
+
+def _deadline_schedule(specs: tuple[FormSpec, ...], deadline: dict[str, str]):
+    name = "after_deadline_" + "_".join(f"{s.sender_level}s" for s in specs)
+    what = _what(specs, deadline)
+
+    @schedule(name=name, job=period_refresh_job, cron_schedule=[_cron(md) for md in deadline.values()],
+              execution_timezone=TZ, default_status=DefaultScheduleStatus.RUNNING,
               description=f"Just after the deadline of {what}: refresh who has reported and the summaries of the "
                           "period due (June: the 6-month report, December: the annual report).")
     def _schedule(context: ScheduleEvaluationContext):
@@ -32,4 +48,4 @@ def _deadline_schedule(name: str, crons: list[str], what: str):
     return _schedule
 
 
-deadline_schedules = [_deadline_schedule(n, crons, what) for n, (crons, what) in DEADLINES.items()]
+deadline_schedules = [_deadline_schedule(specs, deadline) for specs, deadline in forms_by_deadline()]

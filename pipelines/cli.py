@@ -17,6 +17,8 @@ import os
 import sys
 from pathlib import Path
 
+from schemas.forms import form_codes
+from schemas.status import Status
 from schemas.text import bilingual as say  # every message: Vietnamese, then English
 
 EPILOG = """environment:
@@ -75,10 +77,11 @@ def cmd_sample(args) -> int:
         truth = generate(Path(args.out), args.period, provinces=args.provinces, seed=args.seed,
                          progress=lambda d, t: show("sample", d, t))
     c = truth["counts"]
+    rejected = c[Status.REJECTED]
     truth_path = Path(args.out) / "truth.json"
-    print(say(f"Đã ghi {c['files']} tệp kỳ {truth['period']} vào {args.out} ({c['rejected']} tệp cố ý có lỗi, "
+    print(say(f"Đã ghi {c['files']} tệp kỳ {truth['period']} vào {args.out} ({rejected} tệp cố ý có lỗi, "
               f"{c['late']} tệp nộp muộn); đáp án trong {truth_path}.",
-              f"Wrote {c['files']} files for {truth['period']} to {args.out} ({c['rejected']} with deliberate errors, "
+              f"Wrote {c['files']} files for {truth['period']} to {args.out} ({rejected} with deliberate errors, "
               f"{c['late']} late); truth in {truth_path}."))
     return 0
 
@@ -169,9 +172,9 @@ def _print_run(result, stats) -> dict:
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         meta.update({k: v.value for k, v in mat.metadata.items()})
-    rows = {"tệp mới / files": "new_files", "trùng / duplicates": "duplicates", "nhận / accepted": "accepted",
-            "  có cảnh báo / with warnings": "accepted_with_warnings", "từ chối / rejected": "rejected",
-            "bị thay thế / superseded": "superseded", "nộp muộn / late": "late"}
+    rows = {"tệp mới / files": "new_files", "trùng / duplicates": "duplicates", "nhận / accepted": Status.ACCEPTED,
+            "  có cảnh báo / with warnings": Status.ACCEPTED_WITH_WARNINGS, "từ chối / rejected": Status.REJECTED,
+            "bị thay thế / superseded": Status.SUPERSEDED, "nộp muộn / late": "late"}
     counts = {key: meta.get(key, 0) for key in rows.values()}
     stages = {st.step_key: round((st.end_time or 0) - (st.start_time or 0), 3) for st in stats}
     print(f"\n{say(f'Lần chạy {result.run_id}', f'run {result.run_id}')}")
@@ -374,10 +377,10 @@ def cmd_waive(args) -> int:
               "miễn trừ.",
               f"finding {w.finding_id} ({w.severity} {w.rule_id}) of submission {w.submission_id} waived by "
               f"{args.by}."))
-    if w.status == "rejected" and w.errors_left == 0:
+    if w.status == Status.REJECTED and w.errors_left == 0:
         print(say(f"Hồ sơ {w.submission_id} không còn lỗi nào: lần `ccn run` tới sẽ nạp hồ sơ này.",
                   f"submission {w.submission_id} has no standing error left: the next `ccn run` loads it."))
-    elif w.status == "rejected":
+    elif w.status == Status.REJECTED:
         print(say(f"Hồ sơ {w.submission_id} vẫn còn {w.errors_left} lỗi.",
                   f"submission {w.submission_id} still has {w.errors_left} standing error(s)."))
     return 0
@@ -528,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     fi.add_argument("--period", type=_period, help="e.g. 2026-H1 or 2025-Y")
     fi.add_argument("--province", metavar="CODE", help="2025 GSO province code, e.g. 01")
-    fi.add_argument("--form", choices=["01", "02", "03", "04"], help="Biểu number")
+    fi.add_argument("--form", choices=form_codes(), help="Biểu number")
     fi.add_argument("--severity", choices=["error", "warning"])
     fi.add_argument("--submission", type=int, metavar="ID", help="only this submission")
     fi.set_defaults(func=cmd_findings)
@@ -614,7 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "  ccn template 03 --generation district --out bieu03_2025H1.xlsx\n"
                               "  ccn template register --province 15 --out ccn_lao_cai.xlsx",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument("form", choices=["01", "02", "03", "04", "1", "2", "3", "4", "register"],
+    t.add_argument("form", choices=[*form_codes(), *(f.lstrip("0") for f in form_codes()), "register"],
                    help="01 project, 02 cluster investor, 03 commune, 04 province, or register")
     t.add_argument("--out", required=True, help="the .xlsx file to write")
     t.add_argument("--generation", choices=["commune", "district"], default="commune",

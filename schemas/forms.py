@@ -1,10 +1,11 @@
 """The four forms of Circular 14/2024/TT-BCT as data.
 
-``forms.toml`` holds what is said of a form (title, sender, receiver, deadlines, legal generations) and
-``indicators.csv`` its rows (code, Vietnamese label, English gloss, unit, cumulative or in-period, how the
-row aggregates upward, and which row of a lower form it is the sum of: ``rollup_form``/``rollup_code``, e.g.
-Biểu 03/04 row 18, leased land, is the sum of Biểu 02 row 4 of the clusters inside).  This module only loads
-them; nothing about a particular form is written here.
+``forms.toml`` holds what is said of a form (title, sender, receiver, deadlines, legal generations) and the words
+offices type around and inside a form (``[columns]``, ``[vocabulary]``); ``indicators.csv`` holds the forms' rows
+(code, Vietnamese label, English gloss, unit, cumulative or in-period, how the row aggregates upward, and which row
+of a lower form it is the sum of: ``rollup_form``/``rollup_code``, e.g. Biểu 03/04 row 18, leased land, is the sum
+of Biểu 02 row 4 of the clusters inside).  This module only loads them; nothing about a particular form is written
+here.
 """
 
 from __future__ import annotations
@@ -62,6 +63,14 @@ class Generation:
 
 
 @dataclass(frozen=True)
+class HeaderLine:
+    """An identification line of one form only (``extra_header``): the field it fills and its label."""
+
+    field: str
+    label: str
+
+
+@dataclass(frozen=True)
 class FormSpec:
     form: str  # "01".."04"
     title: str
@@ -69,7 +78,7 @@ class FormSpec:
     sender_level: str
     unit_key: str
     deadline: dict[str, str]  # period kind -> "MM-DD" (first late day)
-    extra_header: tuple[str, ...]
+    extra_header: tuple[HeaderLine, ...]
     generations: tuple[Generation, ...]
     rows: tuple[RowSpec, ...] = field(repr=False)
     signer: str = ""  # the signature block under the table
@@ -97,13 +106,19 @@ class FormSpec:
         return self.generations[-1] if day > self.generations[-1].valid_from else self.generations[0]
 
 
+@lru_cache(maxsize=1)
+def _toml() -> dict:
+    """forms.toml as read (read once; the loaders below build their own objects from it and never change it)."""
+    return tomllib.loads((HERE / "forms.toml").read_text(encoding="utf-8"))
+
+
 def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
 @lru_cache(maxsize=1)
 def load_forms() -> dict[str, FormSpec]:
-    meta = tomllib.loads((HERE / "forms.toml").read_text(encoding="utf-8"))
+    meta = _toml()
     rows: dict[str, list[RowSpec]] = {}
     with open(HERE / "indicators.csv", encoding="utf-8", newline="") as fh:
         for r in csv.DictReader(fh):
@@ -136,22 +151,82 @@ def load_forms() -> dict[str, FormSpec]:
         )
         forms[code] = FormSpec(
             form=code, title=m["title"], title_en=m["title_en"], sender_level=m["sender_level"],
-            unit_key=m["unit_key"], deadline=dict(m["deadline"]), extra_header=tuple(m["extra_header"]),
+            unit_key=m["unit_key"], deadline=dict(m["deadline"]), extra_header=tuple(HeaderLine(**h) for h in m["extra_header"]),
             generations=gens, rows=tuple(rows[code]), signer=m.get("signer", ""),
             value_header=m.get("value_header", "Kết quả"),
         )
     return forms
 
 
+def word_key(text: str) -> str:
+    """The key a typed word is compared by: its loose key, or the word itself when it is only signs (``%``)."""
+    return loose_key(text) or text.strip()
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """How offices type the words around and inside a form (``[vocabulary]`` in forms.toml), as keys."""
+
+    section_numerals: frozenset[str]  # I, II, III … as written (upper case)
+    abbreviations: dict[str, str]  # abbreviation -> the words it stands for
+    units: dict[str, frozenset[str]]  # unit (indicators.csv) -> unit words accepted besides the row's unit_vi
+    identification: dict[str, tuple[str, ...]]  # identification field -> the labels that start its line
+    wording: dict[str, tuple[str, ...]]  # generation name -> words that tell it, in the order they are tried
+    senders: dict[str, tuple[str, ...]]  # form -> words of its sender line
+    receivers: dict[str, tuple[str, ...]]  # form -> words of its receiver line
+
+
+@lru_cache(maxsize=1)
+def vocabulary() -> Vocabulary:
+    v = _toml()["vocabulary"]
+
+    def keys(table: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
+        return {name: tuple(word_key(w) for w in words) for name, words in table.items()}
+
+    identification = keys(v["identification"])
+    for spec in load_forms().values():  # a form's own lines, by their label first
+        for line in spec.extra_header:
+            identification[line.field] = tuple(dict.fromkeys((word_key(line.label), *identification[line.field])))
+    return Vocabulary(
+        section_numerals=frozenset(v["section_numerals"]),
+        abbreviations={word_key(short): word_key(long) for short, long in v["abbreviations"].items()},
+        units={unit: frozenset(words) for unit, words in keys(v["units"]).items()},
+        identification=identification, wording=keys(v["wording"]), senders=keys(v["senders"]),
+        receivers=keys(v["receivers"]),
+    )
+
+
+def form_codes() -> tuple[str, ...]:
+    """The forms' numbers, ``("01", "02", "03", "04")``: the one list of forms."""
+    return tuple(load_forms())
+
+
 @lru_cache(maxsize=1)
 def column_words() -> dict[str, list[str]]:
     """Header words that identify each of the five numbered columns (loose keys)."""
-    meta = tomllib.loads((HERE / "forms.toml").read_text(encoding="utf-8"))
+    meta = _toml()
     return {k: [loose_key(w) for w in v] for k, v in meta["columns"].items()}
 
 
 def all_rows() -> list[RowSpec]:
     return [r for f in load_forms().values() for r in f.rows]
+
+
+def forms_by_deadline() -> list[tuple[tuple[FormSpec, ...], dict[str, str]]]:
+    """The forms that share each distinct deadline, in form order: ``[((01, 02), {"H1": "06-20", "Y": "12-20"}), …]``."""
+    groups: dict[tuple[tuple[str, str], ...], list[FormSpec]] = {}
+    for spec in load_forms().values():
+        groups.setdefault(tuple(spec.deadline.items()), []).append(spec)
+    return [(tuple(specs), dict(deadline)) for deadline, specs in groups.items()]
+
+
+def deadline_months() -> dict[str, int]:
+    """The month of each period kind's deadlines (the latest over the forms), earliest first: ``{"H1": 6, "Y": 12}``."""
+    months: dict[str, int] = {}
+    for spec in load_forms().values():
+        for kind, month_day in spec.deadline.items():
+            months[kind] = max(months.get(kind, 0), int(month_day[:2]))
+    return dict(sorted(months.items(), key=lambda km: km[1]))
 
 
 @dataclass(frozen=True)
@@ -182,7 +257,7 @@ class RegisterSpec:
 
 @lru_cache(maxsize=1)
 def load_register() -> RegisterSpec:
-    meta = tomllib.loads((HERE / "forms.toml").read_text(encoding="utf-8"))["register"]
+    meta = _toml()["register"]
     cols = tuple(
         RegisterColumn(key=c["key"], label=c["label"], label_en=c["label_en"], kind=c["kind"],
                        required=c.get("required", False), aliases=tuple(c.get("aliases", ())),

@@ -159,7 +159,7 @@ submission = Table(
     Column("received_at", AwareDateTime, nullable=False),
     Column("deadline", AwareDateTime),
     Column("is_late", Boolean, nullable=False, default=False),
-    Column("status", String(24), nullable=False),  # pending | accepted | accepted_with_warnings | rejected | superseded
+    Column("status", String(24), nullable=False),  # one of schemas.status.Status
     Column("errors", Integer, nullable=False, default=0),
     Column("warnings", Integer, nullable=False, default=0),
     Column("superseded_by", Integer),

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 from schemas.forms import load_forms
+from schemas.status import Status
 
-ACTIVE = "('accepted', 'accepted_with_warnings')"
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+ACTIVE = _sql_list(Status.ACTIVE)
+PENDING = f"'{Status.PENDING}'"
+NOT_CURRENT = _sql_list((Status.REJECTED, Status.SUPERSEDED))  # received and not counting (completeness: rejected_only)
 
 # name -> SELECT; created in this order, dropped in reverse.
 VIEWS: dict[str, str] = {
-    "mart_submissions": """
+    "mart_submissions": f"""
         SELECT s.submission_id, f.file_name, s.sha256, s.form, s.period, s.province_code, s.unit_key, s.unit_name,
                s.received_at, s.deadline, s.is_late, s.status, s.errors, s.warnings
         FROM submission s JOIN received_file f ON f.sha256 = s.sha256
-        WHERE s.status <> 'pending'
+        WHERE s.status <> {PENDING}
     """,
-    "mart_validation_issues": """
+    "mart_validation_issues": f"""
         SELECT v.submission_id, v.rule_id, v.severity, v.sheet, v.cell, v.indicator_code, v.message
         FROM validation_finding v JOIN submission s ON s.submission_id = v.submission_id
-        WHERE s.status <> 'pending'
+        WHERE s.status <> {PENDING}
     """,
     "mart_indicator_values": f"""
         SELECT s.submission_id, s.form, s.period, s.province_code, s.unit_key, v.indicator_code, v.value, v.unit,
@@ -81,7 +89,7 @@ VIEWS["mart_reporting_completeness"] = f"""
         GROUP BY s.form, s.period, s.unit_key
     ), refused AS (
         SELECT DISTINCT s.form, s.period, s.unit_key FROM submission s
-        WHERE s.status IN ('rejected', 'superseded') AND s.unit_key IS NOT NULL
+        WHERE s.status IN {NOT_CURRENT} AND s.unit_key IS NOT NULL
     )
     SELECT e.period, e.form, e.province_code, COUNT(*) AS expected, COUNT(c.unit_key) AS received,
            SUM(CASE WHEN c.unit_key IS NOT NULL AND c.late = 0 THEN 1 ELSE 0 END) AS on_time,
@@ -182,7 +190,7 @@ VIEWS["mart_commune_mapping"] = """
 
 
 # --- validation views (issue #4): every finding with its report and its waiver, for stewards -------------------
-VIEWS["mart_findings"] = """
+VIEWS["mart_findings"] = f"""
     SELECT v.finding_id, v.submission_id, f.file_name, s.form, s.period, s.province_code, s.unit_key, s.unit_name,
            s.status, v.rule_id, v.severity, v.sheet, v.cell, v.indicator_code, v.message, v.expected,
            w.waived_by, w.waived_at, w.reason AS waiver_reason
@@ -190,5 +198,5 @@ VIEWS["mart_findings"] = """
     JOIN submission s ON s.submission_id = v.submission_id
     JOIN received_file f ON f.sha256 = s.sha256
     LEFT JOIN finding_waiver w ON w.finding_id = v.finding_id
-    WHERE s.status <> 'pending'
+    WHERE s.status <> {PENDING}
 """

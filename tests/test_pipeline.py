@@ -4,10 +4,16 @@ on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from datetime import datetime
 
 import pytest
+from sqlalchemy import event, func, select
 
+from schemas.database import IN_LIST_SIZE, chunks, make_engine
+from schemas.migrate import upgrade
+from schemas.status import Status
+from schemas.tables import submission
 from tests.helpers import ccn, view
 
 MART_COLUMNS = {
@@ -121,3 +127,26 @@ def test_dagster_definitions_load():
     assert {"inbox_files", "submissions", "validation_findings", "warehouse", "national_summary"} <= keys
     assert job.name == "ingest"
 
+
+SQLITE_DEFAULT_MAX_VARIABLES = 32766
+
+
+def test_in_lists_of_one_chunk_bind_on_both_backends(warehouse_url):
+    """``chunks`` covers a list once, in order, in slices of IN_LIST_SIZE; one slice in an ``IN`` list, with the
+    statement's other parameters, stays within the bind-parameter limit of SQLite and of PostgreSQL (SQLite held to
+    its default limit: this machine's build may allow more)."""
+    ids = list(range(1, 2 * IN_LIST_SIZE + 8))
+    parts = list(chunks(ids))
+    assert [len(p) for p in parts] == [IN_LIST_SIZE, IN_LIST_SIZE, 7]
+    assert [i for p in parts for i in p] == ids
+    engine = make_engine(warehouse_url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", lambda dbapi_conn, _record: dbapi_conn.setlimit(
+            sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, SQLITE_DEFAULT_MAX_VARIABLES))
+    upgrade(engine)
+    s = submission.c
+    with engine.connect() as conn:
+        counts = [conn.execute(select(func.count()).where(s.submission_id.in_(p), s.status.in_(Status.ACTIVE))).scalar()
+                  for p in parts]
+    engine.dispose()
+    assert counts == [0, 0, 0]

@@ -28,7 +28,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 
 from schemas.periods import VN_TZ
-from schemas.database import bulk_insert
+from schemas.database import bulk_insert, chunks
+from schemas.status import Status
 from schemas.tables import indicator_value, submission, validation_finding, validation_run
 from validations.catalogue import Finding
 
@@ -58,7 +59,7 @@ def validate(engine: Engine, run_id: str | None = None, docs: Path | None = None
     with engine.connect() as conn:
         pending = pd.DataFrame(conn.execute(
             select(s.submission_id, s.form, s.period, s.sheet, s.run_id)
-            .where(s.status == "pending", s.form.is_not(None), s.validated_at.is_(None))).all(),
+            .where(s.status == Status.PENDING, s.form.is_not(None), s.validated_at.is_(None))).all(),
             columns=["submission_id", "form", "period", "sheet", "run_id"])
     if pending.empty:
         return report
@@ -100,8 +101,8 @@ def validate(engine: Engine, run_id: str | None = None, docs: Path | None = None
         claimed = _claim(conn, ids, now)
         # findings an interrupted validation of a version before migration 0004 left behind are replaced
         done = sorted(claimed)
-        for i in range(0, len(done), 5000):
-            conn.execute(delete(validation_finding).where(validation_finding.c.submission_id.in_(done[i:i + 5000]),
+        for part in chunks(done):
+            conn.execute(delete(validation_finding).where(validation_finding.c.submission_id.in_(part),
                                                           validation_finding.c.stage == "validate"))
         mine = [(sid, f) for sid, f in findings + cross if sid in claimed]
         _write(conn, mine, now)
@@ -119,9 +120,9 @@ def _claim(conn, ids: list[int], now: datetime) -> set[int]:
     """Mark still-unvalidated pending submissions as validated now; the ids this transaction claimed."""
     s = submission.c
     claimed: set[int] = set()
-    for i in range(0, len(ids), 5000):
+    for part in chunks(ids):
         claimed |= set(conn.execute(
-            update(submission).where(s.submission_id.in_(ids[i:i + 5000]), s.status == "pending",
+            update(submission).where(s.submission_id.in_(part), s.status == Status.PENDING,
                                      s.validated_at.is_(None))
             .values(validated_at=now).returning(s.submission_id)).scalars())
     return claimed
@@ -134,9 +135,9 @@ def _docs_dir(docs: Path | None, name: str) -> Path | None:
 def _existing_keys(conn, ids: list[int]) -> set[tuple[int, str, str | None]]:
     f = validation_finding.c
     out = set()
-    for i in range(0, len(ids), 5000):
+    for part in chunks(ids):
         out |= {(r[0], r[1], r[2]) for r in conn.execute(
-            select(f.submission_id, f.rule_id, f.indicator_code).where(f.submission_id.in_(ids[i:i + 5000])))}
+            select(f.submission_id, f.rule_id, f.indicator_code).where(f.submission_id.in_(part)))}
     return out
 
 
@@ -144,10 +145,10 @@ def _long_values(engine: Engine, ids: list[int]) -> pd.DataFrame:
     v = indicator_value.c
     parts = []
     with engine.connect() as conn:
-        for i in range(0, len(ids), 5000):
+        for part in chunks(ids):
             parts.append(pd.DataFrame([tuple(r) for r in conn.execute(
                 select(v.submission_id, v.indicator_code, v.value, v.sheet, v.cell)
-                .where(v.submission_id.in_(ids[i:i + 5000])))],
+                .where(v.submission_id.in_(part)))],
                 columns=["submission_id", "indicator_code", "value", "sheet", "cell"]))
     out = pd.concat(parts, ignore_index=True)
     out["value"] = out["value"].astype("float64")

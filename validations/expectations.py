@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from schemas.forms import load_forms
+from schemas.forms import form_codes, load_forms
 from validations.catalogue import HERE, Finding, FindingRule, ValueExpectation, finding, fmt, rules
 from validations.within_form import checks, form_finding
 
@@ -42,7 +42,6 @@ SUITES = HERE / "suites"
 INDEX = "submission_id"
 CHECK = "check"
 EXCESS = "excess"
-FORMS = ("01", "02", "03", "04")
 
 
 def structure_columns(form: str) -> list[tuple[str, str, ValueExpectation]]:
@@ -104,7 +103,7 @@ def suite_spec(form: str) -> dict:
 def write_suites(folder: Path = SUITES) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     out = []
-    for form in FORMS:
+    for form in form_codes():
         path = folder / f"bieu_{form}.json"
         path.write_text(json.dumps(suite_spec(form), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         out.append(path)

@@ -34,13 +34,15 @@ from pipelines.read.report import IndicatorValue
 from pipelines.read.workbook import read_workbook
 from schemas.forms import load_forms
 from schemas.periods import VN_TZ
-from schemas.database import bulk_insert, insert_ignore
+from schemas.database import bulk_insert, chunks, insert_ignore
+from schemas.status import Status
 from schemas.tables import (
     cluster, cluster_alias, indicator_value, project, received_file, submission, validation_finding,
 )
 from validations.catalogue import Finding, finding
 
 PARALLEL_FROM = 64  # files; below this a process pool costs more than it saves
+FILES_PER_TASK = 16  # files handed to a worker process at once: fewer hand-offs, results still come back in order
 RETRIES = 3  # attempts at one file's transaction when the database connection is lost
 NOTE_RULES = {safety.NOTE_MACROS: "file.macros_ignored", safety.NOTE_LINKS: "file.external_links_ignored"}
 
@@ -161,7 +163,7 @@ def ingest_archived(engine: Engine, run_id: str, progress=None, workers: int | N
 
     if len(args) >= PARALLEL_FROM and workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            parsed_files = pool.map(_parse_star, args, chunksize=16)
+            parsed_files = pool.map(_parse_star, args, chunksize=FILES_PER_TASK)
             for parsed in parsed_files:
                 batch.append((parsed, meta[parsed.sha256]))
                 if len(batch) >= batch_size:
@@ -233,9 +235,9 @@ class _Writer:
         with self.engine.begin() as conn:
             claimed = set()
             shas = [parsed.sha256 for parsed, _ in batch]
-            for i in range(0, len(shas), 500):
+            for part in chunks(shas):
                 claimed.update(conn.execute(update(received_file).where(
-                    rf.sha256.in_(shas[i:i + 500]), rf.state == "archived").values(state="read")
+                    rf.sha256.in_(part), rf.state == "archived").values(state="read")
                     .returning(rf.sha256)).scalars())
             rows, contents = [], []
             self._new_projects = []
@@ -312,6 +314,6 @@ class _Writer:
             "period": sub.period_code, "province_code": who.province_code, "commune_code": who.commune_code,
             "cluster_id": cid, "project_key": pkey, "unit_key": unit_key, "unit_name": unit_name, "sender": who.sender,
             "received_at": received_at, "deadline": deadline,
-            "is_late": bool(deadline and received_at >= deadline), "status": "pending", "errors": 0, "warnings": 0,
+            "is_late": bool(deadline and received_at >= deadline), "status": Status.PENDING, "errors": 0, "warnings": 0,
             "run_id": self.run_id,
         }

@@ -19,10 +19,10 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.engine import Engine
 
+from schemas.database import chunks
 from schemas.periods import VN_TZ
+from schemas.status import Status
 from schemas.tables import finding_waiver, submission, validation_finding
-
-ACTIVE = ("accepted", "accepted_with_warnings")
 
 
 @dataclass(frozen=True)
@@ -35,17 +35,17 @@ class PublishResult:
 
 
 def publish_pending(engine: Engine) -> PublishResult:
-    counts = {"accepted": 0, "accepted_with_warnings": 0, "rejected": 0, "superseded": 0, "late": 0}
+    counts = dict.fromkeys((*Status.SETTLED, "late"), 0)
     f, w = validation_finding.c, finding_waiver.c
     waived = exists().where(w.finding_id == f.finding_id)
     standing_error = and_(f.severity == "error", ~waived)
     # rejected submissions whose errors have all been waived since they were settled
-    resettle = and_(submission.c.status == "rejected",
+    resettle = and_(submission.c.status == Status.REJECTED,
                     exists().where(f.submission_id == submission.c.submission_id, f.severity == "error", waived),
                     ~exists().where(f.submission_id == submission.c.submission_id, standing_error))
     # a pending submission is settled once its rules have run (one without a form has no rules to run)
     validated = or_(submission.c.validated_at.is_not(None), submission.c.form.is_(None))
-    todo = or_(and_(submission.c.status == "pending", validated), resettle)
+    todo = or_(and_(submission.c.status == Status.PENDING, validated), resettle)
     with engine.connect() as conn:
         pending = conn.execute(select(submission).where(todo)
                                .order_by(submission.c.received_at, submission.c.submission_id)).all()
@@ -59,7 +59,7 @@ def publish_pending(engine: Engine) -> PublishResult:
     settled = []
     for sub in pending:
         errors, warnings = tallies.get(sub.submission_id, (0, 0))
-        status = "rejected" if errors else "accepted_with_warnings" if warnings else "accepted"
+        status = Status.REJECTED if errors else Status.ACCEPTED_WITH_WARNINGS if warnings else Status.ACCEPTED
         counts[status] += 1
         counts["late"] += bool(sub.is_late)
         settled.append({"b_id": sub.submission_id, "b_status": status, "b_errors": errors or 0,
@@ -71,7 +71,7 @@ def publish_pending(engine: Engine) -> PublishResult:
             status=bindparam("b_status"), errors=bindparam("b_errors"), warnings=bindparam("b_warnings"),
             loaded_at=now), settled)
         keys = {(r.form, r.period, r.unit_key) for r in pending if r.form and r.period and r.unit_key}
-        counts["superseded"] = _supersede(conn, keys)
+        counts[Status.SUPERSEDED] = _supersede(conn, keys)
     return PublishResult(**counts)
 
 
@@ -84,15 +84,16 @@ def _supersede(conn, keys: set[tuple[str, str, str]]) -> int:
     periods = sorted({k[1] for k in keys})
     units = sorted({k[2] for k in keys})
     groups: dict[tuple, list] = {}
-    for i in range(0, len(units), 900):  # bounded IN lists on both backends
+    for part in chunks(units):
         rows = conn.execute(select(s.submission_id, s.form, s.period, s.unit_key, s.received_at, s.status).where(
-            s.period.in_(periods), s.unit_key.in_(units[i:i + 900]), s.status.in_(ACTIVE + ("rejected",)))).all()
+            s.period.in_(periods), s.unit_key.in_(part),
+            s.status.in_((*Status.ACTIVE, Status.REJECTED)))).all()
         for r in rows:
             if (r.form, r.period, r.unit_key) in keys:
                 groups.setdefault((r.form, r.period, r.unit_key), []).append(r)
     losers = []
     for rows in groups.values():
-        live = [r for r in rows if r.status in ACTIVE]
+        live = [r for r in rows if r.status in Status.ACTIVE]
         if not live:
             continue
         winner = max(live, key=lambda r: (r.received_at, r.submission_id))
@@ -100,5 +101,5 @@ def _supersede(conn, keys: set[tuple[str, str, str]]) -> int:
                    if (r.received_at, r.submission_id) < (winner.received_at, winner.submission_id)]
     if losers:
         conn.execute(update(submission).where(submission.c.submission_id == bindparam("b_id"))
-                     .values(status="superseded", superseded_by=bindparam("b_winner")), losers)
+                     .values(status=Status.SUPERSEDED, superseded_by=bindparam("b_winner")), losers)
     return len(losers)

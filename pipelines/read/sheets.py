@@ -8,27 +8,16 @@ from pathlib import Path
 from pipelines.intake.sheet_marks import NO_MARKS, SheetMarks
 from pipelines.read.report import a1
 from pipelines.settings import Limits
+from schemas.forms import vocabulary
 from schemas.text import clean, loose_key
 from validations.catalogue import Finding, finding
 
 EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")  # the workbooks read (by content, once inspected), as messages list them
 
-# Identification lines: what an office writes above (or below) the table, by the start of its label.
-HEADER_FIELDS = [
-    ("sender", ["don vi gui bao cao", "don vi bao cao", "co quan bao cao"]),
-    ("receiver", ["don vi nhan bao cao", "noi nhan bao cao"]),
-    ("period", ["ki bao cao"]),
-    ("year", ["nam bao cao"]),
-    ("project", ["ten du an dau tu san xuat kinh doanh", "ten du an", "du an"]),
-    ("sector", ["nganh nghe linh vuc san xuat", "nganh nghe"]),
-    ("province", ["tinh thanh pho", "tinh tp", "tinh", "thanh pho truc thuoc trung uong"]),
-    ("commune", ["xa phuong dac khu", "xa phuong thi tran", "xa phuong", "xa", "phuong", "dac khu", "thi tran"]),
-    ("district", ["quan huyen thi xa", "quan huyen thi xa thanh pho", "quan huyen", "huyen", "cap huyen", "quan"]),
-    ("cluster", ["ten cum cong nghiep", "cum cong nghiep", "ccn"]),
-    ("investor", ["chu dau tu ha tang", "chu dau tu"]),
-    ("tax_code", ["ma so thue", "mst"]),
-]
-FIELD_PREFIXES = sorted({(loose_key(p), f) for f, ps in HEADER_FIELDS for p in ps}, key=lambda x: len(x[0]), reverse=True)
+# Identification lines: what an office writes above (or below) the table, by the label before its colon
+# (forms.toml [vocabulary.identification]).
+FIELD_PREFIXES = sorted({(p, f) for f, ps in vocabulary().identification.items() for p in ps},
+                        key=lambda x: len(x[0]), reverse=True)
 
 
 

@@ -10,34 +10,27 @@ This module only reads; :mod:`pipelines.read.identify` turns the identification 
 
 from __future__ import annotations
 
-from pipelines.read.register import register_header
-from pipelines.read.report import IndicatorValue, Report, WorkbookReading, a1, col_letter
-from pipelines.read.sheets import identification_lines, load_sheets, open_sheets
-
 import re
 from functools import lru_cache
 from pathlib import Path
 
-from pipelines.read.feedback_record import apply_record, is_findings_sheet, read_record
-from pipelines.settings import Limits
 from pipelines.intake.sheet_marks import DIFFERENT, HIDDEN, NO_MARKS, NOT_COMPUTED, PERCENT, SheetMarks
+from pipelines.read.feedback_record import apply_record, is_findings_sheet, read_record
+from pipelines.read.register import register_header
+from pipelines.read.report import IndicatorValue, Report, WorkbookReading, a1, col_letter
+from pipelines.read.sheets import identification_lines, load_sheets, open_sheets
 from pipelines.read.values import read_cell
-from schemas.forms import RowSpec, column_words, load_forms
+from pipelines.settings import Limits
+from schemas.forms import RowSpec, column_words, form_codes, load_forms, load_register, vocabulary, word_key
 from schemas.text import clean, loose_key
 from validations.catalogue import Finding, finding
 
-
-# Abbreviations offices use in indicator text (loose keys), expanded before comparing labels.
-ABBREVIATIONS = {
-    "ccn": "cum cong nghiep", "cn": "cong nghiep", "sxkd": "san xuat kinh doanh", "da": "du an",
-    "htkt": "ha tang ki thuat", "nsnn": "ngan sach nha nuoc", "xlnt": "xu li nuoc thai", "sl": "so luong",
-    "dt": "dien tich", "qhct": "quy hoach chi tiet", "hdld": "hop dong lao dong", "ld": "lao dong",
-    "dtnn": "dau tu nuoc ngoai", "fdi": "von dau tu nuoc ngoai", "tb": "binh quan", "xd": "xay dung",
-    "dn": "doanh nghiep", "pd": "phe duyet", "tl": "thanh lap", "hd": "hoat dong", "cdt": "chu dau tu",
-}
-ABBREVIATIONS = {loose_key(k): loose_key(v) for k, v in ABBREVIATIONS.items()}  # keys as loose_key makes them
-_ROMAN = {"i", "ii", "iii", "iv", "v", "vi"}
-_TITLE = re.compile(r"\bbieu(?: so)? ?0?([1-4])\b")
+# The words offices type (forms.toml [vocabulary]): abbreviations expanded before labels are compared, and the
+# section numerals (I, II, III) that code a heading rather than an indicator.
+ABBREVIATIONS = vocabulary().abbreviations
+_ROMAN = {n.lower() for n in vocabulary().section_numerals}
+_ROMAN_UPPER = {r.upper() for r in _ROMAN}
+_TITLE = re.compile(r"\bbieu(?: so)? ?0?(" + "|".join(f.lstrip("0") for f in form_codes()) + r")\b")
 
 
 @lru_cache(maxsize=16384)
@@ -138,8 +131,6 @@ def read_workbook(path: Path, name: str | None = None, limits: Limits | None = N
                                                 form=report.form, name=sheet_name))
                 return reading
     if not reading.reports:
-        from schemas.forms import load_register
-
         register = load_register()
         if any(register_header(grid, register) for _sheet, grid, _marks in sheets):
             reading.findings.append(finding("structure.form_not_found", detail=" (danh sách cụm công nghiệp / a "
@@ -160,7 +151,7 @@ def _detect_form(grid: list[list[object]], sheet: str) -> tuple[str | None, str 
             key = loose_key(cell)
             m = _TITLE.search(key)
             if m and (key.startswith("bieu") or "mau" in key[:8]):
-                form = f"0{m.group(1)}"
+                form = m.group(1).zfill(2)
                 return form, _wording(key, idx), (r, c)
             for title_key, (form, gen) in idx.generation_titles.items():
                 if title_key in key:
@@ -169,14 +160,8 @@ def _detect_form(grid: list[list[object]], sheet: str) -> tuple[str | None, str 
 
 
 def _wording(key: str, idx: _FormIndex) -> str | None:
-    if _CAP_HUYEN in key:
-        return "district"
-    if _CAP_XA in key:
-        return "commune"
-    return None
-
-
-_CAP_HUYEN, _CAP_XA = loose_key("cấp huyện"), loose_key("cấp xã")
+    """The generation whose words (forms.toml ``[vocabulary.wording]``) a title or receiver line holds."""
+    return next((name for name, words in vocabulary().wording.items() if any(w in key for w in words)), None)
 
 
 @lru_cache(maxsize=4096)
@@ -293,24 +278,22 @@ def _form_from_rows(grid, header_row: int, cols: dict[str, int]) -> str | None:
     return winners[0] if len(winners) == 1 else "04" if set(winners) == {"03", "04"} else winners[0]
 
 
-_SENDER_04 = [loose_key(w) for w in ("Sở Công Thương", "SCT", "cấp tỉnh")]
-_SENDER_03 = [loose_key(w) for w in ("Ủy ban nhân dân", "UBND", "cấp xã", "cấp huyện")]
-
-
 def _tell_03_from_04(report: Report) -> str | None:
-    """Biểu 03 and 04 share their rows; the receiver, the sender and the identification lines tell them apart:
-    Biểu 04 goes to the Ministry (``Bộ Công Thương``) from the DoIT (``Sở Công Thương``), Biểu 03 to the DoIT from a
-    commune or district People's Committee.  None when nothing says which."""
+    """Biểu 03 and 04 share their rows; the receiver, the sender and the identification lines tell them apart
+    (forms.toml ``[vocabulary.senders]`` and ``[vocabulary.receivers]``): Biểu 04 goes to the Ministry (``Bộ Công
+    Thương``) from the DoIT (``Sở Công Thương``), Biểu 03 to the DoIT from a commune or district People's
+    Committee.  None when nothing says which."""
     h = report.header
+    senders, receivers = vocabulary().senders, vocabulary().receivers
     receiver = loose_key(h.get("receiver", ("", ""))[0])
     sender = loose_key(h.get("sender", ("", ""))[0])
-    if "bo cong thuong" in receiver:
+    if any(w in receiver for w in receivers["04"]):
         return "04"
-    if any(w in sender for w in _SENDER_04):
+    if any(w in sender for w in senders["04"]):
         return "04"
-    if "commune" in h or "district" in h or any(sender.startswith(w) or f" {w}" in f" {sender}" for w in _SENDER_03):
+    if "commune" in h or "district" in h or any(sender.startswith(w) or f" {w}" in f" {sender}" for w in senders["03"]):
         return "03"
-    if "so cong thuong" in receiver:
+    if any(w in receiver for w in receivers["03"]):
         return "03"
     return None
 
@@ -451,24 +434,12 @@ def _hidden(report: Report, cell: str, code: str, how: str) -> Finding:
     return finding("value.hidden", sheet=report.sheet, cell=cell, indicator_code=code, how=vi, how_en=en)
 
 
-_ROMAN_UPPER = {r.upper() for r in _ROMAN}
-_UNIT_ALIASES = {
-    "billion_vnd": {"ti dong", "ti vnd", "ti d", "ti"},
-    "ha": {"ha", "hecta"},
-    "percent": {"%", "phan tram", ""},
-    "persons": {"nguoi", "lao dong"},
-    "million_vnd_per_person_month": {"trieu dong nguoi thang", "trieu dong thang", "trieu dong", "trd nguoi thang"},
-    "projects": {"du an", "da"},
-    "clusters": {"cum", "ccn"},
-    "flag": {"cong trinh", "ct", "1 0", ""},
-}
-
-
 def _check_unit(report: Report, row: RowSpec, unit_text: str, cell: str) -> None:
+    """A unit typed in column (3) must be the row's own or one of its unit's words (forms.toml ``[vocabulary.units]``)."""
     if not unit_text:
         return
-    key = loose_key(unit_text) or unit_text.strip()
-    if key in _UNIT_ALIASES.get(row.unit, set()) or key == loose_key(row.unit_vi):
+    key = word_key(unit_text)
+    if key in vocabulary().units.get(row.unit, frozenset()) or key == loose_key(row.unit_vi):
         return
     report.findings.append(finding("structure.unit_mismatch", sheet=report.sheet, cell=cell, indicator_code=row.code,
                                    found=unit_text, expected=row.unit_vi))

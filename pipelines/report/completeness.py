@@ -22,12 +22,12 @@ import pandas as pd
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.engine import Engine
 
+from schemas.forms import deadline_months, form_codes
 from schemas.geography import generation_of
 from schemas.periods import VN_TZ, Period
 from schemas.tables import cluster, commune, expected_report, project, province, submission
 
 NOT_EXPECTED_STATUS = ("planned", "withdrawn")
-FORMS = ("01", "02", "03", "04")
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def refresh_expected(engine: Engine, period: Period) -> ExpectedCounts:
         rows = expected_units(conn, period)
         if rows:
             conn.execute(expected_report.insert(), [dict(r, refreshed_at=now) for r in rows])
-    by_form = {f: sum(r["form"] == f for r in rows) for f in FORMS}
+    by_form = {f: sum(r["form"] == f for r in rows) for f in form_codes()}
     return ExpectedCounts(period.code, by_form)
 
 
@@ -133,11 +133,10 @@ def completeness(engine: Engine, period: Period | None = None) -> pd.DataFrame:
 
 
 def period_due(moment: datetime) -> Period:
-    """The period whose deadlines fall in the month of ``moment`` (June: the 6-month report; December: annual)."""
+    """The period whose deadlines are the next to fall on or after the month of ``moment``, by the deadlines of
+    forms.toml (up to June: the 6-month report; from July: the annual report)."""
     local = moment.astimezone(VN_TZ)
-    if local.month <= 6:
-        return Period(local.year, "H1")
-    return Period(local.year, "Y")
+    return Period(local.year, next(kind for kind, month in deadline_months().items() if local.month <= month))
 
 
 FIRST_PERIOD = Period(2024, "Y")  # Circular 14/2024 is in force from 2024-10-01: its first report is the annual 2024

@@ -21,6 +21,7 @@ from pipelines.steward.templates import FormContent, Identification, Typing, wri
 from schemas.admin import admin
 from schemas.forms import load_forms
 from schemas.periods import Period
+from schemas.status import Status
 from schemas.text import slug
 
 SECTORS = ["Chế biến gỗ", "Dệt may", "Cơ khí", "Chế biến nông sản", "Vật liệu xây dựng", "Điện tử", "Da giày",
@@ -185,7 +186,7 @@ class SampleFile:
     reports: list[SampleReport]
     received_at: str
     late: bool
-    expected_status: str  # accepted | accepted_with_warnings | rejected
+    expected_status: str  # a Status: ACCEPTED, ACCEPTED_WITH_WARNINGS or REJECTED
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -333,7 +334,7 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
         ts = received.timestamp()
         os.utime(path, (ts, ts))
         err = [errors[n]] if n in errors else []
-        status = "rejected" if err else ("accepted_with_warnings" if is_late else "accepted")
+        status = Status.REJECTED if err else (Status.ACCEPTED_WITH_WARNINGS if is_late else Status.ACCEPTED)
         files.append(SampleFile(file=rel, reports=reports, received_at=received.isoformat(), late=is_late,
                                 expected_status=status, errors=err, warnings=["timeliness.late"] if is_late else []))
         if progress:
@@ -345,7 +346,7 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
     corrupt = out / f"{chosen[0]}_{slug(a.provinces[chosen[0]].name)}" / "bao_cao_hong.xlsx"
     corrupt.write_bytes(b"PK\x03\x04" + bytes(rng.getrandbits(8) for _ in range(300)))
     files.append(SampleFile(file=str(corrupt.relative_to(out)), reports=[], received_at="", late=False,
-                            expected_status="rejected", errors=["file.unreadable"]))
+                            expected_status=Status.REJECTED, errors=["file.unreadable"]))
     truth = _truth(period, seed, files, forms)
     truth["completeness"] = _completeness_truth(files, all_clusters, list(a.provinces))
     truth["absent"] = [jobs[n][0] for n in sorted(absent)]
@@ -363,7 +364,7 @@ def _completeness_truth(files: list[SampleFile], all_clusters: dict[str, list[Cl
     for f in files:
         for r in f.reports:
             seen[(r.form, r.unit_key)] = r.province_code
-            if f.expected_status != "rejected":
+            if f.expected_status != Status.REJECTED:
                 received[(r.form, r.unit_key)] = f.late
     expected = {("04", code): code for code in provinces}
     named = {k for (form, k) in seen if form == "02"} | {k.split("/", 1)[0] for (form, k) in seen if form == "01"}
@@ -399,7 +400,7 @@ def _delete_row_of(ws, label: str) -> None:
 
 
 def _truth(period: Period, seed: int, files: list[SampleFile], forms) -> dict:
-    accepted = [f for f in files if f.expected_status != "rejected"]
+    accepted = [f for f in files if f.expected_status != Status.REJECTED]
     b04 = [r for f in accepted for r in f.reports if r.form == "04"]
     national = {}
     spec = forms["04"]
@@ -415,9 +416,8 @@ def _truth(period: Period, seed: int, files: list[SampleFile], forms) -> dict:
     return {
         "period": period.code, "seed": seed,
         "files": [asdict(f) for f in files],
-        "counts": {"files": len(files), "accepted": sum(f.expected_status == "accepted" for f in files),
-                   "accepted_with_warnings": sum(f.expected_status == "accepted_with_warnings" for f in files),
-                   "rejected": sum(f.expected_status == "rejected" for f in files),
+        "counts": {"files": len(files), **{status: sum(f.expected_status == status for f in files)
+                                            for status in (*Status.ACTIVE, Status.REJECTED)},
                    "late": sum(f.late for f in files),
                    "submissions": sum(len(f.reports) for f in files) + sum(not f.reports for f in files)},
         "national_summary": national,
@@ -518,7 +518,7 @@ def generate_pre2025(out: Path, period: Period, provinces: int = 63, seed: int =
         os.utime(path, (received.timestamp(), received.timestamp()))
         files.append(SampleFile(file=rel, reports=[SampleReport(ws.title, content.form, key, new_code,
                                                                 {c: float(v) for c, v in content.values.items()})],
-                                received_at=received.isoformat(), late=False, expected_status="accepted"))
+                                received_at=received.isoformat(), late=False, expected_status=Status.ACCEPTED))
         old_units[rel] = ocode
         if progress:
             progress(n + 1, len(jobs))

@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
 from schemas.periods import VN_TZ
+from schemas.status import Status
 from schemas.text import bilingual
 from schemas.tables import finding_waiver, submission, validation_finding, validation_run
 
@@ -107,7 +108,7 @@ def waive(engine: Engine, finding_id: int, reason: str, by: str) -> Waiver:
         if row is None:
             raise WaiverError(bilingual(f"không có phát hiện {finding_id} (xem `ccn findings`)",
                                         f"finding {finding_id} does not exist (see `ccn findings`)"))
-        if row.status == "pending":
+        if row.status == Status.PENDING:
             raise WaiverError(bilingual(f"phát hiện {finding_id} thuộc hồ sơ đang được xử lý; hãy chạy `ccn run` trước",
                                         f"finding {finding_id} belongs to a submission still being processed; "
                                         "run `ccn run` first"))

@@ -61,7 +61,7 @@ class FormContent:
     generation: str = "commune"
 
 
-# Abbreviations offices use (the reader expands them back, pipelines/read/workbook.py ABBREVIATIONS)
+# Abbreviations offices use (the reader expands them back: forms.toml [vocabulary.abbreviations])
 _ABBREVIATE = [("cụm công nghiệp", "CCN"), ("sản xuất kinh doanh", "SXKD"), ("hạ tầng kỹ thuật", "HTKT"),
                ("ngân sách nhà nước", "NSNN"), ("Ngân sách nhà nước", "NSNN"), ("xử lý nước thải", "XLNT"),
                ("hợp đồng lao động", "HĐLĐ")]
@@ -210,17 +210,16 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
         r += 1
 
     line("Đơn vị gửi báo cáo", ident.sender or ("" if t.fill_in else gen.sender), "sender")
-    if content.form == "01":
-        line("Tên dự án đầu tư sản xuất kinh doanh", ident.project or ("" if t.fill_in else "…"), "project")
-        line("Ngành, nghề, lĩnh vực sản xuất", ident.sector or ("" if t.fill_in else "…"), "sector")
+    for extra in spec.extra_header:  # the form's own lines (forms.toml extra_header), e.g. Biểu 01's project
+        line(extra.label, getattr(ident, extra.field) or ("" if t.fill_in else "…"), extra.field)
     put(r, first, f"Đơn vị nhận báo cáo: {gen.receiver}")
     r += 1
     unfilled = "" if t.fill_in else "6 tháng/năm"
     period_text = ident.period_text or (ident.period.label_vi if ident.period else unfilled)
     line("Kỳ báo cáo", period_text, "period")
-    d = spec.deadline
-    put(r, first, f"(Thời hạn gửi báo cáo: Báo cáo 6 tháng gửi trước ngày {int(d['H1'][3:])} tháng 6 hằng năm; "
-                  f"Báo cáo năm gửi trước ngày {int(d['Y'][3:])} tháng 12 hằng năm)", font=Font(italic=True))
+    h1, year = ((int(md[3:]), int(md[:2])) for md in (spec.deadline["H1"], spec.deadline["Y"]))
+    put(r, first, f"(Thời hạn gửi báo cáo: Báo cáo 6 tháng gửi trước ngày {h1[0]} tháng {h1[1]} hằng năm; "
+                  f"Báo cáo năm gửi trước ngày {year[0]} tháng {year[1]} hằng năm)", font=Font(italic=True))
     r += 1
     for _ in range(t.extra_header_rows):
         r += 1
