@@ -18,6 +18,8 @@ import pytest
 
 from tests.test_definitions import facts
 
+pytestmark = pytest.mark.slow  # starts dagster-webserver: ~10-30 s
+
 ROOT = Path(__file__).resolve().parent.parent
 QUERY = """
 { repositoriesOrError { ... on RepositoryConnection { nodes {
