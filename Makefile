@@ -6,7 +6,7 @@ CCN_HOME ?= $(CURDIR)/.ccn
 export CCN_HOME
 SAMPLE := $(CCN_HOME)/inbox/sample-2026-H1
 
-.PHONY: install demo test bench ui clean-demo
+.PHONY: install demo test test-fast bench ui clean-demo
 
 $(BIN)/ccn: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,10 @@ demo: install
 # two workers (the machine's two cores), a test file per worker so module fixtures load once
 test: install
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+# the loop while changing code: every test not marked slow (no PostgreSQL fault tests, no webserver), under a minute
+test-fast: install
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 # issue #6: W1 end to end on SQLite and PostgreSQL, incremental, scaling (~15 min the first time; bench/README.md)
 bench: install

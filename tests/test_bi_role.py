@@ -37,6 +37,7 @@ def _denied(conn, sql: str) -> str:
     return str(exc.value.orig)
 
 
+@pytest.mark.slow
 def test_bi_role_reads_views_and_cannot_write(tmp_path, monkeypatch, pg_url, bi_role, sample_dir, capsys):
     import shutil
 

@@ -28,6 +28,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, inspect, select
 
+pytestmark = pytest.mark.slow  # each test starts ccn as a subprocess: 74 s measured for the module
+
 CCN = str(Path(sys.executable).with_name("ccn"))
 
 VI_LETTERS = set("ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ")

@@ -4,13 +4,16 @@ that is due.  Real workbooks from the sample go through the stages; nothing is i
 
 from __future__ import annotations
 
-import shutil
+import threading
+import time
 from datetime import datetime
 
 import pytest
 from sqlalchemy import text
 
 from pipelines.report.completeness import completeness, period_codes, period_due, refresh_expected
+from schemas.database import make_engine
+from schemas.migrate import upgrade
 from schemas.periods import VN_TZ, Period
 
 
@@ -127,3 +130,40 @@ def test_ccn_completeness_prints_the_table(loaded, monkeypatch, capsys):
         rows = [r for r in truth["completeness"] if r["form"] == form]
         assert totals[form] == [sum(r[c] for r in rows) for c in ("expected", "received", "on_time", "late", "missing")]
     assert totals["04"][0] == 34
+
+
+def test_two_refreshes_of_one_period_at_once_take_turns(pg_url):
+    """Two runs refreshing the same period on PostgreSQL: both delete the period's rows and insert them again.
+    Both are made to start while a third transaction holds those rows, so without the lock in refresh_expected the
+    second one deletes nothing the first inserted and fails on expected_report_pkey; with it they take turns."""
+    engine = make_engine(pg_url)
+    period = Period.parse("2026-H1")
+    try:
+        upgrade(engine)
+        first = refresh_expected(engine, period)
+        assert first.by_form["04"] == 34  # the provinces of 2025 are always expected
+        errors: list[BaseException] = []
+
+        def refresh() -> None:
+            try:
+                refresh_expected(engine, period)
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+        with engine.connect() as holder, engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
+            holder.execute(text("SELECT 1 FROM expected_report WHERE period = :p FOR UPDATE"), {"p": period.code})
+            threads = [threading.Thread(target=refresh) for _ in range(2)]
+            for t in threads:
+                t.start()
+            deadline = time.monotonic() + 60
+            while watch.execute(text("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND wait_event_type = 'Lock'")).scalar() < 2:
+                assert time.monotonic() < deadline, "the two refreshes never waited for the rows"
+                time.sleep(0.05)
+            holder.commit()
+        for t in threads:
+            t.join(timeout=60)
+        assert errors == []
+        assert _counts(engine, period.code) == {f: n for f, n in first.by_form.items() if n}
+    finally:
+        engine.dispose()

@@ -10,6 +10,8 @@ from openpyxl import load_workbook
 
 from tests.helpers import ccn, view
 
+pytestmark = pytest.mark.slow  # the national workbook of a whole sample: 8 s
+
 PERIOD = "2026-H1"
 
 

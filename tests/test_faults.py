@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+pytestmark = pytest.mark.slow  # real ccn runs with faults on PostgreSQL: 222 s measured for the module
+
 CCN = str(Path(sys.executable).with_name("ccn"))
 RUN_TIMEOUT = 300  # seconds a run may take before the test gives up (it is never reached when all is well)
 
@@ -258,22 +260,18 @@ def test_postgres_backend_terminated_during_a_load(site, reference, pg_server):
     assert_same(url, reference)
 
 
-KNOWN_RACE = "expected_report_pkey"  # pipelines/report/completeness.py refresh_expected: delete + insert, no lock
-
-
 def test_two_runs_at_once_on_the_same_inbox(site, reference):
-    """Both runs archive and read the same files: each file is claimed by one of them, never recorded twice."""
+    """Both runs archive and read the same files: each file is claimed by one of them, never recorded twice, and
+    both end well (they also refresh the same period's expected reports, one after the other)."""
     home, url, inbox = site
     first, second = start(home, url, inbox), start(home, url, inbox)
     results = [finish(first), finish(second)]
-    assert any(rc == 0 for rc, _ in results), [out[-2000:] for _, out in results]
-    failed = [out for rc, out in results if rc != 0]
-    assert all(KNOWN_RACE in out for out in failed), [out[-3000:] for out in failed]
+    assert [rc for rc, _ in results] == [0, 0], [out[-3000:] for rc, out in results if rc != 0]
+    assert settled(url) == (0, 0)
+    assert_same(url, reference)
     run(home, url, inbox)
     assert_same(url, reference)
     archive_is_sound(home, url)
-    if failed:  # the data is right; the second run's exit status is not (another stage's race, see the report)
-        pytest.xfail("a concurrent run failed in completeness.refresh_expected (expected_report_pkey race)")
 
 
 def test_killed_between_archiving_and_reading(site, reference):
@@ -312,7 +310,8 @@ def small_disk(tmp_path):
     allowed (not root, no CAP_SYS_ADMIN) — CI runs as root in a container that allows it."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)], capture_output=True, text=True,
+                          check=False)
     if done.returncode != 0:
         if os.environ.get("CI"):
             pytest.fail(f"cannot mount a tmpfs to fill: {done.stderr.strip()}")

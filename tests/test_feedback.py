@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import zipfile
 
+import pytest
 from openpyxl import load_workbook
 
 from tests.helpers import ccn, view
@@ -17,6 +18,7 @@ def _formulas(path) -> list[str]:
         return [n for n in z.namelist() if n.startswith("xl/worksheets/") and b"<f>" in z.read(n)]
 
 
+@pytest.mark.slow
 def test_feedback_never_turns_text_into_a_formula(home, tmp_path, capsys):
     inbox = home / "inbox"
     path = inbox / "b02_formula.xlsx"
@@ -48,6 +50,7 @@ def test_feedback_never_turns_text_into_a_formula(home, tmp_path, capsys):
     assert listing["b02.foreign_le_projects"][4] == cells["7"]
 
 
+@pytest.mark.slow
 def test_feedback_from_a_legacy_xls(home, tmp_path):
     import xlwt
     from openpyxl import load_workbook as load
@@ -84,6 +87,7 @@ def test_feedback_of_an_unknown_submission(home, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_waived_errors_load_on_the_next_run(home, capsys):
     from schemas.admin import admin
 

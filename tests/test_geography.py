@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 
 import pytest
 from sqlalchemy import text
@@ -88,6 +87,7 @@ def two_generations(tmp_path_factory):
         yield {"old": old, "new": new}
 
 
+@pytest.mark.slow
 def test_pre2025_sample_is_consistent(tmp_path):
     """The pre-2025 sample itself: 63 old provinces, districts for Biểu 03, each on its 2025 successor."""
     from pipelines.sample.generator import generate_pre2025
@@ -103,6 +103,7 @@ def test_pre2025_sample_is_consistent(tmp_path):
         generate_pre2025(tmp_path / "x", Period.parse("2025-Y"))
 
 
+@pytest.mark.slow
 def test_series_compare_on_2025_provinces(two_generations):
     old, new = two_generations["old"], two_generations["new"]
     national = view("mart_national_summary")
@@ -135,6 +136,7 @@ def test_series_compare_on_2025_provinces(two_generations):
     assert districts == expected_districts
 
 
+@pytest.mark.slow
 def test_pre2025_sample_loads_every_report(two_generations):
     """What does not depend on the reader's pre-2025 units: every file is read and nothing is rejected."""
     old = two_generations["old"]

@@ -45,6 +45,7 @@ def _truth_values(base_dir: Path, base: str) -> dict[str, float]:
     return next(f for f in truth["files"] if f["file"] == base)["reports"][0]["values"]
 
 
+@pytest.mark.slow
 def test_hostile_corpus_refused_or_read_safely_while_the_sample_loads(inbox, truth, base_dir, home):
     cases = build(inbox, base_dir)
     assert len(cases) >= 30

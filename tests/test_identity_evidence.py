@@ -120,6 +120,7 @@ def test_communes_of_one_workbook_come_from_their_sender_lines(tmp_path, saved_b
     assert _rules(three) == ["identity.commune_unresolved"] and "Phường" not in three.what
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("saved_by", ["openpyxl", "libreoffice"])
 def test_both_communes_load_and_the_unnamed_sheet_waits_for_a_steward(home, tmp_path, saved_by):
     subs = _run(home, _workbook(tmp_path, "bieu03_cac_xa.xlsx", saved_by))
@@ -132,6 +133,7 @@ def test_both_communes_load_and_the_unnamed_sheet_waits_for_a_steward(home, tmp_
     assert not [s for s in subs if s.superseded_by is not None]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("saved_by", ["openpyxl", "libreoffice"])
 def test_a_district_era_report_sent_by_communes_guesses_no_district(home, tmp_path, saved_by):
     # 2025-H1: Biểu 03 was the district's report; the senders name two communes of Huyện Bảo Thắng and the folder
@@ -146,6 +148,7 @@ def test_a_district_era_report_sent_by_communes_guesses_no_district(home, tmp_pa
     assert [(s.unit_key, s.status, s.superseded_by) for s in subs] == [(None, "rejected", None)] * 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("saved_by", ["openpyxl", "libreoffice"])
 def test_the_same_unit_twice_in_one_file_is_an_error_on_both_sheets(home, tmp_path, saved_by):
     path = _workbook(tmp_path, "bieu03_trung.xlsx", saved_by)
@@ -198,6 +201,7 @@ def _no_finding_about_the_findings_sheet() -> None:
     assert about == []
 
 
+@pytest.mark.slow
 def test_a_corrected_feedback_workbook_is_the_report_it_carries(home, tmp_path):
     from openpyxl import load_workbook
 
@@ -228,6 +232,7 @@ def test_a_corrected_feedback_workbook_is_the_report_it_carries(home, tmp_path):
     _no_finding_about_the_findings_sheet()
 
 
+@pytest.mark.slow
 def test_a_feedback_workbook_saved_by_libreoffice_keeps_its_identification(home, tmp_path):
     path = _in_folder(tmp_path, FIXTURES / FEEDBACK_FIXTURE)
     checked = check_file(path)

@@ -225,6 +225,7 @@ def corpus_run(request, tmp_path, monkeypatch):
     return fmt, entries
 
 
+@pytest.mark.slow
 def test_pipeline_loads_the_shown_numbers(corpus_run):
     from tests.helpers import rows
 

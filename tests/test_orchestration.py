@@ -18,6 +18,8 @@ from sqlalchemy import text
 from schemas.views import CLUSTER_ROLLUP
 from tests.conftest import pg_database
 
+pytestmark = pytest.mark.slow  # the Dagster assets materialised for a sample: 39 s for the module
+
 PERIOD = "2026-H1"
 ACTIVE = ("accepted", "accepted_with_warnings")
 

@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from pipelines.steward.templates import FormContent, Identification, write_form
 from schemas.periods import Period
 
+pytestmark = pytest.mark.slow  # a PostgreSQL-backed Dagster instance runs ingest: 10 s
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -16,6 +16,8 @@ from schemas.status import Status
 from schemas.tables import submission
 from tests.helpers import ccn, view
 
+pytestmark = pytest.mark.slow  # whole sample runs, 7-16 s each: 69 s for the module
+
 MART_COLUMNS = {
     "mart_submissions": ["submission_id", "file_name", "sha256", "form", "period", "province_code", "unit_key",
                          "unit_name", "received_at", "deadline", "is_late", "status", "errors", "warnings"],

@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -299,6 +300,7 @@ SHEET_NAMES = ["Biểu 01", "Sheet1", "BC 6 thang", "Cụm CN Phú Thịnh", "Re
 
 
 # Shrinking is left out: each example writes a workbook, and the failing example is printed in full anyway.
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])

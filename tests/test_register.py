@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
 
@@ -44,6 +45,7 @@ def clusters() -> dict[str, tuple]:
     return {r.cluster_id: (r.name, r.commune_code, r.status, bool(r.verified), r.source) for r in rows}
 
 
+@pytest.mark.slow
 def test_register_loads_and_completeness_follows(home, tmp_path, capsys):
     c = communes_of(PROVINCE)
     write_report(home / "inbox" / "b02_dong_tam.xlsx", "02", B02, province=PROVINCE, commune=c[0],
@@ -100,6 +102,7 @@ def test_register_with_an_error_loads_nothing(home, tmp_path, capsys):
     assert clusters() == {}
 
 
+@pytest.mark.slow
 def test_a_register_dropped_in_the_inbox_says_how_to_load_it(home, tmp_path):
     c = communes_of(PROVINCE)
     (home / "inbox").mkdir()

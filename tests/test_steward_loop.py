@@ -10,6 +10,8 @@ from openpyxl import load_workbook
 from tests.helpers import ccn, view
 from tests.test_validation import B0304, write_report
 
+pytestmark = pytest.mark.slow  # the whole steward loop, 10-17 s per backend
+
 
 def _summary() -> dict[str, tuple[float, int]]:
     s = view("mart_national_summary")

@@ -172,6 +172,7 @@ def rule_batch(module_home):
     return files, findings_by_file(), statuses(), result
 
 
+@pytest.mark.slow
 def test_every_rule_breaks_and_holds(rule_batch):
     from validations.catalogue import rules
 
@@ -197,6 +198,7 @@ def test_every_rule_breaks_and_holds(rule_batch):
             assert status[name] == "rejected" or status[name] == "superseded", (name, status[name])
 
 
+@pytest.mark.slow
 def test_messages_carry_the_numbers(rule_batch):
     files, found, _, _ = rule_batch
     by = {(rule, kind, form): name for name, rule, kind, form, _ in files}
@@ -210,6 +212,7 @@ def test_messages_carry_the_numbers(rule_batch):
     assert [g.indicator_code for g in neg if g.rule_id == "form.non_negative"] == ["2"]
 
 
+@pytest.mark.slow
 def test_rejected_values_never_reach_the_marts(rule_batch):
     from tests.helpers import view
 
@@ -222,6 +225,7 @@ def test_rejected_values_never_reach_the_marts(rule_batch):
     assert set(values.submission_id) == loaded
 
 
+@pytest.mark.slow
 def test_validation_run_is_recorded_with_data_docs(rule_batch, module_home):
     from tests.helpers import engine
     from schemas.tables import validation_run
@@ -242,6 +246,7 @@ def test_validation_run_is_recorded_with_data_docs(rule_batch, module_home):
     assert len(list((docs.parent / "validations").rglob("*.html"))) == 4
 
 
+@pytest.mark.slow
 def test_validation_claims_and_publishing_waits_for_it(home):
     """Validating twice writes a submission's findings once (the first validation claims it), and publishing
     never settles a submission read after the validation chose its work (as when two runs overlap): it stays
@@ -284,6 +289,7 @@ def test_validation_claims_and_publishing_waits_for_it(home):
     assert [tuple(r) for r in found] == [("b02.foreign_le_projects", 1), ("b02.operating_le_projects", 1)]
 
 
+@pytest.mark.slow
 def test_missing_operand_gives_its_own_finding(home):
     """Rule 15 = 15.1 + 15.2 reports a blank part as a finding of its own (missing = "finding")."""
     inbox = home / "inbox"
@@ -295,6 +301,7 @@ def test_missing_operand_gives_its_own_finding(home):
     assert got[0].cell == cells["15"]
 
 
+@pytest.mark.slow
 def test_missing_operand_counted_as_zero(home):
     """Rule 16 = 16.1 + 16.2 counts a blank part as 0 (missing = "zero")."""
     inbox = home / "inbox"

@@ -16,6 +16,8 @@ from tests.helpers import rows, view
 from tests.test_validation import B01, B02, B0304, communes_of, findings_by_file, run_stages, statuses, write_report
 from validations.catalogue import fmt
 
+pytestmark = pytest.mark.slow  # stages over several reports per backend: 16 s for the module
+
 # rules these tests cover (test_rules checks that every cross rule of the catalogue is here)
 COVERED = {"cross.b04_vs_b03", "cross.b03_vs_b02", "cross.b03_vs_b01", "cross.b02_projects_reported",
            "period.cumulative_fell", "period.annual_below_h1"}

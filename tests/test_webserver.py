@@ -16,11 +16,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_definitions import facts
+
+pytestmark = pytest.mark.slow  # starts dagster-webserver: ~10-30 s
+
 ROOT = Path(__file__).resolve().parent.parent
 QUERY = """
 { repositoriesOrError { ... on RepositoryConnection { nodes {
     sensors { name sensorState { status } }
-    schedules { name cronSchedule executionTimezone }
+    schedules { name executionTimezone }
     jobs { name }
     assetNodes { assetKey { path } groupName isPartitioned description partitionKeys
                  owners { ... on TeamAssetOwner { team } }
@@ -49,39 +53,38 @@ def webserver(tmp_path):
     (tmp_path / "dagster").mkdir()
     (tmp_path / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     exe = Path(sys.executable).with_name("dagster-webserver")
-    log = open(tmp_path / "webserver.log", "wb")
-    proc = subprocess.Popen([str(exe), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail("dagster-webserver exited: " + (tmp_path / "webserver.log").read_text()[-2000:])
-            try:
-                with urllib.request.urlopen(base + "/server_info", timeout=5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("dagster-webserver did not answer within 180 s")
-                time.sleep(1)
-        yield base + "/graphql"
-    finally:
+    with open(tmp_path / "webserver.log", "wb") as log:
+        proc = subprocess.Popen([str(exe), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
+            deadline = time.monotonic() + 180
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail("dagster-webserver exited: " + (tmp_path / "webserver.log").read_text()[-2000:])
+                try:
+                    with urllib.request.urlopen(base + "/server_info", timeout=5):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        pytest.fail("dagster-webserver did not answer within 180 s")
+                    time.sleep(1)
+            yield base + "/graphql"
+        finally:
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=20)
-        log.close()
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=20)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=20)
 
 
 def test_webserver_shows_assets_checks_sensor_schedules(webserver):
-    from validations.catalogue import rules
-
+    """The code location the webserver loads is the one tests/test_definitions.py snapshots in process: the same
+    assets in the same groups, checks, jobs, schedules and sensor (the wiring itself is pinned there)."""
     data = None
     for _ in range(30):  # the code location may still be loading right after start-up
         data = _post(webserver, QUERY)
@@ -91,37 +94,22 @@ def test_webserver_shows_assets_checks_sensor_schedules(webserver):
         time.sleep(2)
     assert nodes, data
     repo = nodes[0]
+    wired = facts()
+
+    def named(kind: str, fact: str) -> dict[str, object]:
+        return {k.split(" ")[1]: v for k, v in wired.items() if k.startswith(f"{kind} ") and k.endswith(f" {fact}")}
+
     assets = {"/".join(a["assetKey"]["path"]): a for a in repo["assetNodes"]}
-    groups = {
-        "inbox_files": "ingest", "submissions": "ingest", "indicator_values": "ingest",
-        "validation_findings": "validate", "warehouse": "load", "national_summary": "summaries",
-        "expected_reports": "summaries", "reporting_completeness": "reporting", "province_summary": "reporting",
-        "region_summary": "reporting", "cluster_status": "reporting", "province_reports": "reporting",
-        "national_report": "exports",
-    }
-    assert {k: assets[k]["groupName"] for k in groups} == groups
+    assert {k: a["groupName"] for k, a in assets.items()} == named("asset", "group")
     for key, node in assets.items():
         assert node["description"] and node["owners"], key
-    for key in ("reporting_completeness", "province_summary", "cluster_status", "national_report"):
-        assert assets[key]["isPartitioned"]
-        assert {"2025-H1", "2025-Y", "2026-H1"} <= set(assets[key]["partitionKeys"])
+        assert node["isPartitioned"] == (wired[f"asset {key} partitions"] is not None), key
+    checks = {f"{key}:{c['name']}" for key, a in assets.items() for c in a["assetChecksOrError"]["checks"]}
+    assert checks == {k.split(" ")[1] for k in wired if k.startswith("check ")}
     assert "2026-H1|37" in assets["province_reports"]["partitionKeys"]
     assert len(assets["province_reports"]["partitionKeys"]) == 34 * len(assets["province_summary"]["partitionKeys"])
-    assert not assets["inbox_files"]["isPartitioned"]
 
-    checks = {c["name"] for c in assets["warehouse"]["assetChecksOrError"]["checks"]}
-    assert checks == {f"rules_{rule_id.split('.')[0]}" for rule_id in rules()}
-    assert {c["name"] for c in assets["reporting_completeness"]["assetChecksOrError"]["checks"]} == \
-        {"all_expected_reports_received"}
-    assert {c["name"] for c in assets["province_summary"]["assetChecksOrError"]["checks"]} == \
-        {"province_matches_communes"}
-
-    assert [s["name"] for s in repo["sensors"]] == ["inbox_sensor"]
-    schedules = {s["name"]: s for s in repo["schedules"]}
-    assert set(schedules) == {"after_deadline_projects_clusters", "after_deadline_communes",
-                              "after_deadline_provinces"}
-    assert {s["executionTimezone"] for s in schedules.values()} == {"Asia/Ho_Chi_Minh"}
-    crons = " ".join(s["cronSchedule"] for s in schedules.values())
-    for when in ("15 0 20 6 *", "15 0 20 12 *", "15 0 25 6 *", "15 0 25 12 *", "15 0 30 6 *", "15 0 31 12 *"):
-        assert when in crons
-    assert {"ingest", "period_refresh"} <= {j["name"] for j in repo["jobs"]}
+    assert {s["name"] for s in repo["sensors"]} == set(named("sensor", "job"))
+    schedules = {s["name"]: s["executionTimezone"] for s in repo["schedules"]}
+    assert schedules == named("schedule", "timezone")
+    assert set(named("job", "executor")) <= {j["name"] for j in repo["jobs"]}
