@@ -1,8 +1,8 @@
 """Regenerate the office-suite corpus: workbooks drafted with openpyxl, computed and saved by LibreOffice.
 
 Issue 11 ("A corpus from a real office suite").  Every case is drafted from the project's own writers
-(``pipelines.templates.write_form_layout`` with data made by ``pipelines.sample``, or ``write_template`` for the
-filled templates), so identification lines name real 2025 units and the period 2026-H1 and the files would be
+(``pipelines.steward.templates.write_form_layout`` with data made by ``pipelines.sample``, or ``write_template`` for
+the filled templates), so identification lines name real 2025 units and the period 2026-H1 and the files would be
 accepted when nothing is wrong.  LibreOffice (headless, a throw-away profile whose locale is vi-VN and which
 recalculates on load) then opens each draft, computes every formula and saves it as ``.xlsx``, ``.xls`` and
 ``.ods`` under ``files/<format>/``.  What a person sees is then taken from LibreOffice itself, not from the draft:
@@ -75,8 +75,10 @@ from openpyxl.utils.cell import coordinate_from_string  # noqa: E402
 from openpyxl.workbook.defined_name import DefinedName  # noqa: E402
 from openpyxl.worksheet.datavalidation import DataValidation  # noqa: E402
 
-from pipelines import sample  # noqa: E402
-from pipelines.templates import FormContent, Identification, Typing, write_form_layout, write_template  # noqa: E402
+from pipelines.sample import generator as sample  # noqa: E402
+from pipelines.steward.templates import (  # noqa: E402
+    FormContent, Identification, Typing, write_form_layout, write_template,
+)
 from schemas.admin import admin  # noqa: E402
 from schemas.forms import load_forms  # noqa: E402
 from schemas.periods import Period  # noqa: E402
