@@ -12,8 +12,17 @@ report workbook.  Materialising ``reporting_completeness`` for a period also rec
 """
 
 from dagster import (
-    AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, AssetMaterialization, AssetSpec,
-    MaterializeResult, MetadataValue, MultiPartitionKey, asset, multi_asset,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetMaterialization,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    MultiPartitionKey,
+    asset,
+    multi_asset,
 )
 
 from assets.partitions import PERIOD_PROVINCE, PERIODS

@@ -8,8 +8,8 @@ June / 31st of December (Biểu 04).  June refreshes the 6-month period of that 
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, schedule
 
-from pipelines.report.completeness import period_due
 from assets.jobs import period_refresh_job
+from pipelines.report.completeness import period_due
 
 TZ = "Asia/Ho_Chi_Minh"
 DEADLINES = {

@@ -36,9 +36,9 @@ PG_ADMIN = os.environ.get("CCN_TEST_PG_URL", "postgresql+psycopg://postgres@127.
 
 def national(provinces: int, seed: int = 11):
     """The reports of one semester: list of (form, province, commune, cluster_id, unit_key, values)."""
-    from schemas.keys import project_key
     from pipelines.sample.generator import W1, _clusters_for, _fill_cluster, aggregate
     from schemas.admin import admin
+    from schemas.keys import project_key
     from schemas.periods import Period
 
     rng = random.Random(seed)
@@ -74,10 +74,10 @@ def national(provinces: int, seed: int = 11):
 def load_pending(url: str, period, reports) -> int:
     from sqlalchemy import insert
 
-    from schemas.forms import load_forms
-    from schemas.periods import VN_TZ
     from schemas.database import make_engine
+    from schemas.forms import load_forms
     from schemas.migrate import upgrade
+    from schemas.periods import VN_TZ
     from schemas.tables import indicator_value, received_file, submission
 
     engine = make_engine(url)

@@ -62,7 +62,6 @@ def _period(text: str):
 def cmd_sample(args) -> int:
     from pipelines.progress import TerminalProgress
     from pipelines.sample.generator import generate
-
     from schemas.geography import generation_of
 
     show = TerminalProgress()
@@ -268,8 +267,8 @@ def cmd_check(args) -> int:
     file's result as it is checked, then the count; exit 1 on any error, 2 when a folder holds no workbook."""
     import json
 
-    from pipelines.steward.check import as_dict, check_file, collect, format_check, format_total
     from pipelines.read.sheets import EXTENSIONS
+    from pipelines.steward.check import as_dict, check_file, collect, format_check, format_total
 
     given = collect([Path(f) for f in args.files])
     kinds = " ".join(EXTENSIONS)
@@ -387,10 +386,10 @@ def cmd_register(args) -> int:
     """Load provinces' cluster register workbooks into the warehouse's register."""
     from sqlalchemy import select
 
-    from pipelines.steward.check import format_check, register_check
-    from pipelines.report.completeness import refresh_expected
-    from pipelines.read.register import read_register
     from pipelines.load.register import load_register
+    from pipelines.read.register import read_register
+    from pipelines.report.completeness import refresh_expected
+    from pipelines.steward.check import format_check, register_check
     from schemas.periods import Period
     from schemas.tables import expected_report
 

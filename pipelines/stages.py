@@ -20,9 +20,9 @@ from pipelines.intake.archive import ArchiveResult, archive_new
 from pipelines.load.ingest import ingest_archived
 from pipelines.load.publish import PublishResult, publish_pending
 from pipelines.settings import Settings
-from schemas.periods import VN_TZ
 from schemas.database import make_engine
 from schemas.migrate import upgrade
+from schemas.periods import VN_TZ
 from schemas.tables import pipeline_run
 
 

@@ -12,6 +12,7 @@ from schemas.database import WarehouseMissing, make_engine, sqlite_holds_warehou
 from schemas.tables import commune, commune_successor, district, indicator, province
 from schemas.views import VIEWS
 
+
 def create_views(conn) -> None:
     for name in reversed(list(VIEWS)):
         conn.execute(text(f"DROP VIEW IF EXISTS {name}"))

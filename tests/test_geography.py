@@ -12,8 +12,8 @@ import shutil
 import pytest
 from sqlalchemy import text
 
-from schemas.geography import generation_of, successor_commune, successor_province
 from schemas.admin import REFERENCE
+from schemas.geography import generation_of, successor_commune, successor_province
 from schemas.periods import Period
 from tests.helpers import ccn, engine, view
 

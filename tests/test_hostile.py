@@ -228,9 +228,9 @@ def test_every_refusal_is_wholly_vietnamese_then_wholly_english(corpus_dir, tmp_
     import python_calamine
 
     from assets import assets as ingest
-    from pipelines.steward.check import check_file
     from pipelines.read.sheets import unreadable_reason
     from pipelines.read.workbook import read_workbook
+    from pipelines.steward.check import check_file
     from validations.catalogue import finding
 
     root, cases = corpus_dir

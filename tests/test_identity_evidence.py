@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.steward.check import check_file
 from pipelines.read.identify import resolve_units
 from pipelines.read.workbook import read_workbook
+from pipelines.steward.check import check_file
 from pipelines.steward.templates import FormContent, Identification, Typing, write_form
 from schemas.admin import admin
 from schemas.periods import Period

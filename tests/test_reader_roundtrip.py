@@ -17,9 +17,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from pipelines.intake.sheet_marks import BIFF_ERRORS
 from pipelines.read.identify import resolve_units
 from pipelines.read.workbook import read_workbook
-from pipelines.intake.sheet_marks import BIFF_ERRORS
 from pipelines.steward.templates import FormContent, Identification, Typing, write_form
 from schemas.admin import admin
 from schemas.forms import load_forms

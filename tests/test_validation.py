@@ -223,8 +223,8 @@ def test_rejected_values_never_reach_the_marts(rule_batch):
 
 
 def test_validation_run_is_recorded_with_data_docs(rule_batch, module_home):
-    from tests.helpers import engine
     from schemas.tables import validation_run
+    from tests.helpers import engine
 
     eng = engine()
     with eng.connect() as conn:

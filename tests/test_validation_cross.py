@@ -180,7 +180,7 @@ def _write_remark(path, value_cell: str, text: str) -> None:
 
     from openpyxl import load_workbook
     from openpyxl.utils import get_column_letter
-    from openpyxl.utils.cell import coordinate_from_string, column_index_from_string
+    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
     mtime = os.path.getmtime(path)
     wb = load_workbook(path)

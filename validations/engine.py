@@ -27,8 +27,8 @@ import pandas as pd
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 
-from schemas.periods import VN_TZ
 from schemas.database import bulk_insert
+from schemas.periods import VN_TZ
 from schemas.tables import indicator_value, submission, validation_finding, validation_run
 from validations.catalogue import Finding
 

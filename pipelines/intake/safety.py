@@ -31,8 +31,16 @@ from pathlib import Path
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
+from pipelines.intake.sheet_marks import (
+    BiffMarks,
+    OdsDataStyles,
+    OdsScan,
+    SheetMarks,
+    XlsxMarksScan,
+    xlsx_marks_small,
+    xlsx_style_kinds,
+)
 from pipelines.settings import Limits
-from pipelines.intake.sheet_marks import BiffMarks, OdsDataStyles, OdsScan, SheetMarks, XlsxMarksScan, xlsx_marks_small, xlsx_style_kinds
 
 CHUNK = 1 << 20
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 import time
-from functools import lru_cache
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 from sqlalchemy import select, update
@@ -25,18 +25,23 @@ from sqlalchemy.exc import DBAPIError
 
 from pipelines import faults
 from pipelines.intake import safety
-from pipelines.settings import write_batch
-from schemas.admin import admin
-
 from pipelines.read.identify import repeated_units, resolve_units
-from schemas.keys import cluster_id, cluster_key, project_key
 from pipelines.read.report import IndicatorValue
 from pipelines.read.workbook import read_workbook
-from schemas.forms import load_forms
-from schemas.periods import VN_TZ, Period
+from pipelines.settings import write_batch
+from schemas.admin import admin
 from schemas.database import bulk_insert, insert_ignore
+from schemas.forms import load_forms
+from schemas.keys import cluster_id, cluster_key, project_key
+from schemas.periods import VN_TZ, Period
 from schemas.tables import (
-    cluster, cluster_alias, indicator_value, project, received_file, submission, validation_finding,
+    cluster,
+    cluster_alias,
+    indicator_value,
+    project,
+    received_file,
+    submission,
+    validation_finding,
 )
 from validations.catalogue import Finding, finding
 

@@ -7,17 +7,15 @@ tried in that order; a unit that stays unknown is an error for a steward to sett
 
 from __future__ import annotations
 
-from schemas.keys import cluster_key, project_key
-
 import re
 from dataclasses import dataclass, field
 
 from pipelines.read.report import Report
 from schemas.admin import MERGER_DATE, Unit, admin, names_province_only
+from schemas.keys import cluster_key, project_key
 from schemas.periods import Period, period_kind
 from schemas.text import clean, loose_key
 from validations.catalogue import Finding, finding
-
 
 
 @dataclass

@@ -12,6 +12,7 @@ from pipelines.settings import Limits
 from schemas.text import clean, loose_key
 from validations.catalogue import Finding, finding
 
+
 # --- the cluster register workbook of a province (`ccn template register`) ------------------------------------
 @dataclass
 class RegisterRow:

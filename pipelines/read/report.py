@@ -8,6 +8,7 @@ from pathlib import Path
 from schemas.forms import FormSpec, load_forms
 from validations.catalogue import Finding
 
+
 def col_letter(col: int) -> str:
     s = ""
     col += 1

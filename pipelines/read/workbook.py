@@ -10,22 +10,20 @@ This module only reads; :mod:`pipelines.read.identify` turns the identification 
 
 from __future__ import annotations
 
-from pipelines.read.register import register_header
-from pipelines.read.report import IndicatorValue, Report, WorkbookReading, a1, col_letter
-from pipelines.read.sheets import identification_lines, load_sheets, open_sheets
-
 import re
 from functools import lru_cache
 from pathlib import Path
 
-from pipelines.read.feedback_record import apply_record, is_findings_sheet, read_record
-from pipelines.settings import Limits
 from pipelines.intake.sheet_marks import DIFFERENT, HIDDEN, NO_MARKS, NOT_COMPUTED, PERCENT, SheetMarks
+from pipelines.read.feedback_record import apply_record, is_findings_sheet, read_record
+from pipelines.read.register import register_header
+from pipelines.read.report import IndicatorValue, Report, WorkbookReading, a1, col_letter
+from pipelines.read.sheets import identification_lines, load_sheets, open_sheets
 from pipelines.read.values import read_cell
+from pipelines.settings import Limits
 from schemas.forms import RowSpec, column_words, load_forms
 from schemas.text import clean, loose_key
 from validations.catalogue import Finding, finding
-
 
 # Abbreviations offices use in indicator text (loose keys), expanded before comparing labels.
 ABBREVIATIONS = {

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from schemas.keys import cluster_id, project_key
 from pipelines.steward.templates import FormContent, Identification, Typing, write_form
 from schemas.admin import admin
 from schemas.forms import load_forms
+from schemas.keys import cluster_id, project_key
 from schemas.periods import Period
 from schemas.text import slug
 

@@ -21,9 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipelines.read.feedback_record import (
+    FEEDBACK_MARK,
+    RECORD_COLUMN,
+    RECORD_FIELDS,
+    RECORD_NOTE,
+    RECORD_TITLE,
+    SUMMARY_SHEET,
+)
 from schemas.text import bilingual
-from pipelines.read.feedback_record import FEEDBACK_MARK, RECORD_COLUMN, RECORD_FIELDS, RECORD_NOTE, RECORD_TITLE, \
-    SUMMARY_SHEET
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

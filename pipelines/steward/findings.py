@@ -16,8 +16,8 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
 from schemas.periods import VN_TZ
-from schemas.text import bilingual
 from schemas.tables import finding_waiver, submission, validation_finding, validation_run
+from schemas.text import bilingual
 
 SEVERITIES = ("error", "warning")
 

@@ -77,7 +77,11 @@ from openpyxl.worksheet.datavalidation import DataValidation  # noqa: E402
 
 from pipelines.sample import generator as sample  # noqa: E402
 from pipelines.steward.templates import (  # noqa: E402
-    FormContent, Identification, Typing, write_form_layout, write_template,
+    FormContent,
+    Identification,
+    Typing,
+    write_form_layout,
+    write_template,
 )
 from schemas.admin import admin  # noqa: E402
 from schemas.forms import load_forms  # noqa: E402
