@@ -715,7 +715,7 @@ def main(argv: list[str] | None = None) -> int:
         except (AttributeError, OSError, ValueError):  # a stdout without a file descriptor
             pass
         return 141
-    except Exception as exc:  # noqa: BLE001 - only the two kinds below are answered, the rest is re-raised
+    except Exception as exc:  # only the two kinds below are answered, the rest is re-raised
         from schemas.database import WarehouseMissing
 
         if isinstance(exc, WarehouseMissing):

@@ -87,7 +87,7 @@ def kind_words(text: str) -> set[str]:
     return _strip_prefixes(name_key(text))[1] | _strip_prefixes(name_key(strip_marks(text)))[1]
 
 
-def names_province_only(text: str, units: list["Unit"]) -> bool:
+def names_province_only(text: str, units: list[Unit]) -> bool:
     """True when ``text``, found by :meth:`Admin.find_province` to name ``units``, names the province itself and
     not a district or commune of the same name: ``Lào Cai`` and ``Tỉnh Lào Cai`` name the province, ``Phường Lào
     Cai`` names a ward and ``TP Lào Cai`` the city (Lào Cai is a Tỉnh, so its "Thành phố" is a lower unit)."""

@@ -25,7 +25,7 @@ class Period:
     kind: str  # "H1" | "Y"
 
     @classmethod
-    def parse(cls, code: str) -> "Period":
+    def parse(cls, code: str) -> Period:
         m = _CODE.match(code.strip().upper().replace("-y", "-Y"))
         if not m:
             raise ValueError(f"period must look like 2025-H1 or 2025-Y, not {code!r}")

@@ -4,7 +4,6 @@ that is due.  Real workbooks from the sample go through the stages; nothing is i
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime
 
 import pytest

@@ -365,7 +365,7 @@ def _worksheet_parts(zf: zipfile.ZipFile, names: list[str]) -> dict[str, str]:
     return {k: v for k, v in out.items() if k in present}
 
 
-def _verify_entry(fh, info: zipfile.ZipInfo, counter: "_SheetCounter | None") -> None:
+def _verify_entry(fh, info: zipfile.ZipInfo, counter: _SheetCounter | None) -> None:
     """Decompress one entry in chunks: it must end exactly at its declared size with its declared CRC."""
     fh.seek(info.header_offset)
     header = fh.read(30)

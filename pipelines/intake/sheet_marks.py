@@ -88,7 +88,7 @@ def format_kind(code: str) -> str | None:
 
 
 _NUMFMT = re.compile(rb"""<(?:[\w.-]+:)?numFmt\s([^>]*)>""")
-_CELLXFS = re.compile(rb"""<(?:[\w.-]+:)?cellXfs\b[^>]*>(.*?)</(?:[\w.-]+:)?cellXfs>""", re.S)
+_CELLXFS = re.compile(rb"""<(?:[\w.-]+:)?cellXfs\b[^>]*>(.*?)</(?:[\w.-]+:)?cellXfs>""", re.DOTALL)
 _XF = re.compile(rb"""<(?:[\w.-]+:)?xf\b([^>]*)>""")
 _FMT_ID = re.compile(rb"""\bnumFmtId\s*=\s*["'](\d+)["']""")
 _ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
@@ -131,7 +131,7 @@ def xlsx_style_kinds(styles: bytes | None) -> dict[int, str]:
 
 # --- .xlsx sheet XML ---------------------------------------------------------------------------------------
 _ATTR = re.compile(rb"""([\w:]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_ERROR_CELL = re.compile(rb"""<(?:[\w.-]+:)?c\s([^>]*\bt\s*=\s*["']e["'][^>]*)>(.*?)</(?:[\w.-]+:)?c>""", re.S)
+_ERROR_CELL = re.compile(rb"""<(?:[\w.-]+:)?c\s([^>]*\bt\s*=\s*["']e["'][^>]*)>(.*?)</(?:[\w.-]+:)?c>""", re.DOTALL)
 _UNCOMPUTED = re.compile(rb"""<(?:[\w.-]+:)?c\s([^>]*)>\s*<(?:[\w.-]+:)?f\b(?:[^>]*/>|[^>]*>[^<]*</(?:[\w.-]+:)?f>)\s*"""
                          rb"""(?:<(?:[\w.-]+:)?v\s*/>|<(?:[\w.-]+:)?v>\s*</(?:[\w.-]+:)?v>)?\s*</(?:[\w.-]+:)?c>""")
 _HIDDEN_TRUE = re.compile(rb"""\bhidden\s*=\s*["'](?:1|true)["']""")

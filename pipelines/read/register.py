@@ -159,7 +159,7 @@ def _register_value(reading: RegisterReading, col, raw, cell: str, a, out: Regis
     if col.kind == "number":
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
             return float(raw)
-        text = re.sub(r"\s*(ha|hecta)\.?\s*$", "", clean(raw), flags=re.I)
+        text = re.sub(r"\s*(ha|hecta)\.?\s*$", "", clean(raw), flags=re.IGNORECASE)
         value, problem, params = parse_number_text(text, False)
         if problem:
             reading.findings.append(finding(problem, sheet=sheet, cell=cell, **params))

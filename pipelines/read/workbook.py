@@ -277,7 +277,7 @@ def _form_from_rows(grid, header_row: int, cols: dict[str, int]) -> str | None:
     """A form without a title: the form whose labels the rows under the header match best."""
     idx = index()
     label_col = cols["label"]
-    scores = {f: 0 for f in idx.forms}
+    scores = dict.fromkeys(idx.forms, 0)
     for row in grid[header_row + 1: header_row + 60]:
         if label_col >= len(row) or not isinstance(row[label_col], str):
             continue
@@ -379,7 +379,7 @@ def _read_rows(report: Report, rows, cols: dict[str, int], marks: SheetMarks = N
                 seen.setdefault(code, a1(r, value_col))
                 continue
             row_spec = by_code[code]
-        elif code is not None and (code in _ROMAN_UPPER or code not in by_code and best_score < 0.75):
+        elif code is not None and (code in _ROMAN_UPPER or (code not in by_code and best_score < 0.75)):
             continue  # section heading (I, II, III) or a code the form does not have and no label match
         elif best and best_score >= 0.75 and best_score - runner_up >= 0.05:
             row_spec = by_code[best]

@@ -69,7 +69,7 @@ _OLD_TONES = [("oà", "òa"), ("oá", "óa"), ("oả", "ỏa"), ("oạ", "ọa")
               ("tỷ", "tỉ"), ("kỹ", "kĩ"), ("lý", "lí")]
 
 
-def _label(text: str, style: str, t: "Typing | None" = None) -> str:
+def _label(text: str, style: str, t: Typing | None = None) -> str:
     if t is not None and t.abbreviate:
         for long, short in _ABBREVIATE:
             text = text.replace(long, short)
@@ -478,7 +478,7 @@ def write_register_template(path, province_code: str | None = None, rows: int = 
         if col.kind == "choice":
             _validation(ws, '"' + ",".join(col.choices) + '"', area, col.label, "Hãy chọn trong danh sách")
         elif col.kind == "commune":
-            formula = lists.get("lower") or f'INDIRECT("DS_"&LEFT($C$3,2))'
+            formula = lists.get("lower") or 'INDIRECT("DS_"&LEFT($C$3,2))'
             _validation(ws, formula, area, "Xã, phường, đặc khu nơi có cụm (sau khi chọn tỉnh)",
                         "Hãy chọn trong danh sách của tỉnh đã chọn")
         elif col.kind == "number":
