@@ -81,7 +81,7 @@ def bulk_insert(conn, table, rows: list[dict]) -> None:
     cursor = conn.connection.dbapi_connection.cursor()
     with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([p(row[c]) if p else row[c] for c, p in zip(columns, processors)])
+            copy.write_row([p(row[c]) if p else row[c] for c, p in zip(columns, processors, strict=True)])
 
 
 def insert_ignore(conn, table, rows: dict | list[dict]) -> int:

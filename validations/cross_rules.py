@@ -64,9 +64,9 @@ class _Upper:
     def __init__(self, pending: pd.DataFrame, values: pd.DataFrame) -> None:
         self.rows = pending
         col = {c: values[c].tolist() for c in values.columns}  # plain lists: iterating Series boxes every item
-        keys = list(zip(col["submission_id"], col["indicator_code"]))
-        self.value = dict(zip(keys, col["value"]))
-        self.cell = dict(zip(keys, zip(col["sheet"], col["cell"])))
+        keys = list(zip(col["submission_id"], col["indicator_code"], strict=True))
+        self.value = dict(zip(keys, col["value"], strict=True))
+        self.cell = dict(zip(keys, zip(col["sheet"], col["cell"], strict=True), strict=True))
 
     def where(self, sid: int, code: str, sheet: str | None):
         return self.cell.get((sid, code), (sheet, None))
@@ -158,7 +158,7 @@ def _cross_level(conn, rule, upper: _Upper, pending_errors: set[int]) -> list[tu
             left = upper.value.get((u.submission_id, code))
             if left is None or left != left:
                 continue
-            right = float(sums[key]) if counting else float(sums.get(key + (lower_code,), 0.0))
+            right = float(sums[key]) if counting else float(sums.get((*key, lower_code), 0.0))
             if abs(left - right) <= tol + tol_rel * max(abs(left), abs(right)) + 1e-9 * (1 + abs(right)):
                 continue
             sheet, cell = upper.where(u.submission_id, code, u.sheet)
@@ -167,7 +167,8 @@ def _cross_level(conn, rule, upper: _Upper, pending_errors: set[int]) -> list[tu
             out.append((int(u.submission_id), Finding(
                 rule_id=rule.id, severity=rule.severity, message_vi=rule.message_vi.format(**params),
                 message_en=rule.message_en.format(**params), sheet=sheet, cell=cell, indicator_code=code,
-                expected=f"= {fmt(right)} (Σ Biểu {lower_form}" + ("" if counting else f" dòng/row {lower_code}") + ")")))
+                expected=(f"= {fmt(right)} (Σ Biểu {lower_form}"
+                          + ("" if counting else f" dòng/row {lower_code}") + ")"))))
     return out
 
 
@@ -214,8 +215,8 @@ def _cross_period(conn, rule, upper: _Upper) -> list[tuple[int, Finding]]:
     if not pairs:
         return []
     other_vals = _values(conn, list(pairs.values()))
-    other = dict(zip(zip(other_vals.submission_id.tolist(), other_vals.indicator_code.tolist()),
-                     other_vals.value.tolist()))
+    other = dict(zip(zip(other_vals.submission_id.tolist(), other_vals.indicator_code.tolist(), strict=True),
+                     other_vals.value.tolist(), strict=True))
     tol = float(x.get("tolerance", 0.0))
     out = []
     for u in ups.itertuples():

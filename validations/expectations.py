@@ -251,7 +251,8 @@ def _missing_finding(check: Check, row, sheet, cell) -> Finding:
     empty = [c for c in check.left.codes + check.right.codes if row.get(c) != row.get(c) or row.get(c) is None]
     rows = ", ".join(empty) or check.code
     return Finding(rule_id=check.rule.id, severity="warning",
-                   message_vi=f"Không kiểm tra được quy tắc \"{check.rule.description_vi}\": dòng {rows} chưa có số liệu",
+                   message_vi=f"Không kiểm tra được quy tắc \"{check.rule.description_vi}\": "
+                              f"dòng {rows} chưa có số liệu",
                    message_en=f"Rule \"{check.rule.description_en}\" cannot be checked: row {rows} has no value",
                    sheet=sheet, cell=cell, indicator_code=check.code, expected=f"dòng/row {rows}")
 

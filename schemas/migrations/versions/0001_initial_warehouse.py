@@ -1,7 +1,7 @@
 """initial warehouse
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 18:00:23.807372
 """
 import sqlalchemy as sa
