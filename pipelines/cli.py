@@ -297,8 +297,8 @@ def cmd_ui(args) -> int:
 
     _dagster_home()
     root = Path(__file__).resolve().parent.parent
-    return subprocess.call([sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"),
-                            "-p", str(args.port)], cwd=root)
+    cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"), "-p", str(args.port)]
+    return subprocess.call(cmd, cwd=root)  # noqa: S603 - this interpreter running dagster, no shell
 
 
 def _warehouse(create: bool = False):
@@ -609,7 +609,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "'register' writes a province's cluster list (name, commune, type, status, "
                                    "areas, decisions, investor).",
                        epilog="examples:\n  ccn template 02 --out bieu02.xlsx\n"
-                              "  ccn template 03 --province 15 --out bieu03_lao_cai.xlsx   (communes of one province only)\n"
+                              "  ccn template 03 --province 15 --out bieu03_lao_cai.xlsx"
+                              "   (communes of one province only)\n"
                               "  ccn template 03 --generation district --out bieu03_2025H1.xlsx\n"
                               "  ccn template register --province 15 --out ccn_lao_cai.xlsx",
                        formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -9,7 +9,7 @@ _reporter = None
 
 
 def set_reporter(fn) -> None:
-    global _reporter
+    global _reporter  # noqa: PLW0603 - one reporter for the process, set by the ccn command
     _reporter = fn
 
 

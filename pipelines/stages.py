@@ -86,7 +86,7 @@ def publish_stage(ctx: Context) -> PublishResult:
 
 
 def national_summary(engine: Engine, period: str | None = None) -> pd.DataFrame:
-    sql = "SELECT * FROM mart_national_summary" + (" WHERE period = :p" if period else "")
+    sql = "SELECT * FROM mart_national_summary" + (" WHERE period = :p" if period else "")  # noqa: S608 - values bound
     with engine.connect() as conn:
         df = pd.read_sql(text(sql), conn, params={"p": period} if period else None)
     order = {code: i for i, code in enumerate(_codes_04())}

@@ -128,7 +128,7 @@ def _entities(where_vi: str, where_en: str, detail: str = "") -> Refused:
                    f"attack{detail})")
 
 
-PASSWORD_VI = "bảng tính có mật khẩu (đã được mã hóa); hãy gỡ mật khẩu trong Excel rồi gửi lại"
+PASSWORD_VI = "bảng tính có mật khẩu (đã được mã hóa); hãy gỡ mật khẩu trong Excel rồi gửi lại"  # noqa: S105 - a message
 
 
 @dataclass
@@ -148,7 +148,7 @@ def inspect(path: Path, limits: Limits | None = None) -> Inspection:
     The verdict on the file last inspected is remembered (keyed by path, size, modification time and limits),
     so the reader, which inspects again before it parses, does not repeat the work for the same bytes.
     """
-    global _last
+    global _last  # noqa: PLW0603 - the one verdict remembered between ingest and the reader
     limits = limits or Limits()
     try:
         st = path.stat()

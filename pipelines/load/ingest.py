@@ -264,8 +264,8 @@ class _Writer:
                 received_at: datetime = meta.received_at
                 file_rows = [self._submission_row(conn, sub, meta, received_at, now) for sub in parsed.submissions]
                 repeated = repeated_units([(sub.sheet, sub.form, sub.period, row["unit_key"], row["unit_name"])
-                                           for sub, row in zip(parsed.submissions, file_rows)])
-                for sub, row, again in zip(parsed.submissions, file_rows, repeated):
+                                           for sub, row in zip(parsed.submissions, file_rows, strict=True)])
+                for sub, row, again in zip(parsed.submissions, file_rows, repeated, strict=True):
                     findings = list(sub.findings) + again
                     if row["is_late"]:
                         findings.append(finding("timeliness.late", sheet=sub.sheet,
@@ -280,7 +280,7 @@ class _Writer:
                 ids = conn.execute(submission.insert().returning(submission.c.submission_id,
                                                                  sort_by_parameter_order=True), rows).scalars().all()
                 values, found = [], []
-                for sid, (sub, findings) in zip(ids, contents):
+                for sid, (sub, findings) in zip(ids, contents, strict=True):
                     if sub.values:
                         units = self.forms[sub.form].rows_by_code
                         values += [{"submission_id": sid, "indicator_code": v.code, "value": v.value, "raw": v.raw,

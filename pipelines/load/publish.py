@@ -86,7 +86,8 @@ def _supersede(conn, keys: set[tuple[str, str, str]]) -> int:
     groups: dict[tuple, list] = {}
     for i in range(0, len(units), 900):  # bounded IN lists on both backends
         rows = conn.execute(select(s.submission_id, s.form, s.period, s.unit_key, s.received_at, s.status).where(
-            s.period.in_(periods), s.unit_key.in_(units[i:i + 900]), s.status.in_(ACTIVE + ("rejected",)))).all()
+            s.period.in_(periods), s.unit_key.in_(units[i:i + 900]), s.status.in_((*ACTIVE, "rejected"))
+)).all()
         for r in rows:
             if (r.form, r.period, r.unit_key) in keys:
                 groups.setdefault((r.form, r.period, r.unit_key), []).append(r)

@@ -103,7 +103,8 @@ def _register_province(reading: RegisterReading, grid, header_row: int, sheet: s
             break  # an explicit province line that names no province is not overridden by a guess
     cell = lines["province"][1] if "province" in lines else None
     reading.findings.append(finding("identity.province_unresolved", sheet=reading.sheet, cell=cell,
-                                    detail=" (the register names no province: 'Tỉnh, thành phố:' line, title, sheet or file name)"))
+                                    detail=" (the register names no province: 'Tỉnh, thành phố:' line, title, sheet "
+                                           "or file name)"))
 
 
 def _register_rows(reading: RegisterReading, grid, header_row: int, cols: dict[str, int], reg, a) -> None:

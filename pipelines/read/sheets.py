@@ -11,7 +11,7 @@ from pipelines.settings import Limits
 from schemas.text import clean, loose_key
 from validations.catalogue import Finding, finding
 
-EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")  # the workbooks read (by content, once inspected), as messages list them
+EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")  # the workbooks read (by content, once inspected), as messages say
 
 # Identification lines: what an office writes above (or below) the table, by the start of its label.
 HEADER_FIELDS = [
@@ -28,7 +28,8 @@ HEADER_FIELDS = [
     ("investor", ["chu dau tu ha tang", "chu dau tu"]),
     ("tax_code", ["ma so thue", "mst"]),
 ]
-FIELD_PREFIXES = sorted({(loose_key(p), f) for f, ps in HEADER_FIELDS for p in ps}, key=lambda x: len(x[0]), reverse=True)
+FIELD_PREFIXES = sorted({(loose_key(p), f) for f, ps in HEADER_FIELDS for p in ps}, key=lambda x: len(x[0]),
+                        reverse=True)
 
 
 
@@ -61,8 +62,8 @@ def unreadable_reason(exc: Exception) -> tuple[str, str]:
     if kind in ("ZipError", "BadZipFile") or "zip" in text.lower():
         return ("tệp không phải bảng tính Excel hợp lệ hoặc đã bị hỏng; hãy mở tệp bằng Excel, lưu lại rồi gửi lại",
                 f"the file is not a valid Excel workbook or is damaged ({text[:120]})")
-    return (f"chương trình đọc bảng tính báo lỗi {kind}; tệp có thể bị hỏng, hãy mở tệp bằng Excel, lưu lại rồi "
-            f"gửi lại", f"{kind}: {text[:160]}")
+    return ((f"chương trình đọc bảng tính báo lỗi {kind}; tệp có thể bị hỏng, hãy mở tệp bằng Excel, lưu lại rồi "
+             f"gửi lại"), f"{kind}: {text[:160]}")
 
 
 def load_sheets(path: Path, limits: Limits, hidden: bool = False) -> list[tuple[str, list[list[object]], SheetMarks]]:
@@ -105,7 +106,7 @@ def identification_lines(grid, rows, empty: dict[str, str] | None = None) -> dic
             continue
         c0, first = cells[0]
         key = loose_key(first.split(":", 1)[0])
-        for prefix, name in FIELD_PREFIXES:
+        for prefix, name in FIELD_PREFIXES:  # noqa: B007 - `name` is read after the loop, where it broke
             if key == prefix:
                 break
         else:

@@ -93,7 +93,8 @@ def _fill_cluster(rng: random.Random, c: Cluster, period: Period, project_ha: tu
     """Biểu 02 of a cluster and Biểu 01 of its projects."""
     months = 6 if period.kind == "H1" else 12
     total = _r(c.area * rng.uniform(3, 12))
-    ready = _r(c.industrial_land * rng.uniform(0.5, 1.0)) if c.operating else _r(c.industrial_land * rng.uniform(0, 0.4))
+    ready = (_r(c.industrial_land * rng.uniform(0.5, 1.0)) if c.operating
+             else _r(c.industrial_land * rng.uniform(0, 0.4)))
     leased = _r(ready * rng.uniform(0.3, 1.0)) if c.operating else 0.0
     n_projects = max(1, round(leased / rng.uniform(*project_ha))) if c.operating else 0
     for p in range(n_projects):
@@ -134,11 +135,13 @@ def aggregate(clusters: list[Cluster]) -> dict[str, float]:
         "9": sum(c.detailed_plan for c in clusters), "10": sum(c.area for c in clusters if c.detailed_plan),
         "11": sum(c.infra_approved for c in clusters), "12": sum(c.area for c in clusters if c.infra_approved),
         "13": sum(c.b02["1"] for c in clusters), "14": sum(c.b02["2"] for c in clusters),
-        "15.1": sum(c.status == "operating" for c in op), "15.2": sum(c.status == "operating_unestablished" for c in op),
+        "15.1": sum(c.status == "operating" for c in op),
+        "15.2": sum(c.status == "operating_unestablished" for c in op),
         "15.3": sum(c.kind == "craft" for c in op), "15.4": sum(c.kind == "specialised" for c in op),
         "16.1": sum(c.area for c in op if c.status == "operating"),
         "16.2": sum(c.area for c in op if c.status == "operating_unestablished"),
-        "16.3": sum(c.area for c in op if c.kind == "craft"), "16.4": sum(c.area for c in op if c.kind == "specialised"),
+        "16.3": sum(c.area for c in op if c.kind == "craft"),
+        "16.4": sum(c.area for c in op if c.kind == "specialised"),
         "17": sum(c.industrial_land for c in op), "18": sum(c.b02["4"] for c in op),
         "20": sum(c.b02["6"] for c in clusters), "21": sum(c.b02["7"] for c in clusters),
         "22": sum(c.b02["8"] for c in clusters),
@@ -254,8 +257,8 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
         for ccode, cs in by_commune.items():
             commune = a.communes[ccode]
             ident = Identification(commune=commune.label, sender=f"Ủy ban nhân dân {commune.name}", **pident)
-            jobs.append((f"{folder}/bieu03_{ccode}_{slug(commune.name)}.xlsx", [FormContent("03", ident, aggregate(cs))],
-                         [ccode], _typing(rng), "03"))
+            jobs.append((f"{folder}/bieu03_{ccode}_{slug(commune.name)}.xlsx",
+                         [FormContent("03", ident, aggregate(cs))], [ccode], _typing(rng), "03"))
         ident = Identification(sender=f"Sở Công Thương {prov.name}", **pident)
         jobs.append((f"{folder}/bieu04_{pcode}_{slug(prov.name)}.xlsx", [FormContent("04", ident, aggregate(clusters))],
                      [pcode], _typing(rng), "04"))
@@ -274,8 +277,8 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
     candidates = [i for i, j in enumerate(jobs) if j[4] in ("01", "02", "03") and len(j[1]) == 1]
     picks = rng.sample(candidates, min(4, len(candidates)))
     kinds = ["value.not_a_number", "identity.period_ambiguous", "structure.row_missing", "value.flag_not_binary"]
-    for i, kind in zip(picks, kinds):
-        jobs[i] = jobs[i][:3] + (Typing(),) + jobs[i][4:]  # the error, not a typing variation, is what the file shows
+    for i, kind in zip(picks, kinds, strict=False):
+        jobs[i] = (*jobs[i][:3], Typing(), *jobs[i][4:])  # the error, not a typing variation, is what the file shows
         content = jobs[i][1][0]
         if kind == "value.not_a_number":
             code = next(iter(content.values))
@@ -286,7 +289,7 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
         elif kind == "structure.row_missing":
             content.values = dict(content.values)
         elif kind == "value.flag_not_binary" and content.form != "02":
-            kind = "value.not_a_number"
+            kind = "value.not_a_number"  # noqa: PLW2901 - no flag row but in Biểu 02: a number error instead
             code = next(iter(content.values))
             content.values[code] = "-"
         elif kind == "value.flag_not_binary":
@@ -308,7 +311,7 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
         wb = Workbook()
         wb.remove(wb.active)
         reports = []
-        for k, (content, key) in enumerate(zip(contents, keys)):
+        for k, (content, key) in enumerate(zip(contents, keys, strict=True)):
             sheet = f"Biểu {content.form}" if len(contents) == 1 else f"Cụm {k + 1}"
             ws = wb.create_sheet(sheet)
             drop_row = errors.get(n) == "structure.row_missing"

@@ -122,7 +122,7 @@ def check_file(path: Path) -> FileCheck:
         who = resolve_units(report, path.name, folders)
         found.append((report, who))
     keys = [(r.sheet, r.form, w.period.code if w.period else None, *unit_of(w, r.spec.sender_level)) for r, w in found]
-    for (report, who), again in zip(found, repeated_units(keys)):  # the same unit twice in one file
+    for (report, who), again in zip(found, repeated_units(keys), strict=True):  # the same unit twice in one file
         parts = [report.spec.label, who.period.code if who.period else None,
                  (who.old_province_name and f"{who.old_province_name} (→ {who.province_name})") or who.province_name,
                  who.district_name, who.commune_name, who.cluster_name, who.project_name]
@@ -159,7 +159,8 @@ def within_form(report) -> list[Finding]:
         params = {"left": fmt(left), "right": fmt(right), "code": check.code, "label": label,
                   "left_expr": check.left.text, "right_expr": check.right.text}
         value = report.values.get(check.code)
-        out.append(Finding(rule_id=rule.id, severity=rule.severity, message_vi=rule.message_vi.format_map(_Keep(params)),
+        out.append(Finding(rule_id=rule.id, severity=rule.severity,
+                           message_vi=rule.message_vi.format_map(_Keep(params)),
                            message_en=rule.message_en.format_map(_Keep(params)), sheet=report.sheet,
                            cell=value.cell if value else None, indicator_code=check.code, expected=check.expected()))
     return out
