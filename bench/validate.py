@@ -1,10 +1,11 @@
 """How long the validate stage takes for a national semester (issue #4; workload W1 of issue #6).
 
 The reports of W1 (34 Biểu 04, ~700 Biểu 03, ~1,200 Biểu 02, ~15,000 Biểu 01 for 2026-H1, consistent across
-levels: pipelines/sample/generator.py with Profile W1) are generated in memory and inserted directly into a fresh warehouse
-as *pending* submissions with their values — no workbook is written or read — and ``validations.engine.validate``
-is timed: Great Expectations once per form over the whole batch, then the cross-level and cross-period rules in
-the warehouse, then the Data Docs.  A few reports are broken on purpose (1 % of Biểu 02 with more foreign
+levels: pipelines/sample/generator.py with Profile W1) are generated in memory and inserted directly into a fresh
+warehouse as *pending* submissions with their values — no workbook is written or read — and
+``validations.engine.validate`` is timed: Great Expectations once per form over the whole batch, then the cross-level
+and cross-period rules in the warehouse, then the Data Docs.
+A few reports are broken on purpose (1 % of Biểu 02 with more foreign
 projects than projects, 3 Biểu 04 disagreeing with their communes) so the finding paths are exercised.
 
     .venv/bin/python bench/validate.py                 # SQLite, with Data Docs
@@ -161,8 +162,8 @@ def main() -> int:
             print(f"\n{r['backend']}: validate {r['submissions']} submissions ({r['values']} values) "
                   f"in {r['validate_s']:.1f} s, {r['findings']} findings")
             for form, f in sorted(r["by_form"].items()):
-                print(f"  GX Biểu {form}: {f['rows']:>6} rows, {f['checks']:>6} checks, {f['expectations']} expectations "
-                      f"{f['seconds']:>7.2f} s  {f['findings']:>4} findings")
+                print(f"  GX Biểu {form}: {f['rows']:>6} rows, {f['checks']:>6} checks, "
+                      f"{f['expectations']} expectations {f['seconds']:>7.2f} s  {f['findings']:>4} findings")
             print(f"  cross-level and cross-period rules  {r['cross_s']:>7.2f} s")
             rest = r["validate_s"] - sum(f["seconds"] for f in r["by_form"].values()) - r["cross_s"]
             print(f"  reading values, writing findings, Data Docs  {rest:>6.2f} s")

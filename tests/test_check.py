@@ -32,7 +32,8 @@ def test_a_clean_workbook_passes(tmp_path, capsys):
     _b02(path, B02)
     assert ccn("check", str(path)) == 0
     out = capsys.readouterr().out
-    assert "Biểu số 02 · 2026-H1 · Tỉnh Lào Cai · Xã Đông Cuông · Cụm công nghiệp Bắc Văn Yên: 14 giá trị — 14 values" in out
+    assert ("Biểu số 02 · 2026-H1 · Tỉnh Lào Cai · Xã Đông Cuông · Cụm công nghiệp Bắc Văn Yên: "
+            "14 giá trị — 14 values") in out
     assert "1 tệp (0 tệp có lỗi): 0 lỗi, 0 cảnh báo; có thể gửi." in out and "OK" in out
     assert "1 files (0 with errors): 0 errors, 0 warnings; ready to send." in out
 

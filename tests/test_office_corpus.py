@@ -40,8 +40,8 @@ def _path(entry: dict) -> Path:
 
 @cache
 def _check(file: str):
-    """``ccn check`` of one corpus file (pipelines.steward.check.check_file): findings of the reading, the identification
-    and the within-form rules."""
+    """``ccn check`` of one corpus file (pipelines.steward.check.check_file): findings of the reading, the
+    identification and the within-form rules."""
     from pipelines.steward.check import check_file
 
     return check_file(CORPUS / "files" / file)

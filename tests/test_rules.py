@@ -84,7 +84,7 @@ def test_expression_arithmetic_and_missing_values():
     assert np.isnan(ratio.iloc[1]) and np.isnan(ratio.iloc[2])  # 0/0 and a blank are not checked
     zero = Expression("#{17} + #{18}").evaluate(frame, zero_missing=True)
     assert list(zero) == [297.0, 0.0, 5.0]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not allowed in a rule expression"):
         Expression("__import__('os')").evaluate(frame)
 
 

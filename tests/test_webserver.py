@@ -49,7 +49,7 @@ def webserver(tmp_path):
     (tmp_path / "dagster").mkdir()
     (tmp_path / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     exe = Path(sys.executable).with_name("dagster-webserver")
-    log = open(tmp_path / "webserver.log", "wb")
+    log = open(tmp_path / "webserver.log", "wb")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen([str(exe), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
