@@ -124,7 +124,7 @@ class Admin:
     @cached_property
     def provinces(self) -> dict[str, Unit]:
         """The 34 provinces since 2025-07-01, by code."""
-        out = {}
+        out: dict[str, Unit] = {}
         for r in _rows("wards_2025_34prov_v3.0.2.csv"):
             out.setdefault(r["province_code"],
                            Unit("province", r["province_code"], r["province_name"], r["province_code"], "2025"))
@@ -149,7 +149,7 @@ class Admin:
 
     @cached_property
     def old_districts(self) -> dict[str, Unit]:
-        out = {}
+        out: dict[str, Unit] = {}
         for r in _rows("units_pre2025_63prov_v2.4.1.csv"):
             out.setdefault(r["district_code"], Unit(
                 "district", r["district_code"], r["district_name"], r["province_code"], "pre2025",

@@ -112,7 +112,7 @@ def load_forms() -> dict[str, FormSpec]:
     for code, m in meta["forms"].items():
         gens = tuple(
             Generation(
-                name=g["name"], valid_from=_date(g["valid_from"]), valid_to=_date(g.get("valid_to")),
+                name=g["name"], valid_from=date.fromisoformat(g["valid_from"]), valid_to=_date(g.get("valid_to")),
                 title=g.get("title", m["title"]), sender=g["sender"], receiver=g["receiver"],
             )
             for g in m["generations"]

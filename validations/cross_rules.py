@@ -72,7 +72,7 @@ class _Upper:
         return self.cell.get((sid, code), (sheet, None))
 
 
-def evaluate(engine: Engine, pending_ids: list[int], pending_errors: set[int] = frozenset()
+def evaluate(engine: Engine, pending_ids: list[int], pending_errors: set[int] | frozenset[int] = frozenset()
              ) -> list[tuple[int, Finding]]:
     """Every cross-level and cross-period finding for the pending submissions ``pending_ids``.
     ``pending_errors``: pending submissions the same validation found an error in that is not stored yet (the
@@ -110,7 +110,7 @@ def _lowers(conn, form: str, join_col: str, periods: list[str], keys: list[str])
         columns=["submission_id", "period", "unit_key", "status", "received_at", "join_key"])
 
 
-def _cross_level(conn, rule, upper: _Upper, pending_errors: set[int]) -> list[tuple[int, Finding]]:
+def _cross_level(conn, rule, upper: _Upper, pending_errors: set[int] | frozenset[int]) -> list[tuple[int, Finding]]:
     from schemas.forms import load_forms
 
     x = rule.extra

@@ -205,7 +205,7 @@ class Runner:
         for r in result.results:
             if r.success:
                 continue
-            kind = (r.expectation_config.meta or {}).get("kind")
+            kind = ((r.expectation_config and r.expectation_config.meta) or {}).get("kind")
             for hit in r.result.get("unexpected_index_list") or []:
                 sid, name = int(hit[INDEX]), hit[CHECK]
                 check = by_check.get(name)
