@@ -365,7 +365,7 @@ def _worksheet_parts(zf: zipfile.ZipFile, names: list[str]) -> dict[str, str]:
     return {k: v for k, v in out.items() if k in present}
 
 
-def _verify_entry(fh, info: zipfile.ZipInfo, counter: _SheetCounter | None) -> None:
+def _verify_entry(fh, info: zipfile.ZipInfo, counter: _SheetCounter | _OdsCounter | None) -> None:
     """Decompress one entry in chunks: it must end exactly at its declared size with its declared CRC."""
     fh.seek(info.header_offset)
     header = fh.read(30)
@@ -483,10 +483,12 @@ class _SheetCounter:
         self.parser = None if self.small else SafeET.XMLParser(target=self, forbid_dtd=True)
 
     def data(self, text: str) -> None:  # the parser's target interface (large sheets only)
-        self.marks_scan.data(text)
+        if self.marks_scan is not None:
+            self.marks_scan.data(text)
 
     def end(self, tag: str) -> None:
-        self.marks_scan.end(tag)
+        if self.marks_scan is not None:
+            self.marks_scan.end(tag)
 
     def start(self, tag: str, attrs: dict) -> None:  # the parser's target interface
         if self.marks_scan is not None:
@@ -537,7 +539,7 @@ class _SheetCounter:
         result.marks[self.sheet] = self.marks or SheetMarks()
 
     def finish(self) -> None:  # not close(): that name belongs to the parser's target interface
-        if not self.small:
+        if self.parser is not None and self.marks_scan is not None:  # a large sheet
             self._run(self.parser.close)
             self.marks = self.marks_scan.close()
             return
@@ -567,7 +569,7 @@ class _SheetCounter:
             self.start("c" if m.group(1) == b"c" else "row", attrs)
 
     def feed(self, data: bytes) -> None:
-        if self.small:
+        if self.parser is None:  # a small sheet
             self._chunks.append(data)
         else:
             self._run(self.parser.feed, data)
@@ -712,7 +714,8 @@ class _Cfb:
         return self.data[off:off + self.ssize]
 
     def _chain(self, start: int, fat: list[int], limit: int) -> list[int]:
-        out, sect = [], start
+        out: list[int] = []
+        sect = start
         while sect < ENDOFCHAIN:
             if len(out) > limit or sect >= len(fat):
                 raise ValueError("a sector chain is broken or loops")

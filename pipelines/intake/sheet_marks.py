@@ -485,7 +485,7 @@ class OdsScan:
         if tag == _T + "table-row":
             self._row += self._row_repeat
             return
-        if self._cell is None:
+        if self._cell is None or self._sheet is None:  # a cell is followed only inside a table
             return
         if tag.endswith("}p") and not tag.startswith(_T):
             self._depth_p = max(0, self._depth_p - 1)
