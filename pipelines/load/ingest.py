@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import PurePosixPath
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import DBAPIError
 
 from pipelines import faults
@@ -166,7 +166,7 @@ def ingest_archived(engine: Engine, run_id: str, progress=None, workers: int | N
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
     writer = _Writer(engine, run_id)
     faults.pause("before-read")
-    batch: list[tuple[ParsedFile, object]] = []
+    batch: list[tuple[ParsedFile, Row]] = []
     batch_size = write_batch()
     done = 0
 
@@ -209,28 +209,29 @@ class _Writer:
             self.aliases = {(r.province_code, r.alias_key): r.cluster_id for r in conn.execute(select(cluster_alias))}
             self.projects = {r[0] for r in conn.execute(select(project.c.project_key))}
 
-    def _cluster(self, conn, sub: ParsedSubmission, now: datetime) -> str:
-        key = (sub.province_code, cluster_key(sub.cluster_name))
+    def _cluster(self, conn, sub: ParsedSubmission, province_code: str, name: str, now: datetime) -> str:
+        key = (province_code, cluster_key(name))
         found = self.aliases.get(key)
         if found:
             return found
-        cid = cluster_id(sub.province_code, sub.cluster_name)
-        insert_ignore(conn, cluster, {"cluster_id": cid, "name": sub.cluster_name, "province_code": sub.province_code,
+        cid = cluster_id(province_code, name)
+        insert_ignore(conn, cluster, {"cluster_id": cid, "name": name, "province_code": province_code,
                                       "commune_code": sub.commune_code, "verified": False, "source": "report",
                                       "created_at": now})
-        insert_ignore(conn, cluster_alias, {"province_code": sub.province_code, "alias_key": key[1], "cluster_id": cid,
-                                            "alias": sub.cluster_name})
+        insert_ignore(conn, cluster_alias, {"province_code": province_code, "alias_key": key[1], "cluster_id": cid,
+                                            "alias": name})
         cid = conn.execute(select(cluster_alias.c.cluster_id).where(
             cluster_alias.c.province_code == key[0], cluster_alias.c.alias_key == key[1])).scalar_one()
         self.aliases[key] = cid
         self._added[0].append(key)
         return cid
 
-    def write(self, batch: list[tuple[ParsedFile, object]]) -> int:
+    def write(self, batch: list[tuple[ParsedFile, Row]]) -> int:
         """Record a batch of parsed files in one transaction; returns how many this run recorded (a file that
         another run recorded first is skipped)."""
         for attempt in range(1, RETRIES + 1):
-            added_aliases, added_projects = [], []
+            added_aliases: list[tuple[str, str]] = []
+            added_projects: list[str] = []
             try:
                 written = self._write(batch, added_aliases, added_projects)
             except DBAPIError as exc:
@@ -245,12 +246,12 @@ class _Writer:
             return written
         return 0
 
-    def _write(self, batch: list[tuple[ParsedFile, object]], added_aliases: list, added_projects: list) -> int:
+    def _write(self, batch: list[tuple[ParsedFile, Row]], added_aliases: list, added_projects: list) -> int:
         now = datetime.now(tz=VN_TZ)
         self._added = (added_aliases, added_projects)
         rf = received_file.c
         with self.engine.begin() as conn:
-            claimed = set()
+            claimed: set[str] = set()
             shas = [parsed.sha256 for parsed, _ in batch]
             for i in range(0, len(shas), 500):
                 claimed.update(conn.execute(update(received_file).where(
@@ -281,7 +282,7 @@ class _Writer:
                                                                  sort_by_parameter_order=True), rows).scalars().all()
                 values, found = [], []
                 for sid, (sub, findings) in zip(ids, contents, strict=True):
-                    if sub.values:
+                    if sub.values and sub.form:  # values are read only under a known form
                         units = self.forms[sub.form].rows_by_code
                         values += [{"submission_id": sid, "indicator_code": v.code, "value": v.value, "raw": v.raw,
                                     "sheet": sub.sheet, "cell": v.cell, "unit": units[v.code].unit}
@@ -314,7 +315,7 @@ class _Writer:
             elif level == "commune" and sub.commune_code:
                 unit_key, unit_name = sub.commune_code, sub.commune_name
             elif level in ("cluster", "project") and sub.cluster_name:
-                cid = self._cluster(conn, sub, now)
+                cid = self._cluster(conn, sub, sub.province_code, sub.cluster_name, now)
                 if level == "cluster":
                     unit_key, unit_name = cid, sub.cluster_name
                 elif sub.project_name or sub.tax_code:

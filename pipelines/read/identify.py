@@ -8,6 +8,7 @@ tried in that order; a unit that stays unknown is an error for a steward to sett
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipelines.read.report import Report
@@ -290,7 +291,7 @@ def unit_of(ident: Identity, level: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def repeated_units(reports: list[tuple[str | None, str | None, str | None, str | None, str | None]]
+def repeated_units(reports: Sequence[tuple[str | None, str | None, str | None, str | None, str | None]]
                    ) -> list[list[Finding]]:
     """For the reports of one file as (sheet, form, period, unit key, unit name): an ``identity.unit_repeated_in_file``
     error on every report whose form, period and unit another sheet of the same file repeats (one list per report).

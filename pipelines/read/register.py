@@ -90,7 +90,7 @@ def _register_province(reading: RegisterReading, grid, header_row: int, sheet: s
 
     a = admin()
     lines = identification_lines(grid, range(header_row))
-    sources = [lines["province"]] if "province" in lines else []
+    sources: list[tuple[str, str | None]] = [lines["province"]] if "province" in lines else []
     title = " ".join(row_text(row) for row in grid[:header_row])
     sources += [(title, None), (sheet, None), (re.sub(r"[_\-]+", " ", file_name.rsplit(".", 1)[0]), None)]
     for text, _cell in sources:

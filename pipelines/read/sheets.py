@@ -4,6 +4,7 @@ lines an office writes around a table (``Đơn vị gửi báo cáo: …``).  Sh
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from pipelines.intake.sheet_marks import NO_MARKS, SheetMarks
 from pipelines.read.report import a1
@@ -83,7 +84,8 @@ def load_sheets(path: Path, limits: Limits, hidden: bool = False) -> list[tuple[
         for meta in wb.sheets_metadata:
             if "WorkSheet" not in str(meta.typ) or (not str(meta.visible).endswith(".Visible")) != hidden:
                 continue
-            rows = wb.get_sheet_by_name(meta.name).to_python(skip_empty_area=False, nrows=limits.max_rows)
+            rows = cast("list[list[object]]",  # a grid of cell values, each read for what it is
+                        wb.get_sheet_by_name(meta.name).to_python(skip_empty_area=False, nrows=limits.max_rows))
             out.append((meta.name, rows, inspection.marks.get(meta.name, NO_MARKS)))
         return out
     finally:
@@ -94,9 +96,9 @@ def row_text(row: list[object]) -> str:
     return " ".join(clean(c) for c in row if isinstance(c, str) and clean(c))
 
 
-def identification_lines(grid, rows, empty: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
+def identification_lines(grid, rows, empty: dict[str, str] | None = None) -> dict[str, tuple[str, str | None]]:
     """Identification lines (``Đơn vị gửi báo cáo: …``, ``Tỉnh/Thành phố: …``) in the given rows."""
-    found: dict[str, tuple[str, str]] = {}
+    found: dict[str, tuple[str, str | None]] = {}
     for r in rows:
         if r >= len(grid):
             break

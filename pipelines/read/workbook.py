@@ -209,9 +209,9 @@ def read_sheet(sheet: str, grid: list[list[object]], marks: SheetMarks = NO_MARK
         return None
     form, wording, title_at = _detect_form(grid, sheet)
     header = _find_header(grid, title_at[0] if title_at else 0)
-    if header is None and form is None:
-        return None
     if header is None:
+        if form is None or title_at is None:  # no table and no title (a form is found with its title's cell)
+            return None
         empty: dict[str, str] = {}
         report = Report(sheet=sheet, form=form, wording=wording,
                         header=identification_lines(grid, range(len(grid)), empty), empty_lines=empty)
@@ -317,7 +317,7 @@ def _tell_03_from_04(report: Report) -> str | None:
 def _table(grid, header_row: int, cols: dict[str, int], form: str
            ) -> list[tuple[int, str | None, str, object, str, str]]:
     """Candidate rows under the header: (row, code, label, value, unit text, note)."""
-    out = []
+    out: list[tuple[int, str | None, str, object, str, str]] = []
     code_col, label_col = cols.get("code"), cols["label"]
     value_col = cols.get("value")
     unit_col = cols.get("unit")
