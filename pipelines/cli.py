@@ -676,8 +676,8 @@ def _database_error(command: str, exc) -> None:
     from schemas.database import warehouse_location
 
     where = warehouse_location(settings().warehouse_url)
-    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    detail = " ".join(detail[0].split()) if detail else type(exc).__name__
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    detail = " ".join(lines[0].split()) if lines else type(exc).__name__
     low = detail.lower()
     if isinstance(exc, (ArgumentError, NoSuchModuleError)):
         vi, en = f"CCN_WAREHOUSE_URL không phải địa chỉ kho dữ liệu dùng được ({where})", \

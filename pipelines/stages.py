@@ -8,6 +8,7 @@ re-run alone and a run that stopped half-way is finished by the next.  Dagster a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ class Context:
     settings: Settings
     inbox: Path
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    progress: object = None  # callable(stage, done, total) or None
+    progress: Callable[[str, int, int], None] | None = None  # (stage, done, total)
     _engine: Engine | None = None
 
     @property

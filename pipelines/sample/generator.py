@@ -15,6 +15,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from pipelines.steward.templates import FormContent, Identification, Typing, write_form
 from schemas.admin import admin
@@ -235,7 +236,7 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
     for pcode, clusters in all_clusters.items():
         prov = a.provinces[pcode]
         folder = f"{pcode}_{slug(prov.name)}"
-        pident = dict(province=prov.label, period=period)
+        pident: dict[str, Any] = dict(province=prov.label, period=period)  # keyword arguments of Identification
         by_commune: dict[str, list[Cluster]] = {}
         for c in clusters:
             by_commune.setdefault(c.commune_code, []).append(c)
@@ -484,7 +485,7 @@ def generate_pre2025(out: Path, period: Period, provinces: int = 63, seed: int =
             _fill_cluster(rng, c, period, profile.project_ha)
         where = {o.code: o for o in communes}
         folder = f"{ocode}_{slug(prov.name)}"
-        base_ident = dict(province=prov.label, period=period)
+        base_ident: dict[str, Any] = dict(province=prov.label, period=period)
         by_district: dict[str, list[Cluster]] = {}
         for c in clusters:
             by_district.setdefault(where[c.commune_code].district_code, []).append(c)
@@ -540,7 +541,8 @@ def province_series(b04: list[SampleReport], forms=None) -> dict[str, dict[str, 
     for pcode in sorted({r.province_code for r in b04}):
         mine = [r for r in b04 if r.province_code == pcode]
         sums = {row.code: sum(r.values.get(row.code, 0.0) for r in mine) for row in spec.rows}
-        out[pcode] = {row.code: (row.scale * sums[row.numerator] / sums[row.denominator]
-                                 if sums[row.denominator] else None) if row.aggregation == "ratio" else sums[row.code]
+        out[pcode] = {row.code: (row.scale * sums[row.numerator] / sums[row.denominator]  # NULL scale: NULL, as in SQL
+                                 if sums[row.denominator] and row.scale is not None else None)
+                      if row.aggregation == "ratio" else sums[row.code]
                       for row in spec.rows}
     return out
