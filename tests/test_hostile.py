@@ -227,7 +227,7 @@ def test_every_refusal_is_wholly_vietnamese_then_wholly_english(corpus_dir, tmp_
     own errors, a missing file in `ccn check` and a reader failure in `ccn run`."""
     import python_calamine
 
-    from assets import assets as ingest
+    from pipelines.load import ingest
     from pipelines.read.sheets import unreadable_reason
     from pipelines.read.workbook import read_workbook
     from pipelines.steward.check import check_file
