@@ -6,7 +6,7 @@ CCN_HOME ?= $(CURDIR)/.ccn
 export CCN_HOME
 SAMPLE := $(CCN_HOME)/inbox/sample-2026-H1
 
-.PHONY: install demo test test-fast bench ui clean-demo
+.PHONY: install demo lint test test-fast bench ui clean-demo
 
 $(BIN)/ccn: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,8 +23,13 @@ demo: install
 	$(BIN)/ccn summary --period 2026-H1
 	$(BIN)/ccn summary --truth $(SAMPLE)/truth.json
 
-# two workers (the machine's two cores), a test file per worker so module fixtures load once
-test: install
+# ruff over the tree, mypy over the four packages (configured in pyproject.toml); any finding fails
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# lint first; then two workers (the machine's two cores), a test file per worker so module fixtures load once
+test: install lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # the loop while changing code: every test not marked slow (no PostgreSQL fault tests, no webserver), under a minute

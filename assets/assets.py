@@ -12,10 +12,20 @@ report workbook.  Materialising ``reporting_completeness`` for a period also rec
 """
 
 from dataclasses import asdict
+from typing import Any
 
 from dagster import (
-    AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, AssetMaterialization, AssetSpec,
-    MaterializeResult, MetadataValue, MultiPartitionKey, asset, multi_asset,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetMaterialization,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    MultiPartitionKey,
+    asset,
+    multi_asset,
 )
 
 from assets.partitions import PERIOD_PROVINCE, PERIODS
@@ -33,7 +43,7 @@ def _ctx(context, ccn: CCNResource) -> stages.Context:
     return ccn.context(context.run_id)
 
 
-def _shown(df, preview_rows: int = observe.PREVIEW_ROWS, **metadata) -> MaterializeResult:
+def _shown(df, *, preview_rows: int = observe.PREVIEW_ROWS, **metadata) -> MaterializeResult:
     """A materialisation with its figures and a preview of the first rows of what it holds."""
     return MaterializeResult(metadata={**metadata, "preview": MetadataValue.md(observe.preview(df, preview_rows))})
 
@@ -76,7 +86,7 @@ def validation_findings(context: AssetExecutionContext, ccn: CCNResource) -> Mat
     ctx = _ctx(context, ccn)
     report = stages.validate_stage(ctx)
     findings = observe.run_findings(ctx.engine, ctx.run_id)
-    docs = {"data_docs": MetadataValue.path(str(report.data_docs))} if report.data_docs else {}
+    docs: dict[str, Any] = {"data_docs": MetadataValue.path(str(report.data_docs))} if report.data_docs else {}
     return _shown(findings, **docs, findings_written=report.findings, findings_on_run=len(findings),
                   errors_on_run=int((findings["severity"] == "error").sum()) if not findings.empty else 0)
 
@@ -97,7 +107,8 @@ def warehouse(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeRe
 def national_summary(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
     ctx = _ctx(context, ccn)
     df = stages.national_summary(ctx.engine)
-    return _shown(df, 40, rows=len(df), periods=MetadataValue.text(", ".join(sorted(df["period"].unique()))))
+    periods = MetadataValue.text(", ".join(sorted(df["period"].unique())))
+    return _shown(df, preview_rows=40, rows=len(df), periods=periods)
 
 
 @asset(group_name="summaries", owners=OWNERS, deps=[warehouse], kinds={"sql"},
@@ -149,7 +160,7 @@ def reporting_completeness(context: AssetExecutionContext, ccn: CCNResource):
                                                                        "province": row.province_code}),
             metadata={"unit": str(row.unit_name), "late": bool(row.is_late), "file": str(row.file_name)}))
     missing = int(df["missing"].sum()) if not df.empty else 0
-    yield _shown(df, 40, expected_by_form=MetadataValue.json(counts.by_form),
+    yield _shown(df, preview_rows=40, expected_by_form=MetadataValue.json(counts.by_form),
                  totals=MetadataValue.md(totals.reset_index().to_markdown(index=False) if not df.empty else "_(none)_"),
                  missing_reports=missing, provinces_with_form_04=int(b04["province_code"].nunique()))
     yield AssetCheckResult(check_name="all_expected_reports_received", passed=missing == 0,
@@ -170,7 +181,7 @@ def province_summary(context: AssetExecutionContext, ccn: CCNResource):
     df = observe.view(ctx.engine, "mart_province_summary", context.partition_key)
     both = df.dropna(subset=["reported_value", "computed_value"])
     diff = both[(both["reported_value"] - both["computed_value"]).abs() > 0.01]
-    yield _shown(df, 40, rows=len(df), provinces=int(df["province_code"].nunique()))
+    yield _shown(df, preview_rows=40, rows=len(df), provinces=int(df["province_code"].nunique()))
     yield AssetCheckResult(check_name="province_matches_communes", passed=diff.empty,
                            severity=AssetCheckSeverity.WARN,
                            metadata={"differences": len(diff), "preview": MetadataValue.md(observe.preview(diff))})
@@ -182,7 +193,7 @@ def province_summary(context: AssetExecutionContext, ccn: CCNResource):
 def region_summary(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
     ctx = _ctx(context, ccn)
     df = observe.view(ctx.engine, "mart_region_summary", context.partition_key)
-    return _shown(df, 40, rows=len(df), regions=int(df["region"].nunique()))
+    return _shown(df, preview_rows=40, rows=len(df), regions=int(df["region"].nunique()))
 
 
 @asset(group_name="reporting", owners=ANALYSTS, partitions_def=PERIODS, deps=["warehouse"], kinds={"sql"},

@@ -9,12 +9,16 @@ file, sheet and cell.  Checks never block the pipeline: a rejected report is a n
 
 
 from dagster import (
-    AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue,
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    MetadataValue,
     multi_asset_check,
 )
 
-from pipelines.report import observe
 from assets.resources import CCNResource
+from pipelines.report import observe
 from validations.catalogue import rules
 
 

@@ -17,7 +17,8 @@ ingest_job = define_asset_job(
     description="Archive new inbox files, read, validate, load and summarise them.")
 
 period_refresh_job = define_asset_job(
-    "period_refresh", selection=AssetSelection.groups("reporting", "exports") - AssetSelection.assets("province_reports"),
+    "period_refresh",
+    selection=AssetSelection.groups("reporting", "exports") - AssetSelection.assets("province_reports"),
     executor_def=in_process_executor, partitions_def=None,
     description="For one period: who should report and who did, the province, region and cluster summaries and "
                 "the national report workbook.")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
-from pipelines.intake.archive import scan_inbox, sha256_of
 from assets.jobs import ingest_job
+from pipelines.intake.archive import scan_inbox, sha256_of
 from pipelines.settings import settings
 
 

@@ -45,7 +45,8 @@ def main() -> int:
         print(f"{'file':<44} {'bytes':>9} {'seconds':>8} {'peak MiB':>9}  verdict   (peak RSS of the whole process)")
         for case in cases:
             path = inbox / case.path
-            out = subprocess.run([sys.executable, "-c", CHILD, str(path), str(ROOT)], capture_output=True, text=True)
+            out = subprocess.run([sys.executable, "-c", CHILD, str(path), str(ROOT)], capture_output=True, text=True,
+                                 check=False)
             if out.returncode != 0:
                 print(f"{case.path[-44:]:<44} CRASHED rc={out.returncode}: {out.stderr[-300:]}")
                 continue

@@ -45,7 +45,8 @@ def _write(folder: Path, n: int, seed: int) -> dict[tuple[str, str], list[Path]]
             prov = a.provinces[com.province_code]
             ident = Identification(province=prov.label, commune=com.label, cluster="Cụm công nghiệp Phú Thịnh",
                                    tax_code="0101234567", project="Nhà máy gỗ An Khang", sector="Chế biến gỗ",
-                                   sender=f"Sở Công Thương {prov.name}" if form == "04" else f"Ủy ban nhân dân {com.name}",
+                                   sender=(f"Sở Công Thương {prov.name}" if form == "04"
+                                           else f"Ủy ban nhân dân {com.name}"),
                                    period=Period(2026, "H1"))
             values = {r.code: float(rng.randint(0, 1)) if r.unit == "flag" else float(rng.randint(0, 900))
                       if r.is_integer else rng.randint(100, 99_999) / 100 for r in spec.rows}
@@ -134,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             ins, cal, rd = _split(paths)
             p95 = sorted(full)[int(0.95 * (len(full) - 1))]
             print(f"{form:<6}{fmt:<7}{len(full) / sum(full):>9.0f}{statistics.median(full) * 1000:>11.2f}"
-                  f"{p95 * 1000:>9.2f}{statistics.median(best) * 1000:>14.2f}{statistics.median(read_only) * 1000:>14.2f}"
+                  f"{p95 * 1000:>9.2f}{statistics.median(best) * 1000:>14.2f}"
+                  f"{statistics.median(read_only) * 1000:>14.2f}"
                   f"{ins * 1000:>9.2f}{cal * 1000:>10.2f}{rd * 1000:>8.2f}")
     print("\nms per file (median over the files); files/s from one pass in one process, read + identify; "
           "'best-of-3' the median of each file's fastest of three reads (what the code costs on an idle core); "

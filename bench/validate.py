@@ -1,10 +1,11 @@
 """How long the validate stage takes for a national semester (issue #4; workload W1 of issue #6).
 
 The reports of W1 (34 Biểu 04, ~700 Biểu 03, ~1,200 Biểu 02, ~15,000 Biểu 01 for 2026-H1, consistent across
-levels: pipelines/sample/generator.py with Profile W1) are generated in memory and inserted directly into a fresh warehouse
-as *pending* submissions with their values — no workbook is written or read — and ``validations.engine.validate``
-is timed: Great Expectations once per form over the whole batch, then the cross-level and cross-period rules in
-the warehouse, then the Data Docs.  A few reports are broken on purpose (1 % of Biểu 02 with more foreign
+levels: pipelines/sample/generator.py with Profile W1) are generated in memory and inserted directly into a fresh
+warehouse as *pending* submissions with their values — no workbook is written or read — and
+``validations.engine.validate`` is timed: Great Expectations once per form over the whole batch, then the cross-level
+and cross-period rules in the warehouse, then the Data Docs.
+A few reports are broken on purpose (1 % of Biểu 02 with more foreign
 projects than projects, 3 Biểu 04 disagreeing with their communes) so the finding paths are exercised.
 
     .venv/bin/python bench/validate.py                 # SQLite, with Data Docs
@@ -39,9 +40,9 @@ ROWS_PER_INSERT = 20_000
 
 def national(provinces: int, seed: int = 11):
     """The reports of one semester: list of (form, province, commune, cluster_id, unit_key, values)."""
-    from schemas.keys import project_key
     from pipelines.sample.generator import W1, _clusters_for, _fill_cluster, aggregate
     from schemas.admin import admin
+    from schemas.keys import project_key
     from schemas.periods import Period
 
     rng = random.Random(seed)
@@ -77,10 +78,10 @@ def national(provinces: int, seed: int = 11):
 def load_pending(url: str, period, reports) -> int:
     from sqlalchemy import insert
 
-    from schemas.forms import load_forms
-    from schemas.periods import VN_TZ
     from schemas.database import chunks, make_engine
+    from schemas.forms import load_forms
     from schemas.migrate import upgrade
+    from schemas.periods import VN_TZ
     from schemas.status import Status
     from schemas.tables import indicator_value, received_file, submission
 
@@ -166,8 +167,8 @@ def main() -> int:
             print(f"\n{r['backend']}: validate {r['submissions']} submissions ({r['values']} values) "
                   f"in {r['validate_s']:.1f} s, {r['findings']} findings")
             for form, f in sorted(r["by_form"].items()):
-                print(f"  GX Biểu {form}: {f['rows']:>6} rows, {f['checks']:>6} checks, {f['expectations']} expectations "
-                      f"{f['seconds']:>7.2f} s  {f['findings']:>4} findings")
+                print(f"  GX Biểu {form}: {f['rows']:>6} rows, {f['checks']:>6} checks, "
+                      f"{f['expectations']} expectations {f['seconds']:>7.2f} s  {f['findings']:>4} findings")
             print(f"  cross-level and cross-period rules  {r['cross_s']:>7.2f} s")
             rest = r["validate_s"] - sum(f["seconds"] for f in r["by_form"].values()) - r["cross_s"]
             print(f"  reading values, writing findings, Data Docs  {rest:>6.2f} s")

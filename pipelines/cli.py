@@ -64,7 +64,6 @@ def _period(text: str):
 def cmd_sample(args) -> int:
     from pipelines.progress import TerminalProgress
     from pipelines.sample.generator import generate
-
     from schemas.geography import generation_of
 
     show = TerminalProgress()
@@ -271,8 +270,8 @@ def cmd_check(args) -> int:
     file's result as it is checked, then the count; exit 1 on any error, 2 when a folder holds no workbook."""
     import json
 
-    from pipelines.steward.check import as_dict, check_file, collect, format_check, format_total
     from pipelines.read.sheets import EXTENSIONS
+    from pipelines.steward.check import as_dict, check_file, collect, format_check, format_total
 
     given = collect([Path(f) for f in args.files])
     kinds = " ".join(EXTENSIONS)
@@ -301,8 +300,8 @@ def cmd_ui(args) -> int:
 
     _dagster_home()
     root = Path(__file__).resolve().parent.parent
-    return subprocess.call([sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"),
-                            "-p", str(args.port)], cwd=root)
+    cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"), "-p", str(args.port)]
+    return subprocess.call(cmd, cwd=root)  # noqa: S603 - this interpreter running dagster, no shell
 
 
 def _warehouse(create: bool = False):
@@ -390,10 +389,10 @@ def cmd_register(args) -> int:
     """Load provinces' cluster register workbooks into the warehouse's register."""
     from sqlalchemy import select
 
-    from pipelines.steward.check import format_check, register_check
-    from pipelines.report.completeness import refresh_expected
-    from pipelines.read.register import read_register
     from pipelines.load.register import load_register
+    from pipelines.read.register import read_register
+    from pipelines.report.completeness import refresh_expected
+    from pipelines.steward.check import format_check, register_check
     from schemas.periods import Period
     from schemas.tables import expected_report
 
@@ -613,7 +612,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "'register' writes a province's cluster list (name, commune, type, status, "
                                    "areas, decisions, investor).",
                        epilog="examples:\n  ccn template 02 --out bieu02.xlsx\n"
-                              "  ccn template 03 --province 15 --out bieu03_lao_cai.xlsx   (communes of one province only)\n"
+                              "  ccn template 03 --province 15 --out bieu03_lao_cai.xlsx"
+                              "   (communes of one province only)\n"
                               "  ccn template 03 --generation district --out bieu03_2025H1.xlsx\n"
                               "  ccn template register --province 15 --out ccn_lao_cai.xlsx",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -679,8 +679,8 @@ def _database_error(command: str, exc) -> None:
     from schemas.database import warehouse_location
 
     where = warehouse_location(settings().warehouse_url)
-    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    detail = " ".join(detail[0].split()) if detail else type(exc).__name__
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    detail = " ".join(lines[0].split()) if lines else type(exc).__name__
     low = detail.lower()
     if isinstance(exc, (ArgumentError, NoSuchModuleError)):
         vi, en = f"CCN_WAREHOUSE_URL không phải địa chỉ kho dữ liệu dùng được ({where})", \
@@ -719,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
         except (AttributeError, OSError, ValueError):  # a stdout without a file descriptor
             pass
         return 141
-    except Exception as exc:  # noqa: BLE001 - only the two kinds below are answered, the rest is re-raised
+    except Exception as exc:  # only the two kinds below are answered, the rest is re-raised
         from schemas.database import WarehouseMissing
 
         if isinstance(exc, WarehouseMissing):

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
-_reporter = None
+Reporter = Callable[[str, int, int], None]  # (stage, done, total)
+
+_reporter: Reporter | None = None
 
 
-def set_reporter(fn) -> None:
-    global _reporter
+def set_reporter(fn: Reporter | None) -> None:
+    global _reporter  # noqa: PLW0603 - one reporter for the process, set by the ccn command
     _reporter = fn
 
 
-def reporter():
+def reporter() -> Reporter | None:
     return _reporter
 
 
@@ -24,7 +27,7 @@ class TerminalProgress:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.last = 0.0
-        self.stage = None
+        self.stage: str | None = None
         self.started = time.monotonic()
 
     def __call__(self, stage: str, done: int, total: int) -> None:

@@ -69,7 +69,7 @@ class Settings:
     def is_embedded(self) -> bool:
         return self.warehouse_url.startswith("sqlite")
 
-    def ensure(self) -> "Settings":
+    def ensure(self) -> Settings:
         for d in (self.home, self.inbox, self.archive, self.dagster_home):
             d.mkdir(parents=True, exist_ok=True)
         return self

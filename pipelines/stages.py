@@ -8,6 +8,7 @@ re-run alone and a run that stopped half-way is finished by the next.  Dagster a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,9 +21,9 @@ from pipelines.intake.archive import ArchiveResult, archive_new
 from pipelines.load.ingest import ingest_archived
 from pipelines.load.publish import PublishResult, publish_pending
 from pipelines.settings import Settings
-from schemas.periods import VN_TZ
 from schemas.database import make_engine
 from schemas.migrate import upgrade
+from schemas.periods import VN_TZ
 from schemas.tables import pipeline_run
 
 
@@ -33,7 +34,7 @@ class Context:
     settings: Settings
     inbox: Path
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    progress: object = None  # callable(stage, done, total) or None
+    progress: Callable[[str, int, int], None] | None = None  # (stage, done, total)
     _engine: Engine | None = None
 
     @property
@@ -86,7 +87,7 @@ def publish_stage(ctx: Context) -> PublishResult:
 
 
 def national_summary(engine: Engine, period: str | None = None) -> pd.DataFrame:
-    sql = "SELECT * FROM mart_national_summary" + (" WHERE period = :p" if period else "")
+    sql = "SELECT * FROM mart_national_summary" + (" WHERE period = :p" if period else "")  # noqa: S608 - values bound
     with engine.connect() as conn:
         df = pd.read_sql(text(sql), conn, params={"p": period} if period else None)
     order = {code: i for i, code in enumerate(_codes_04())}

@@ -78,7 +78,8 @@ def _strip_prefixes(key: str) -> tuple[str, set[str]]:
 def names_lower_unit(text: str) -> bool:
     """True when a text names a commune or district (``UBND phường Lào Cai``), whatever name follows."""
     key = name_key(text)
-    return bool(_strip_prefixes(key)[1] & _LOWER_KINDS) or bool(_strip_prefixes(name_key(strip_marks(text)))[1] & _LOWER_KINDS)
+    return (bool(_strip_prefixes(key)[1] & _LOWER_KINDS)
+            or bool(_strip_prefixes(name_key(strip_marks(text)))[1] & _LOWER_KINDS))
 
 
 def kind_words(text: str) -> set[str]:
@@ -87,7 +88,7 @@ def kind_words(text: str) -> set[str]:
     return _strip_prefixes(name_key(text))[1] | _strip_prefixes(name_key(strip_marks(text)))[1]
 
 
-def names_province_only(text: str, units: list["Unit"]) -> bool:
+def names_province_only(text: str, units: list[Unit]) -> bool:
     """True when ``text``, found by :meth:`Admin.find_province` to name ``units``, names the province itself and
     not a district or commune of the same name: ``Lào Cai`` and ``Tỉnh Lào Cai`` name the province, ``Phường Lào
     Cai`` names a ward and ``TP Lào Cai`` the city (Lào Cai is a Tỉnh, so its "Thành phố" is a lower unit)."""
@@ -123,9 +124,10 @@ class Admin:
     @cached_property
     def provinces(self) -> dict[str, Unit]:
         """The 34 provinces since 2025-07-01, by code."""
-        out = {}
+        out: dict[str, Unit] = {}
         for r in _rows("wards_2025_34prov_v3.0.2.csv"):
-            out.setdefault(r["province_code"], Unit("province", r["province_code"], r["province_name"], r["province_code"], "2025"))
+            out.setdefault(r["province_code"],
+                           Unit("province", r["province_code"], r["province_name"], r["province_code"], "2025"))
         return out
 
     @cached_property
@@ -147,7 +149,7 @@ class Admin:
 
     @cached_property
     def old_districts(self) -> dict[str, Unit]:
-        out = {}
+        out: dict[str, Unit] = {}
         for r in _rows("units_pre2025_63prov_v2.4.1.csv"):
             out.setdefault(r["district_code"], Unit(
                 "district", r["district_code"], r["district_name"], r["province_code"], "pre2025",
@@ -254,7 +256,8 @@ class Admin:
         return old.province_code if old else None
 
     def find_province(self, text: str, generation: str | None = None) -> list[Unit]:
-        """Provinces a text may name: ``37``, ``37 - Ninh Bình``, ``Tỉnh Ninh Bình``, ``Sở Công Thương tỉnh Nam Định``."""
+        """Provinces a text may name: ``37``, ``37 - Ninh Bình``, ``Tỉnh Ninh Bình``,
+        ``Sở Công Thương tỉnh Nam Định``."""
         s = clean(text)
         m = _CODE_PREFIX.match(s) or re.fullmatch(r"\s*(\d{2})\s*()", s)
         if m and len(m.group(1)) == 2:
@@ -295,9 +298,9 @@ class Admin:
         m = _CODE_PREFIX.match(s)
         if m and len(m.group(1)) == 5:
             unit = self.communes.get(m.group(1))
-            if unit and (province_code is None or unit.province_code == province_code):
-                if not m.group(2) or bare_name(m.group(2)) == bare_name(unit.name):
-                    return [unit]
+            if (unit and (province_code is None or unit.province_code == province_code)
+                    and (not m.group(2) or bare_name(m.group(2)) == bare_name(unit.name))):
+                return [unit]
             s = m.group(2) or ""
         elif re.fullmatch(r"\d{5}", s):
             unit = self.communes.get(s)
@@ -316,9 +319,9 @@ class Admin:
         m = _CODE_PREFIX.match(s) or re.fullmatch(r"\s*(\d{3})\s*()", s)
         if m and len(m.group(1)) == 3:
             unit = self.old_districts.get(m.group(1))
-            if unit and unit.province_code == old_province_code:
-                if not m.group(2) or bare_name(m.group(2)) == bare_name(unit.name):
-                    return [unit]
+            if (unit and unit.province_code == old_province_code
+                    and (not m.group(2) or bare_name(m.group(2)) == bare_name(unit.name))):
+                return [unit]
             s = m.group(2) or ""
         return self._by_name(self._district_names, old_province_code, s) if s else []
 

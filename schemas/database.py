@@ -98,7 +98,7 @@ def bulk_insert(conn, table, rows: list[dict]) -> None:
     cursor = conn.connection.dbapi_connection.cursor()
     with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([p(row[c]) if p else row[c] for c, p in zip(columns, processors)])
+            copy.write_row([p(row[c]) if p else row[c] for c, p in zip(columns, processors, strict=True)])
 
 
 def insert_ignore(conn, table, rows: dict | list[dict]) -> int:
@@ -106,7 +106,7 @@ def insert_ignore(conn, table, rows: dict | list[dict]) -> int:
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # its own Insert, same methods
     # preserve_rowcount: SQLAlchemy 2.1 on psycopg reports -1 for an INSERT's rowcount unless asked to keep it
     stmt = insert(table).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
     if isinstance(rows, dict):

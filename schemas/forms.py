@@ -133,25 +133,26 @@ def load_forms() -> dict[str, FormSpec]:
                 )
             )
     codes = {(form, r.code) for form, rs in rows.items() for r in rs}
-    for r in (r for rs in rows.values() for r in rs):
-        if (r.rollup_form or r.rollup_code) and (r.rollup_form, r.rollup_code) not in codes:
+    for spec in (spec for specs in rows.values() for spec in specs):
+        if (spec.rollup_form or spec.rollup_code) and (spec.rollup_form, spec.rollup_code) not in codes:
             raise ValueError(bilingual(
-                f"indicators.csv: Biểu {r.form} dòng {r.code} là tổng của Biểu {r.rollup_form!r} dòng "
-                f"{r.rollup_code!r}, dòng này không có",
-                f"indicators.csv: Biểu {r.form} row {r.code} rolls up from Biểu {r.rollup_form!r} row "
-                f"{r.rollup_code!r}, which does not exist"))
+                f"indicators.csv: Biểu {spec.form} dòng {spec.code} là tổng của Biểu {spec.rollup_form!r} dòng "
+                f"{spec.rollup_code!r}, dòng này không có",
+                f"indicators.csv: Biểu {spec.form} row {spec.code} rolls up from Biểu {spec.rollup_form!r} row "
+                f"{spec.rollup_code!r}, which does not exist"))
     forms = {}
     for code, m in meta["forms"].items():
         gens = tuple(
             Generation(
-                name=g["name"], valid_from=_date(g["valid_from"]), valid_to=_date(g.get("valid_to")),
+                name=g["name"], valid_from=date.fromisoformat(g["valid_from"]), valid_to=_date(g.get("valid_to")),
                 title=g.get("title", m["title"]), sender=g["sender"], receiver=g["receiver"],
             )
             for g in m["generations"]
         )
         forms[code] = FormSpec(
             form=code, title=m["title"], title_en=m["title_en"], sender_level=m["sender_level"],
-            unit_key=m["unit_key"], deadline=dict(m["deadline"]), extra_header=tuple(HeaderLine(**h) for h in m["extra_header"]),
+            unit_key=m["unit_key"], deadline=dict(m["deadline"]),
+            extra_header=tuple(HeaderLine(**h) for h in m["extra_header"]),
             generations=gens, rows=tuple(rows[code]), signer=m.get("signer", ""),
             value_header=m.get("value_header", "Kết quả"),
         )
@@ -213,7 +214,8 @@ def all_rows() -> list[RowSpec]:
 
 
 def forms_by_deadline() -> list[tuple[tuple[FormSpec, ...], dict[str, str]]]:
-    """The forms that share each distinct deadline, in form order: ``[((01, 02), {"H1": "06-20", "Y": "12-20"}), …]``."""
+    """The forms that share each distinct deadline, in form order:
+    ``[((01, 02), {"H1": "06-20", "Y": "12-20"}), …]``."""
     groups: dict[tuple[tuple[str, str], ...], list[FormSpec]] = {}
     for spec in load_forms().values():
         groups.setdefault(tuple(spec.deadline.items()), []).append(spec)

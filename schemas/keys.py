@@ -6,8 +6,9 @@ import re
 
 from schemas.text import loose_key, slug
 
-_ROMAN_NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9", "x": "10"}
-_CLUSTER_PREFIX = re.compile(r"^(cum cong nghiep|cum cn|ccn)\s+", re.I)
+_ROMAN_NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9",
+                   "x": "10"}
+_CLUSTER_PREFIX = re.compile(r"^(cum cong nghiep|cum cn|ccn)\s+", re.IGNORECASE)
 
 
 def cluster_key(name: str) -> str:

@@ -12,6 +12,7 @@ from schemas.database import WarehouseMissing, make_engine, sqlite_holds_warehou
 from schemas.tables import commune, commune_successor, district, indicator, province
 from schemas.views import VIEWS
 
+
 def create_views(conn) -> None:
     for name in reversed(list(VIEWS)):
         conn.execute(text(f"DROP VIEW IF EXISTS {name}"))
@@ -88,7 +89,8 @@ def load_reference(conn) -> None:
             {"code": u.code, "generation": "2025", "name": u.name, "valid_from": "2025-07-01", "valid_to": None,
              "successor_code": None, "region": a.region_of(u.code)} for u in a.provinces.values()] + [
             {"code": u.code, "generation": "pre2025", "name": u.name, "valid_from": None, "valid_to": "2025-06-30",
-             "successor_code": u.province_code, "region": a.region_of(u.province_code)} for u in a.old_provinces.values()])
+             "successor_code": u.province_code, "region": a.region_of(u.province_code)}
+            for u in a.old_provinces.values()])
         conn.execute(commune.insert(), [
             {"code": u.code, "generation": "2025", "name": u.name, "province_code": u.province_code,
              "district_code": None, "district_name": None, "valid_from": "2025-07-01", "valid_to": None}

@@ -25,7 +25,7 @@ class Period:
     kind: str  # "H1" | "Y"
 
     @classmethod
-    def parse(cls, code: str) -> "Period":
+    def parse(cls, code: str) -> Period:
         m = _CODE.match(code.strip().upper().replace("-y", "-Y"))
         if not m:
             raise ValueError(f"period must look like 2025-H1 or 2025-Y, not {code!r}")
@@ -62,7 +62,8 @@ def period_kind(text: str) -> str | None:
     if re.search(r"6\s*thang\s*/\s*(ca\s*)?nam", raw) or re.search(r"nam\s*/\s*6\s*thang", raw):
         return "ambiguous"
     key = loose_key(text)
-    if re.search(r"\b(0?6 thang|sau thang|h1|6t|6th|ban nien|giua nam)\b", key) or re.search(r"(?<![0-9a-z])(6t|h1)(?=\d|\b)", key):
+    if (re.search(r"\b(0?6 thang|sau thang|h1|6t|6th|ban nien|giua nam)\b", key)
+            or re.search(r"(?<![0-9a-z])(6t|h1)(?=\d|\b)", key)):
         return "H1"
     if re.search(r"\b(nam|ca nam|hang nam|annual|year)\b", key) or re.search(r"(?<![0-9a-z])(y|nam)(?=20\d\d)", key):
         return "Y"

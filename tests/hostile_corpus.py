@@ -133,8 +133,8 @@ def cfb(streams: dict[str, bytes], storages: tuple[str, ...] = ()) -> bytes:
     names = list(streams) + list(storages)
     data_sectors: list[bytes] = []
     starts = {}
-    for name, body in streams.items():
-        body = body.ljust(4096, b"\0")
+    for name, raw in streams.items():
+        body = raw.ljust(4096, b"\0")
         starts[name] = 2 + len(data_sectors)
         data_sectors += [body[i:i + ssize].ljust(ssize, b"\0") for i in range(0, len(body), ssize)]
     n_dir_sectors = (len(names) + 1 + 3) // 4
@@ -269,7 +269,8 @@ def build(inbox: Path, base_dir: Path) -> list[Case]:
         "calamine)", REFUSED, unreadable, "CCN_MAX_ROWS")
 
     # -- XML attacks
-    put("billion_laughs_sst.xlsx", xlsx(good_sheet, {"xl/sharedStrings.xml": LAUGHS + b"<sst><si><t>&lol9;</t></si></sst>"}),
+    put("billion_laughs_sst.xlsx",
+        xlsx(good_sheet, {"xl/sharedStrings.xml": LAUGHS + b"<sst><si><t>&lol9;</t></si></sst>"}),
         "XML entity expansion (billion laughs) in sharedStrings.xml", REFUSED, unreadable, "entity")
     put("billion_laughs_sheet.xlsx", xlsx(LAUGHS + b'<worksheet><sheetData><row r="1"><c r="A1" t="inlineStr"><is>'
                                           b'<t>&lol9;</t></is></c></row></sheetData></worksheet>'),
@@ -334,7 +335,8 @@ def build(inbox: Path, base_dir: Path) -> list[Case]:
     # -- read safely: macros, links, formulas (values are the ones Excel saved; nothing is run or followed)
     variant("co_macro.xlsm", ".xlsm with a VBA project (vbaProject.bin with an AutoOpen macro)", READ,
             "file.macros_ignored",
-            lambda s, d: _rezip(s, d, add={"xl/vbaProject.bin": cfb({"VBA": b"Sub AutoOpen()\nShell \"calc\"\nEnd Sub"})}))
+            lambda s, d: _rezip(s, d, add={"xl/vbaProject.bin":
+                                           cfb({"VBA": b"Sub AutoOpen()\nShell \"calc\"\nEnd Sub"})}))
     variant("lien_ket_ngoai.xlsx", "external link to another workbook (externalLink1.xml)", READ,
             "file.external_links_ignored",
             lambda s, d: _rezip(s, d, add={"xl/externalLinks/externalLink1.xml": (

@@ -65,8 +65,8 @@ def test_bi_role_reads_views_and_cannot_write(tmp_path, monkeypatch, pg_url, bi_
         conn.execute(text("SELECT * FROM mart_reporting_completeness")).all()
         sid = conn.execute(text("SELECT MIN(submission_id) FROM mart_submissions")).scalar()
         for sql in [
-            "INSERT INTO submission (sha256, status, received_at, is_late, errors, warnings) "
-            "VALUES ('x', 'accepted', now(), false, 0, 0)",
+            ("INSERT INTO submission (sha256, status, received_at, is_late, errors, warnings) "
+             "VALUES ('x', 'accepted', now(), false, 0, 0)"),
             f"UPDATE submission SET status = 'rejected' WHERE submission_id = {sid}",
             f"DELETE FROM indicator_value WHERE submission_id = {sid}",
             f"UPDATE mart_submissions SET status = 'rejected' WHERE submission_id = {sid}",

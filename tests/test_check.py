@@ -37,7 +37,8 @@ def test_a_clean_workbook_passes(tmp_path, capsys):
     _b02(path, B02)
     assert ccn("check", str(path)) == 0
     out = capsys.readouterr().out
-    assert "Biểu số 02 · 2026-H1 · Tỉnh Lào Cai · Xã Đông Cuông · Cụm công nghiệp Bắc Văn Yên: 14 giá trị — 14 values" in out
+    assert ("Biểu số 02 · 2026-H1 · Tỉnh Lào Cai · Xã Đông Cuông · Cụm công nghiệp Bắc Văn Yên: "
+            "14 giá trị — 14 values") in out
     assert "1 tệp (0 tệp có lỗi): 0 lỗi, 0 cảnh báo; có thể gửi." in out and "OK" in out
     assert "1 files (0 with errors): 0 errors, 0 warnings; ready to send." in out
 
@@ -150,10 +151,11 @@ def test_ccn_check_and_the_pipeline_word_a_finding_alike(tmp_path, monkeypatch):
         ("b0304.operating_count_sum", "warning", "Biểu 03", cells["15"])]
     assert [(g.rule_id, g.severity, g.sheet, g.cell) for g in stored] == [
         (f.rule_id, f.severity, f.sheet, f.cell) for f in checked]
-    for f, g in zip(checked, stored):
+    for f, g in zip(checked, stored, strict=True):
         assert g.message == bilingual(f.message_vi, f.message_en) and g.expected == f.expected, f.rule_id
     breach, skipped = checked
     assert breach.message_vi == "Diện tích cụm đã thành lập 401 ha lớn hơn diện tích theo phương án 400 ha (dòng 2)"
     assert breach.message_en == "Established cluster area 401 ha exceeds the planned area 400 ha (row 2)"
     assert breach.expected == "<= dòng/row 2 = 400"
-    assert skipped.message_en == "Rule \"Operating clusters (15) = 15.1 + 15.2\" cannot be checked: row 15.2 has no value"
+    assert skipped.message_en == ("Rule \"Operating clusters (15) = 15.1 + 15.2\" cannot be checked: "
+                                  "row 15.2 has no value")

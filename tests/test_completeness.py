@@ -48,7 +48,8 @@ def test_expected_follows_the_register_and_periods(loaded):
     now = refresh_expected(engine, Period.parse("2026-H1"))
     before = refresh_expected(engine, Period.parse("2025-Y"))
     after = refresh_expected(engine, Period.parse("2026-Y"))
-    truth_expected = {f: sum(r["expected"] for r in truth["completeness"] if r["form"] == f) for f in ("02", "03", "04")}
+    truth_expected = {f: sum(r["expected"] for r in truth["completeness"] if r["form"] == f)
+                      for f in ("02", "03", "04")}
     assert {f: now.by_form[f] for f in truth_expected} == truth_expected
     assert now.by_form["01"] == 0  # no project reported: none is known
     # clusters first reported for 2026-H1 are not expected for the period before, but are for the next one;

@@ -131,11 +131,11 @@ def snapshot(url: str) -> dict[str, list[tuple]]:
                 rows = []
                 for row in result:
                     values = []
-                    for col, v in zip(cols, row):
+                    for col, v in zip(cols, row, strict=True):
                         if not _keep(col):
                             continue
                         if "submission" in col or col == "superseded_by":
-                            v = key.get(v, v)
+                            v = key.get(v, v)  # noqa: PLW2901 - a submission id becomes its stable key
                         values.append((col, _norm(v)))
                     rows.append(tuple(values))
                 out[name] = sorted(rows, key=repr)
@@ -202,7 +202,8 @@ def fault_sample(tmp_path_factory) -> Path:
     from schemas.periods import Period
 
     out = tmp_path_factory.mktemp("fault_sample")
-    truth = generate(out, Period.parse("2026-H1"), provinces=1, seed=5, profile=Profile(communes=(4, 4), clusters=(12, 12)))
+    truth = generate(out, Period.parse("2026-H1"), provinces=1, seed=5,
+                     profile=Profile(communes=(4, 4), clusters=(12, 12)))
     assert truth["counts"]["files"] >= 64
     (out / "truth.json").unlink()
     return out
@@ -310,8 +311,8 @@ def small_disk(tmp_path):
     allowed (not root, no CAP_SYS_ADMIN) — CI runs as root in a container that allows it."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)], capture_output=True,
+                          text=True, check=False)
     if done.returncode != 0:
         if os.environ.get("CI"):
             pytest.fail(f"cannot mount a tmpfs to fill: {done.stderr.strip()}")

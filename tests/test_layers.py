@@ -68,7 +68,7 @@ def _imports(module: str, path: Path) -> set[str]:
             continue
         for name in names:
             while name and name not in MODULES:
-                name = name.rpartition(".")[0]
+                name = name.rpartition(".")[0]  # noqa: PLW2901 - up to the module the tree has
             if name and name != module:
                 found.add(name)
     return found

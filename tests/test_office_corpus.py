@@ -14,8 +14,8 @@ import json
 import os
 import re
 import shutil
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -38,16 +38,16 @@ def _path(entry: dict) -> Path:
     return CORPUS / "files" / entry["file"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _check(file: str):
-    """``ccn check`` of one corpus file (pipelines.steward.check.check_file): findings of the reading, the identification
-    and the within-form rules."""
+    """``ccn check`` of one corpus file (pipelines.steward.check.check_file): findings of the reading, the
+    identification and the within-form rules."""
     from pipelines.steward.check import check_file
 
     return check_file(CORPUS / "files" / file)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _reading(file: str):
     from pipelines.read.workbook import read_workbook
 
@@ -215,7 +215,7 @@ def corpus_run(request, tmp_path, monkeypatch):
     monkeypatch.setenv("CCN_HOME", str(home))
     monkeypatch.setenv("CCN_WAREHOUSE_URL", f"sqlite:///{home / 'warehouse.sqlite'}")
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
-    arrived = datetime(2026, 6, 10, 9, 0, tzinfo=timezone.utc).timestamp()
+    arrived = datetime(2026, 6, 10, 9, 0, tzinfo=UTC).timestamp()
     entries = [f for f in FILES if f["format"] == fmt]
     for entry in entries:
         dest = inbox / Path(entry["file"]).name

@@ -34,10 +34,10 @@ def _b03_rows(values: dict[str, object]) -> list[list[object]]:
 
 
 def test_biểu_03_and_04_without_title_are_told_apart_by_sender_and_receiver(tmp_path):
-    b03 = _sheet_rows(tmp_path / "a.xlsx", [["Đơn vị gửi báo cáo: UBND xã Phú Thịnh"], []] + _b03_rows({}))
-    b04 = _sheet_rows(tmp_path / "b.xlsx", [["Đơn vị nhận báo cáo: Ủy ban nhân dân cấp tỉnh, Bộ Công Thương"]]
-                      + _b03_rows({}))
-    neither = _sheet_rows(tmp_path / "c.xlsx", [["Báo cáo cụm công nghiệp"]] + _b03_rows({}))
+    b03 = _sheet_rows(tmp_path / "a.xlsx", [["Đơn vị gửi báo cáo: UBND xã Phú Thịnh"], [], *_b03_rows({})])
+    b04 = _sheet_rows(tmp_path / "b.xlsx", [["Đơn vị nhận báo cáo: Ủy ban nhân dân cấp tỉnh, Bộ Công Thương"],
+                                            *_b03_rows({})])
+    neither = _sheet_rows(tmp_path / "c.xlsx", [["Báo cáo cụm công nghiệp"], *_b03_rows({})])
     assert [r.form for r in read_workbook(b03).reports] == ["03"]
     assert [r.form for r in read_workbook(b04).reports] == ["04"]
     (report,) = read_workbook(neither).reports
@@ -47,17 +47,19 @@ def test_biểu_03_and_04_without_title_are_told_apart_by_sender_and_receiver(tm
 def test_a_code_that_contradicts_its_text_is_an_error_not_a_value(tmp_path):
     rows = _b03_rows({})
     rows[3][1] = F["03"].row("20").label_vi  # row coded 3 reads "Tổng số dự án đầu tư sản xuất kinh doanh …"
-    path = _sheet_rows(tmp_path / "x.xlsx", [["Biểu số 03. Tổng hợp tình hình cụm công nghiệp trên địa bàn cấp xã"]] + rows)
+    path = _sheet_rows(tmp_path / "x.xlsx", [["Biểu số 03. Tổng hợp tình hình cụm công nghiệp trên địa bàn cấp xã"],
+                                             *rows])
     (report,) = read_workbook(path).reports
     assert "3" not in report.values
-    assert ("structure.row_label_mismatch", "B5", "3") in {(f.rule_id, f.cell, f.indicator_code) for f in report.findings}
+    assert ("structure.row_label_mismatch", "B5", "3") in {(f.rule_id, f.cell, f.indicator_code)
+                                                           for f in report.findings}
 
 
 def test_a_row_twice_and_a_row_missing(tmp_path):
     rows = _b03_rows({"5": 2})
     rows.append(["5", F["03"].row("5").label_vi, "Cụm", 3])  # row 5 again, further down
     del rows[1 + [r.code for r in F["03"].rows].index("11")]  # row 11 gone
-    path = _sheet_rows(tmp_path / "x.xlsx", [["BIỂU SỐ 03"]] + rows)
+    path = _sheet_rows(tmp_path / "x.xlsx", [["BIỂU SỐ 03"], *rows])
     (report,) = read_workbook(path).reports
     found = {(f.rule_id, f.indicator_code) for f in report.findings}
     assert ("structure.row_duplicate", "5") in found and ("structure.row_missing", "11") in found
@@ -65,9 +67,11 @@ def test_a_row_twice_and_a_row_missing(tmp_path):
 
 
 def test_a_shortened_label_without_codes_is_an_error_not_a_guess(tmp_path):
-    rows = [["Chỉ tiêu", "Đơn vị tính", "Kết quả"]] + [[r.label_vi, r.unit_vi, 12] for r in F["03"].rows]
-    rows[1 + [r.code for r in F["03"].rows].index("15.1")][0] = "Số lượng cụm công nghiệp"  # 15.1 cut down to words many rows share
-    path = _sheet_rows(tmp_path / "x.xlsx", [["Biểu số 04. Tổng hợp tình hình cụm công nghiệp trên địa bàn cấp tỉnh"]] + rows)
+    rows = [["Chỉ tiêu", "Đơn vị tính", "Kết quả"], *([r.label_vi, r.unit_vi, 12] for r in F["03"].rows)]
+    # 15.1 cut down to words many rows share
+    rows[1 + [r.code for r in F["03"].rows].index("15.1")][0] = "Số lượng cụm công nghiệp"
+    path = _sheet_rows(tmp_path / "x.xlsx", [["Biểu số 04. Tổng hợp tình hình cụm công nghiệp trên địa bàn cấp tỉnh"],
+                                             *rows])
     (report,) = read_workbook(path).reports
     assert "15.1" not in report.values
     assert ("structure.row_missing", "15.1") in {(f.rule_id, f.indicator_code) for f in report.findings}
@@ -85,7 +89,8 @@ def test_form_far_down_and_right_with_a_logo_line_and_several_sheets(tmp_path):
         ws = wb.create_sheet(name)
         ident = Identification(province="Bắc Ninh", commune="Phường Kinh Bắc", cluster=f"Cụm công nghiệp {name}",
                                period=Period(2026, "Y"))
-        cells.append(write_form(ws, FormContent(form, ident, {r.code: 1 if r.unit == "flag" else 12 for r in F[form].rows}),
+        values = {r.code: 1 if r.unit == "flag" else 12 for r in F[form].rows}
+        cells.append(write_form(ws, FormContent(form, ident, values),
                                 Typing(row_offset=25, col_offset=12, title_style="code", merged_header=True)))
     wb.create_chartsheet("Biểu đồ")
     path = tmp_path / "many.xlsx"
@@ -130,6 +135,7 @@ def test_an_xls_saved_under_an_xlsx_name_still_reads(tmp_path):
 
 
 def test_a_workbook_without_any_form(tmp_path):
-    path = _sheet_rows(tmp_path / "x.xlsx", [["Danh sách cán bộ"], ["Họ và tên", "Chức vụ"], ["Nguyễn Văn A", "Chuyên viên"]])
+    path = _sheet_rows(tmp_path / "x.xlsx", [["Danh sách cán bộ"], ["Họ và tên", "Chức vụ"],
+                                             ["Nguyễn Văn A", "Chuyên viên"]])
     reading = read_workbook(path)
     assert reading.reports == [] and [f.rule_id for f in reading.findings] == ["structure.form_not_found"]

@@ -104,7 +104,7 @@ def test_laocai_register_filled_in_the_template_reads_back(tmp_path):
     assert (got.province_code, got.sheet) == (LAO_CAI, "Danh sách CCN")
     assert len(got.rows) == 23
     a = admin()
-    for row, c in zip(got.rows, STATUS):
+    for row, c in zip(got.rows, STATUS, strict=True):
         assert row.name.removeprefix("CCN ") == c["name"]
         assert row.values["planned_area_ha"] == c["area"]
         assert row.values.get("industrial_land_ha") == c["land"]
@@ -136,8 +136,9 @@ def test_register_errors_name_their_cells(tmp_path):
     got = read_register(path)
     assert got.province_code == LAO_CAI  # from the title line
     found = {(f.rule_id, f.cell) for f in got.findings}
-    assert found == {("register.duplicate", "B5"), ("register.commune_unresolved", "C6"), ("value.not_a_number", "E6"),
-                     ("register.date_invalid", "F6"), ("register.choice_unknown", "D7"), ("register.name_missing", "B8")}
+    assert found == {("register.duplicate", "B5"), ("register.commune_unresolved", "C6"),
+                     ("value.not_a_number", "E6"), ("register.date_invalid", "F6"), ("register.choice_unknown", "D7"),
+                     ("register.name_missing", "B8")}
     assert [r.name for r in got.rows] == ["Âu Lâu", "Hưng Khánh", "Y Can"]
     assert got.rows[0].values["established_on"] == date(2009, 10, 30) and got.rows[0].values["planned_area_ha"] == 50.0
 
@@ -166,7 +167,7 @@ def test_laocai_bieu02_occupancy_as_published(tmp_path, typing):
 
     reading = read_workbook(path)
     assert len(reading.reports) == 23
-    for report, c in zip(reading.reports, STATUS):
+    for report, c in zip(reading.reports, STATUS, strict=True):
         assert report.form == "02"
         errors = [(f.rule_id, f.cell) for f in report.findings if f.is_error]
         if c["occupancy"] is None:  # ">95%", "đã lấp đầy": refused at the cell, never guessed

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from pipelines.intake.sheet_marks import BIFF_ERRORS
 from pipelines.read.identify import resolve_units
 from pipelines.read.workbook import read_workbook
-from pipelines.intake.sheet_marks import BIFF_ERRORS
 from pipelines.steward.templates import FormContent, Identification, Typing, write_form
 from schemas.admin import admin
 from schemas.forms import load_forms
@@ -147,7 +147,8 @@ def truths(draw, form: str | None = None) -> tuple[Truth, Identification]:
 
 BAD_TEXT = [("khoảng 20", "value.not_a_number"), ("> 700", "value.not_a_number"), ("-", "value.not_a_number"),
             ("không", "value.not_a_number"),
-            ("không rõ", "value.not_a_number"), ("20 - 25", "value.not_a_number"), ("12,5 ha", "value.unit_in_cell"), ("1.234", "value.ambiguous_separator"),
+            ("không rõ", "value.not_a_number"), ("20 - 25", "value.not_a_number"), ("12,5 ha", "value.unit_in_cell"),
+            ("1.234", "value.ambiguous_separator"),
             ("12 người", "value.unit_in_cell"), ("#DIV/0!", "value.formula_error"), ("#N/A", "value.formula_error"),
             ("#REF!", "value.formula_error"), ("#VALUE!", "value.formula_error")]
 ERRORS = {text for text, rule in BAD_TEXT if rule == "value.formula_error"}
@@ -234,7 +235,7 @@ def _display(ws, truth: Truth, typing: Typing, display: Display, where: dict[str
         header = next(r for r in range(1, ws.max_row + 1) if isinstance(ws[f"{letter}{r}"].value, str)
                       and ws[f"{letter}{r}"].value.startswith("Kết quả"))
         ws[f"{stale}{header}"] = "Kết quả kỳ trước"
-        for code, ref in where.items():
+        for ref in where.values():
             ws[f"{stale}{coordinate_from_string(ref)[1]}"] = 7.0
         ws.column_dimensions[stale].hidden = True
         assert column_index_from_string(stale) < column_index_from_string(letter)
@@ -245,7 +246,7 @@ def _check(path: Path, sheets, cells: list[dict[str, str]], folders: list[str]) 
     reading = read_workbook(path)
     assert not reading.findings, [f.message for f in reading.findings]
     assert [r.sheet for r in reading.reports] == [s[0] for s in sheets]
-    for report, (title, truth, ident, typing, display), where in zip(reading.reports, sheets, cells):
+    for report, (title, truth, _ident, typing, display), where in zip(reading.reports, sheets, cells, strict=True):
         assert report.form == truth.form, (title, report.form)
         spec = FORMS[truth.form]
         expected = {c: v for c, v in truth.values.items() if v is not None and c not in truth.bad}
@@ -280,7 +281,8 @@ def _check(path: Path, sheets, cells: list[dict[str, str]], folders: list[str]) 
             want.setdefault("value.hidden" if hidden_value else "structure.row_missing", set()).add(hidden)
         if display.stale_column:
             want["structure.hidden_column_ignored"] = {None}
-        assert by_rule == {k: v for k, v in want.items() if v}, [(f.rule_id, f.cell, f.message_en) for f in report.findings]
+        assert by_rule == {k: v for k, v in want.items() if v}, [(f.rule_id, f.cell, f.message_en)
+                                                                   for f in report.findings]
 
         who = resolve_units(report, path.name, folders)
         level = spec.sender_level
@@ -318,7 +320,7 @@ def test_any_typing_reads_back_the_truth(tmp_path_factory, data):
         if not typing.codes and typing.label_style == "retyped":
             typing.label_style = "nfc"  # a shortened label with no code is an error, tested below
         if data.draw(st.integers(0, 3), label="bad?") == 0:
-            row = data.draw(st.sampled_from([r for r in FORMS[truth.form].rows if r.unit not in ("flag",)]))
+            row = data.draw(st.sampled_from([r for r in FORMS[truth.form].rows if r.unit != "flag"]))
             text, rule = data.draw(st.sampled_from(BAD_TEXT))
             if rule == "value.ambiguous_separator" and row.is_integer:
                 text, rule = "> 700", "value.not_a_number"
@@ -329,9 +331,10 @@ def test_any_typing_reads_back_the_truth(tmp_path_factory, data):
             display.hidden_row = data.draw(st.sampled_from([r.code for r in FORMS[truth.form].rows]), label="hidden")
         sheets.append((title, truth, ident, typing, display))
     folder_of = sheets[0][1]
-    folders = ["inbox", f"{folder_of.old_province_code or folder_of.province_code}_"
-                        f"{slug(A.old_provinces[folder_of.old_province_code].name if folder_of.old_province_code else A.provinces[folder_of.province_code].name)}"]
-    for title, truth, ident, typing, _display in sheets:
+    old_code = folder_of.old_province_code
+    province_name = A.old_provinces[old_code].name if old_code else A.provinces[folder_of.province_code].name
+    folders = ["inbox", f"{old_code or folder_of.province_code}_{slug(province_name)}"]
+    for _title, truth, _ident, typing, _display in sheets:
         if (truth.old_province_code or truth.province_code) != (folder_of.old_province_code or folder_of.province_code):
             typing.identification = True  # the folder names only the first sheet's province
     xls = data.draw(st.integers(0, 4), label="xls?") == 0

@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 
 from pipelines.intake import safety
-from pipelines.intake.sheet_marks import DIFFERENT, HIDDEN, PERCENT, XlsxMarksScan, format_kind, xlsx_marks_small, \
-    xlsx_style_kinds
+from pipelines.intake.sheet_marks import (
+    DIFFERENT,
+    HIDDEN,
+    PERCENT,
+    XlsxMarksScan,
+    format_kind,
+    xlsx_marks_small,
+    xlsx_style_kinds,
+)
 
 HERE = Path(__file__).parent / "fixtures" / "marks"
 # what LibreOffice shows in column C (it computes SQRT(-1) as #VALUE! and an empty intersection as #REF!)

@@ -63,7 +63,7 @@ def test_form_definitions_equal_the_official_text():
         assert numbers[:5] == ["(1)", "(2)", "(3)", "(4)", "(5)"]
         indicator_rows = [r for r in rows if r[0] not in ("I", "II", "III")]
         assert [r[0] for r in indicator_rows] == [r.code for r in spec.rows]
-        for cells, row in zip(indicator_rows, spec.rows):
+        for cells, row in zip(indicator_rows, spec.rows, strict=True):
             assert " ".join(cells[1].split()) == row.label_vi and cells[2] == row.unit_vi
         sections = [f"{r[0]}. {r[1]}" for r in rows if r[0] in ("I", "II", "III")]
         assert sections == list(dict.fromkeys(r.section for r in spec.rows if r.section))

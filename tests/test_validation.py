@@ -159,7 +159,7 @@ def rule_batch(module_home):
         for f in forms:
             jobs += [(rule, "breaks", f, bad), (rule, "passes", f, good)]
     per_form: dict[str, int] = {}
-    for rule, kind, form, change in jobs:
+    for _rule, _kind, form, _change in jobs:
         per_form[form] = per_form.get(form, 0) + 1
     units = {"01": _units("01", per_form["01"], p01), "02": _units("02", per_form["02"], p02),
              "03": _units("03", per_form["03"], p03),
@@ -216,7 +216,6 @@ def test_messages_carry_the_numbers(rule_batch):
 def test_rejected_values_never_reach_the_marts(rule_batch):
     from tests.helpers import view
 
-    files, _, status, _ = rule_batch
     subs = view("mart_submissions")
     values = view("mart_indicator_values")
     rejected = set(subs[subs.status == "rejected"].submission_id)
@@ -227,8 +226,8 @@ def test_rejected_values_never_reach_the_marts(rule_batch):
 
 @pytest.mark.slow
 def test_validation_run_is_recorded_with_data_docs(rule_batch, module_home):
-    from tests.helpers import engine
     from schemas.tables import validation_run
+    from tests.helpers import engine
 
     eng = engine()
     with eng.connect() as conn:

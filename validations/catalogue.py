@@ -180,7 +180,7 @@ class ValueExpectation:
 class FindingRule(Rule):
     """A finding template: the reader (or the loader) decides when it applies and fills its message."""
 
-    scope: str  # one of SCOPES
+    scope: str  # type: ignore[misc]  # one of SCOPES: a template's own data, where other kinds fix it per kind
     expect: ValueExpectation | None = None
 
 
@@ -375,7 +375,8 @@ def _side(f: _Fields, name: str, forms: tuple[str, ...], every_row: bool) -> Sid
     expr = Expression(text)
     if text == EVERY_ROW:
         if not every_row:
-            f.fail(f"{name}.expression", f"{EVERY_ROW} chỉ dùng ở vế trái", f"{EVERY_ROW} belongs on the left side only")
+            f.fail(f"{name}.expression", f"{EVERY_ROW} chỉ dùng ở vế trái",
+                   f"{EVERY_ROW} belongs on the left side only")
         return Side(expr, missing)
     if EVERY_ROW in text:
         f.fail(f"{name}.expression", f"{EVERY_ROW} phải đứng một mình", f"{EVERY_ROW} must stand alone")
@@ -413,7 +414,7 @@ def _within_form_rule(f: _Fields) -> WithinFormRule:
         f.fail("left.expression", "phải có ít nhất một dòng #{mã}; phát hiện được ghi vào ô của dòng đầu tiên",
                "must name a row #{code}: the finding is written at the cell of its first row")
     right = _side(f, "right", forms, every_row=False)
-    units = ()
+    units: tuple[str, ...] = ()
     if "units" in f.entry:
         if left.expression.text != EVERY_ROW:
             f.fail("units", f"chỉ dùng khi vế trái là {EVERY_ROW}", f"only with a left side of {EVERY_ROW}")

@@ -65,17 +65,17 @@ class _Upper:
     def __init__(self, pending: pd.DataFrame, values: pd.DataFrame) -> None:
         self.rows = pending
         col = {c: values[c].tolist() for c in values.columns}  # plain lists: iterating Series boxes every item
-        keys = list(zip(col["submission_id"], col["indicator_code"]))
-        self.value = dict(zip(keys, col["value"]))
-        self.cell = dict(zip(keys, zip(col["sheet"], col["cell"])))
+        keys = list(zip(col["submission_id"], col["indicator_code"], strict=True))
+        self.value = dict(zip(keys, col["value"], strict=True))
+        self.cell = dict(zip(keys, zip(col["sheet"], col["cell"], strict=True), strict=True))
         # values with a remark typed in column (5) Ghi chú (SPEC §6; ingest stores an empty one as NULL)
-        self.remarked = {k for k, note in zip(keys, col["note"]) if isinstance(note, str)}
+        self.remarked = {k for k, note in zip(keys, col["note"], strict=True) if isinstance(note, str)}
 
     def where(self, sid: int, code: str, sheet: str | None):
         return self.cell.get((sid, code), (sheet, None))
 
 
-def evaluate(engine: Engine, pending_ids: list[int], pending_errors: set[int] = frozenset()
+def evaluate(engine: Engine, pending_ids: list[int], pending_errors: set[int] | frozenset[int] = frozenset()
              ) -> list[tuple[int, Finding]]:
     """Every cross-level and cross-period finding for the pending submissions ``pending_ids``.
     ``pending_errors``: pending submissions the same validation found an error in that is not stored yet (the
@@ -117,7 +117,8 @@ def _applies(rule, rows: pd.DataFrame) -> pd.Series:
     return rows.period.map(rule.applies_to).astype(bool)
 
 
-def _cross_level(conn, rule: CrossLevelRule, upper: _Upper, pending_errors: set[int]) -> list[tuple[int, Finding]]:
+def _cross_level(conn, rule: CrossLevelRule, upper: _Upper,
+                 pending_errors: set[int] | frozenset[int]) -> list[tuple[int, Finding]]:
     form, lower_form, join_col = rule.form, rule.lower_form, JOIN[rule.join]
     ups = upper.rows[(upper.rows.form == form) & upper.rows[join_col].notna()]
     ups = ups[_applies(rule, ups)]
@@ -159,7 +160,7 @@ def _cross_level(conn, rule: CrossLevelRule, upper: _Upper, pending_errors: set[
             left = upper.value.get((u.submission_id, code))
             if left is None or left != left:
                 continue
-            right = float(sums[key]) if counting else float(sums.get(key + (lower_code,), 0.0))
+            right = float(sums[key]) if counting else float(sums.get((*key, lower_code), 0.0))
             if excess(left, "==", right, rule.tolerance, rule.tolerance_rel) <= 0:
                 continue
             sheet, cell = upper.where(u.submission_id, code, u.sheet)
@@ -210,7 +211,7 @@ def _counterparts(conn, ups: pd.DataFrame, period_of) -> dict[int, int]:
 
 
 def _cross_period(conn, rule: CrossPeriodRule, upper: _Upper) -> list[tuple[int, Finding]]:
-    rows_of = {form: codes for form, codes in rule.rows}
+    rows_of = dict(rule.rows)
     ups = upper.rows[upper.rows.form.isin(list(rows_of)) & upper.rows.unit_key.notna()]
     ups = ups[_applies(rule, ups)]
     other_of = AGAINST[rule.against]
@@ -218,8 +219,8 @@ def _cross_period(conn, rule: CrossPeriodRule, upper: _Upper) -> list[tuple[int,
     if not pairs:
         return []
     other_vals = _values(conn, list(pairs.values()))
-    other = dict(zip(zip(other_vals.submission_id.tolist(), other_vals.indicator_code.tolist()),
-                     other_vals.value.tolist()))
+    other = dict(zip(zip(other_vals.submission_id.tolist(), other_vals.indicator_code.tolist(), strict=True),
+                     other_vals.value.tolist(), strict=True))
     out = []
     for u in ups.itertuples():
         sid = int(u.submission_id)

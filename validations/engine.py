@@ -1,7 +1,7 @@
 """Running the rule catalogue over pending submissions: the validate stage.
 
-Structure rules are applied while reading (pipelines/read/workbook.py, pipelines/read/identify.py) and their findings are
-already stored (``stage`` read).  This stage adds, for every pending submission:
+Structure rules are applied while reading (pipelines/read/workbook.py, pipelines/read/identify.py) and their findings
+are already stored (``stage`` read).  This stage adds, for every pending submission:
 
 1. within-form rules and the structure rules visible in the values, by Great Expectations, **one run per form
    over the whole batch** (validations/expectations.py);
@@ -27,8 +27,8 @@ import pandas as pd
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 
-from schemas.periods import VN_TZ
 from schemas.database import bulk_insert, chunks
+from schemas.periods import VN_TZ
 from schemas.status import Status
 from schemas.tables import indicator_value, submission, validation_finding, validation_run
 from validations.catalogue import Finding
@@ -78,10 +78,12 @@ def validate(engine: Engine, run_id: str | None = None, docs: Path | None = None
         t0 = time.perf_counter()
         values = _long_values(engine, [int(i) for i in part.submission_id])
         wide, long = batch_frames(form, values[["submission_id", "indicator_code", "value"]],
-                                  dict(zip(part.submission_id.astype(int), part.period)))
+                                  dict(zip(part.submission_id.astype(int), part.period, strict=True)))
         col = {c: values[c].tolist() for c in ("submission_id", "indicator_code", "sheet", "cell")}
-        cells = dict(zip(zip(col["submission_id"], col["indicator_code"]), zip(col["sheet"], col["cell"])))
-        result = runner.run(form, wide, long, cells, dict(zip(part.submission_id.astype(int), part.sheet)))
+        cells = dict(zip(zip(col["submission_id"], col["indicator_code"], strict=True),
+                         zip(col["sheet"], col["cell"], strict=True), strict=True))
+        result = runner.run(form, wide, long, cells,
+                            dict(zip(part.submission_id.astype(int), part.sheet, strict=True)))
         new = [(sid, f) for sid, f in result.findings if (sid, f.rule_id, f.indicator_code) not in existing]
         findings += new
         report.by_form[form] = {"rows": result.rows, "checks": result.checks, "expectations": result.expectations,

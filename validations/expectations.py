@@ -213,6 +213,7 @@ class Runner:
                 check = by_check.get(name)
                 code = check.code if check else structure[name]["indicator_code"]
                 sheet, cell = cells.get((sid, code), (sheets.get(sid), None))
+                f: Finding | None
                 if check is None:
                     f = _structure_finding(form, structure[name]["rule_id"], code, wide.at[sid, code], sheet, cell)
                 else:

@@ -38,7 +38,7 @@ def _eval(node, cols):
                 ast.Div: lambda: a / b}[type(node.op)]()
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return -_eval(node.operand, cols)
-    if isinstance(node, ast.Constant):
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
         return float(node.value)
     return cols[node.id]  # Expression.parse lets nothing else through
 
@@ -135,7 +135,8 @@ def form_finding(check: Check, values: Mapping[str, float | None], *, sheet: str
 
     ``ccn check`` (pipelines/steward/check.py) calls it for each check of a sheet and the validate stage for each
     report Great Expectations found failing, so a finding reads the same whichever found it."""
-    frame = pd.DataFrame([{c: np.nan if _blank(v) else float(v) for c, v in values.items()}], dtype="float64")
+    frame = pd.DataFrame([{c: np.nan if v is None or _blank(v) else float(v) for c, v in values.items()}],
+                         dtype="float64")
     over = float(check.excess(frame).iloc[0])
     if over > 0:
         left, right = (float(s.iloc[0]) for s in check.sides(frame))

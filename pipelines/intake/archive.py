@@ -29,10 +29,9 @@ from sqlalchemy.engine import Engine
 
 from pipelines import faults
 from pipelines.settings import write_batch
-from schemas.periods import VN_TZ
 from schemas.database import insert_ignore
+from schemas.periods import VN_TZ
 from schemas.tables import file_arrival, received_file
-
 
 STALE_TEMP_SECONDS = 3600  # a temporary copy older than this was left by a killed run
 TEMP_PREFIX = ".incoming-"

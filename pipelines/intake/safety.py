@@ -31,8 +31,16 @@ from pathlib import Path
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
+from pipelines.intake.sheet_marks import (
+    BiffMarks,
+    OdsDataStyles,
+    OdsScan,
+    SheetMarks,
+    XlsxMarksScan,
+    xlsx_marks_small,
+    xlsx_style_kinds,
+)
 from pipelines.settings import Limits
-from pipelines.intake.sheet_marks import BiffMarks, OdsDataStyles, OdsScan, SheetMarks, XlsxMarksScan, xlsx_marks_small, xlsx_style_kinds
 
 CHUNK = 1 << 20
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -120,7 +128,7 @@ def _entities(where_vi: str, where_en: str, detail: str = "") -> Refused:
                    f"attack{detail})")
 
 
-PASSWORD_VI = "bảng tính có mật khẩu (đã được mã hóa); hãy gỡ mật khẩu trong Excel rồi gửi lại"
+PASSWORD_VI = "bảng tính có mật khẩu (đã được mã hóa); hãy gỡ mật khẩu trong Excel rồi gửi lại"  # noqa: S105 - a message
 
 
 @dataclass
@@ -140,7 +148,7 @@ def inspect(path: Path, limits: Limits | None = None) -> Inspection:
     The verdict on the file last inspected is remembered (keyed by path, size, modification time and limits),
     so the reader, which inspects again before it parses, does not repeat the work for the same bytes.
     """
-    global _last
+    global _last  # noqa: PLW0603 - the one verdict remembered between ingest and the reader
     limits = limits or Limits()
     try:
         st = path.stat()
@@ -357,7 +365,7 @@ def _worksheet_parts(zf: zipfile.ZipFile, names: list[str]) -> dict[str, str]:
     return {k: v for k, v in out.items() if k in present}
 
 
-def _verify_entry(fh, info: zipfile.ZipInfo, counter: "_SheetCounter | None") -> None:
+def _verify_entry(fh, info: zipfile.ZipInfo, counter: _SheetCounter | _OdsCounter | None) -> None:
     """Decompress one entry in chunks: it must end exactly at its declared size with its declared CRC."""
     fh.seek(info.header_offset)
     header = fh.read(30)
@@ -475,10 +483,12 @@ class _SheetCounter:
         self.parser = None if self.small else SafeET.XMLParser(target=self, forbid_dtd=True)
 
     def data(self, text: str) -> None:  # the parser's target interface (large sheets only)
-        self.marks_scan.data(text)
+        if self.marks_scan is not None:
+            self.marks_scan.data(text)
 
     def end(self, tag: str) -> None:
-        self.marks_scan.end(tag)
+        if self.marks_scan is not None:
+            self.marks_scan.end(tag)
 
     def start(self, tag: str, attrs: dict) -> None:  # the parser's target interface
         if self.marks_scan is not None:
@@ -529,7 +539,7 @@ class _SheetCounter:
         result.marks[self.sheet] = self.marks or SheetMarks()
 
     def finish(self) -> None:  # not close(): that name belongs to the parser's target interface
-        if not self.small:
+        if self.parser is not None and self.marks_scan is not None:  # a large sheet
             self._run(self.parser.close)
             self.marks = self.marks_scan.close()
             return
@@ -559,7 +569,7 @@ class _SheetCounter:
             self.start("c" if m.group(1) == b"c" else "row", attrs)
 
     def feed(self, data: bytes) -> None:
-        if self.small:
+        if self.parser is None:  # a small sheet
             self._chunks.append(data)
         else:
             self._run(self.parser.feed, data)
@@ -704,7 +714,8 @@ class _Cfb:
         return self.data[off:off + self.ssize]
 
     def _chain(self, start: int, fat: list[int], limit: int) -> list[int]:
-        out, sect = [], start
+        out: list[int] = []
+        sect = start
         while sect < ENDOFCHAIN:
             if len(out) > limit or sect >= len(fat):
                 raise ValueError("a sector chain is broken or loops")

@@ -88,7 +88,7 @@ def format_kind(code: str) -> str | None:
 
 
 _NUMFMT = re.compile(rb"""<(?:[\w.-]+:)?numFmt\s([^>]*)>""")
-_CELLXFS = re.compile(rb"""<(?:[\w.-]+:)?cellXfs\b[^>]*>(.*?)</(?:[\w.-]+:)?cellXfs>""", re.S)
+_CELLXFS = re.compile(rb"""<(?:[\w.-]+:)?cellXfs\b[^>]*>(.*?)</(?:[\w.-]+:)?cellXfs>""", re.DOTALL)
 _XF = re.compile(rb"""<(?:[\w.-]+:)?xf\b([^>]*)>""")
 _FMT_ID = re.compile(rb"""\bnumFmtId\s*=\s*["'](\d+)["']""")
 _ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
@@ -99,7 +99,7 @@ def _unescape(text: str) -> str:
     def one(m: re.Match) -> str:
         e = m.group(1)
         if e.startswith("#"):
-            n = int(e[2:], 16) if e[1] in "xX" else int(e[1:])
+            n = int(e[2:], 16) if e[1] in "xX" else int(e[1:])  # noqa: FURB166 - "&#x41;" has no "0x" prefix
             return chr(n) if 0 < n < 0x110000 else ""
         return _NAMED[e]
     return _ENTITY.sub(one, text)
@@ -131,8 +131,10 @@ def xlsx_style_kinds(styles: bytes | None) -> dict[int, str]:
 
 # --- .xlsx sheet XML ---------------------------------------------------------------------------------------
 _ATTR = re.compile(rb"""([\w:]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_ERROR_CELL = re.compile(rb"""<(?:[\w.-]+:)?c\s([^>]*\bt\s*=\s*["']e["'][^>]*)>(.*?)</(?:[\w.-]+:)?c>""", re.S)
-_UNCOMPUTED = re.compile(rb"""<(?:[\w.-]+:)?c\s([^>]*)>\s*<(?:[\w.-]+:)?f\b(?:[^>]*/>|[^>]*>[^<]*</(?:[\w.-]+:)?f>)\s*"""
+_ERROR_CELL = re.compile(rb"""<(?:[\w.-]+:)?c\s([^>]*\bt\s*=\s*["']e["'][^>]*)>(.*?)</(?:[\w.-]+:)?c>""",
+                         re.DOTALL)
+_UNCOMPUTED = re.compile(rb"""<(?:[\w.-]+:)?c\s([^>]*)>\s*<(?:[\w.-]+:)?f\b"""
+                         rb"""(?:[^>]*/>|[^>]*>[^<]*</(?:[\w.-]+:)?f>)\s*"""
                          rb"""(?:<(?:[\w.-]+:)?v\s*/>|<(?:[\w.-]+:)?v>\s*</(?:[\w.-]+:)?v>)?\s*</(?:[\w.-]+:)?c>""")
 _HIDDEN_TRUE = re.compile(rb"""\bhidden\s*=\s*["'](?:1|true)["']""")
 _FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s>/]")
@@ -328,7 +330,7 @@ class BiffMarks:
 _TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 _OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
 _CALCEXT = "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"
-_T = "{%s}" % _TABLE
+_T = f"{{{_TABLE}}}"
 _NUMBER = "{urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0}"
 _STYLE = "{urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
 
@@ -456,7 +458,7 @@ class OdsScan:
                 self._sheet.hidden_rows.update(range(self._row, min(self._row + self._row_repeat, self.max_rows)))
         elif local in ("table-cell", "covered-table-cell"):
             n = _repeat(attrs.get(_T + "number-columns-repeated"))
-            kind = attrs.get("{%s}value-type" % _CALCEXT) or attrs.get("{%s}value-type" % _OFFICE)
+            kind = attrs.get(f"{{{_CALCEXT}}}value-type") or attrs.get(f"{{{_OFFICE}}}value-type")
             if kind or attrs.get(_T + "formula"):
                 self.on_cells(self._table, self._row + self._row_repeat, self._col + n, n * self._row_repeat)
                 run = [(r, c) for r in range(self._row, self._row + self._row_repeat)
@@ -483,7 +485,7 @@ class OdsScan:
         if tag == _T + "table-row":
             self._row += self._row_repeat
             return
-        if self._cell is None:
+        if self._cell is None or self._sheet is None:  # a cell is followed only inside a table
             return
         if tag.endswith("}p") and not tag.startswith(_T):
             self._depth_p = max(0, self._depth_p - 1)

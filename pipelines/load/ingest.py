@@ -13,31 +13,36 @@ from __future__ import annotations
 
 import os
 import time
-from functools import lru_cache
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import DBAPIError
 
 from pipelines import faults
 from pipelines.intake import safety
-from pipelines.settings import write_batch
-from schemas.admin import admin
-
 from pipelines.read.identify import Identity, repeated_units, resolve_units
-from schemas.keys import cluster_id, cluster_key, project_key
 from pipelines.read.report import IndicatorValue
 from pipelines.read.workbook import read_workbook
-from schemas.forms import load_forms
-from schemas.periods import VN_TZ
+from pipelines.settings import write_batch
+from schemas.admin import admin
 from schemas.database import bulk_insert, chunks, insert_ignore
+from schemas.forms import load_forms
+from schemas.keys import cluster_id, cluster_key, project_key
+from schemas.periods import VN_TZ
 from schemas.status import Status
 from schemas.tables import (
-    cluster, cluster_alias, indicator_value, project, received_file, submission, validation_finding,
+    cluster,
+    cluster_alias,
+    indicator_value,
+    project,
+    received_file,
+    submission,
+    validation_finding,
 )
 from validations.catalogue import Finding, finding
 
@@ -149,7 +154,7 @@ def ingest_archived(engine: Engine, run_id: str, progress=None, workers: int | N
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
     writer = _Writer(engine, run_id)
     faults.pause("before-read")
-    batch: list[tuple[ParsedFile, object]] = []
+    batch: list[tuple[ParsedFile, Row]] = []
     batch_size = write_batch()
     done = 0
 
@@ -192,28 +197,29 @@ class _Writer:
             self.aliases = {(r.province_code, r.alias_key): r.cluster_id for r in conn.execute(select(cluster_alias))}
             self.projects = {r[0] for r in conn.execute(select(project.c.project_key))}
 
-    def _cluster(self, conn, who: Identity, now: datetime) -> str:
-        key = (who.province_code, cluster_key(who.cluster_name))
+    def _cluster(self, conn, province_code: str, name: str, commune_code: str | None, now: datetime) -> str:
+        key = (province_code, cluster_key(name))
         found = self.aliases.get(key)
         if found:
             return found
-        cid = cluster_id(who.province_code, who.cluster_name)
-        insert_ignore(conn, cluster, {"cluster_id": cid, "name": who.cluster_name, "province_code": who.province_code,
-                                      "commune_code": who.commune_code, "verified": False, "source": "report",
+        cid = cluster_id(province_code, name)
+        insert_ignore(conn, cluster, {"cluster_id": cid, "name": name, "province_code": province_code,
+                                      "commune_code": commune_code, "verified": False, "source": "report",
                                       "created_at": now})
-        insert_ignore(conn, cluster_alias, {"province_code": who.province_code, "alias_key": key[1], "cluster_id": cid,
-                                            "alias": who.cluster_name})
+        insert_ignore(conn, cluster_alias, {"province_code": province_code, "alias_key": key[1], "cluster_id": cid,
+                                            "alias": name})
         cid = conn.execute(select(cluster_alias.c.cluster_id).where(
             cluster_alias.c.province_code == key[0], cluster_alias.c.alias_key == key[1])).scalar_one()
         self.aliases[key] = cid
         self._added[0].append(key)
         return cid
 
-    def write(self, batch: list[tuple[ParsedFile, object]]) -> int:
+    def write(self, batch: list[tuple[ParsedFile, Row]]) -> int:
         """Record a batch of parsed files in one transaction; returns how many this run recorded (a file that
         another run recorded first is skipped)."""
         for attempt in range(1, RETRIES + 1):
-            added_aliases, added_projects = [], []
+            added_aliases: list[tuple[str, str]] = []
+            added_projects: list[str] = []
             try:
                 written = self._write(batch, added_aliases, added_projects)
             except DBAPIError as exc:
@@ -228,12 +234,12 @@ class _Writer:
             return written
         return 0
 
-    def _write(self, batch: list[tuple[ParsedFile, object]], added_aliases: list, added_projects: list) -> int:
+    def _write(self, batch: list[tuple[ParsedFile, Row]], added_aliases: list, added_projects: list) -> int:
         now = datetime.now(tz=VN_TZ)
         self._added = (added_aliases, added_projects)
         rf = received_file.c
         with self.engine.begin() as conn:
-            claimed = set()
+            claimed: set[str] = set()
             shas = [parsed.sha256 for parsed, _ in batch]
             for part in chunks(shas):
                 claimed.update(conn.execute(update(received_file).where(
@@ -247,8 +253,8 @@ class _Writer:
                 received_at: datetime = meta.received_at
                 file_rows = [self._submission_row(conn, sub, meta, received_at, now) for sub in parsed.submissions]
                 repeated = repeated_units([(sub.sheet, sub.form, sub.period_code, row["unit_key"], row["unit_name"])
-                                           for sub, row in zip(parsed.submissions, file_rows)])
-                for sub, row, again in zip(parsed.submissions, file_rows, repeated):
+                                           for sub, row in zip(parsed.submissions, file_rows, strict=True)])
+                for sub, row, again in zip(parsed.submissions, file_rows, repeated, strict=True):
                     findings = list(sub.findings) + again
                     if row["is_late"]:
                         findings.append(finding("timeliness.late", sheet=sub.sheet,
@@ -263,8 +269,8 @@ class _Writer:
                 ids = conn.execute(submission.insert().returning(submission.c.submission_id,
                                                                  sort_by_parameter_order=True), rows).scalars().all()
                 values, found = [], []
-                for sid, (sub, findings) in zip(ids, contents):
-                    if sub.values:
+                for sid, (sub, findings) in zip(ids, contents, strict=True):
+                    if sub.values and sub.form:  # values are read only under a known form
                         units = self.forms[sub.form].rows_by_code
                         values += [{"submission_id": sid, "indicator_code": v.code, "value": v.value, "raw": v.raw,
                                     "sheet": sub.sheet, "cell": v.cell, "unit": units[v.code].unit,
@@ -297,8 +303,8 @@ class _Writer:
                 unit_key, unit_name = who.district_code, who.district_name  # Biểu 03 came from districts then
             elif level == "commune" and who.commune_code:
                 unit_key, unit_name = who.commune_code, who.commune_name
-            elif level in ("cluster", "project") and who.cluster_name:
-                cid = self._cluster(conn, who, now)
+            elif level in ("cluster", "project") and who.cluster_name and who.province_code:
+                cid = self._cluster(conn, who.province_code, who.cluster_name, who.commune_code, now)
                 if level == "cluster":
                     unit_key, unit_name = cid, who.cluster_name
                 elif who.project_name or who.tax_code:

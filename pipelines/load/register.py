@@ -16,10 +16,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from schemas.keys import cluster_id, cluster_key
 from pipelines.read.register import RegisterReading
-from schemas.periods import VN_TZ
 from schemas.database import insert_ignore
+from schemas.keys import cluster_id, cluster_key
+from schemas.periods import VN_TZ
 from schemas.tables import cluster, cluster_alias
 
 

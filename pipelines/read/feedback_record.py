@@ -1,9 +1,9 @@
 """The findings sheet of a feedback workbook and the identification record beside it (issue #11).
 
-``ccn feedback`` (:mod:`pipelines.steward.feedback`) writes the workbook as sent with a first sheet listing the findings;
-the office corrects the marked cells and sends the workbook back, which is then the report it carries.  This module
-holds what the writer and the reader must agree on: the findings sheet's name and first line, and the record of
-the identification the warehouse settled for the report (form, sheet, period, province, commune or district,
+``ccn feedback`` (:mod:`pipelines.steward.feedback`) writes the workbook as sent with a first sheet listing the
+findings; the office corrects the marked cells and sends the workbook back, which is then the report it carries.
+This module holds what the writer and the reader must agree on: the findings sheet's name and first line, and the
+record of the identification the warehouse settled for the report (form, sheet, period, province, commune or district,
 cluster, project).  The reader (:func:`pipelines.read.workbook.read_workbook`) skips the findings sheet and lets the
 record fill the identification lines the form sheet lacks; what the form sheet writes itself always wins.
 """

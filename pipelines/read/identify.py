@@ -7,17 +7,16 @@ tried in that order; a unit that stays unknown is an error for a steward to sett
 
 from __future__ import annotations
 
-from schemas.keys import cluster_key, project_key
-
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipelines.read.report import Report
 from schemas.admin import MERGER_DATE, Unit, admin, names_province_only
+from schemas.keys import cluster_key, project_key
 from schemas.periods import Period, period_kind
 from schemas.text import clean, loose_key
 from validations.catalogue import Finding, finding
-
 
 
 @dataclass
@@ -143,7 +142,7 @@ def generation_of(report: Report, period: Period | None) -> str:
 def _code_in_file(file_name: str, folders: list[str], table: dict[str, Unit], width: int, scope: str) -> Unit | None:
     """A unit code written in the file or folder name (``bieu03_12345_…``) that belongs to ``scope``."""
     for text in [file_name, *reversed(folders)]:
-        codes = {m for m in re.findall(rf"(?<!\d)(\d{{{width}}})(?!\d)", text)}
+        codes = set(re.findall(rf"(?<!\d)(\d{{{width}}})(?!\d)", text))
         units = [table[c] for c in codes if c in table and table[c].province_code == scope]
         if len(units) == 1:
             return units[0]
@@ -183,11 +182,13 @@ def resolve_units(report: Report, file_name: str, folders: list[str] | None = No
     if province is None:
         blank = report.empty_lines.get("province")
         ident.findings.append(finding("identity.province_unresolved", sheet=report.sheet, cell=blank,
-                                      detail=" (the 'Tỉnh, thành phố' line is empty; sender, sheet, file and folder names name no province)"
-                                      if blank else " (no 'Tỉnh/Thành phố' line; sender, sheet, file and folder names name no province)"))
+                                      detail=(" (the 'Tỉnh, thành phố' line is empty; " if blank
+                                              else " (no 'Tỉnh/Thành phố' line; ")
+                                      + "sender, sheet, file and folder names name no province)"))
         return ident
     ident.province_code = province.province_code
-    ident.province_name = a.provinces[province.province_code].name if province.province_code in a.provinces else province.name
+    ident.province_name = (a.provinces[province.province_code].name if province.province_code in a.provinces
+                           else province.name)
     if province.generation == "pre2025":
         ident.old_province_code, ident.old_province_name = province.code, province.name
 
@@ -290,7 +291,8 @@ def unit_of(ident: Identity, level: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def repeated_units(reports: list[tuple[str | None, str | None, str | None, str | None, str | None]]) -> list[list[Finding]]:
+def repeated_units(reports: Sequence[tuple[str | None, str | None, str | None, str | None, str | None]]
+                   ) -> list[list[Finding]]:
     """For the reports of one file as (sheet, form, period, unit key, unit name): an ``identity.unit_repeated_in_file``
     error on every report whose form, period and unit another sheet of the same file repeats (one list per report).
     The sheets of a file arrive together, so none of them is the later one that would supersede the others."""

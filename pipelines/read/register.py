@@ -12,6 +12,7 @@ from pipelines.settings import Limits
 from schemas.text import clean, loose_key
 from validations.catalogue import Finding, finding
 
+
 # --- the cluster register workbook of a province (`ccn template register`) ------------------------------------
 @dataclass
 class RegisterRow:
@@ -87,7 +88,7 @@ def _register_province(reading: RegisterReading, grid, header_row: int, sheet: s
 
     a = admin()
     lines = identification_lines(grid, range(header_row))
-    sources = [lines["province"]] if "province" in lines else []
+    sources: list[tuple[str, str | None]] = [lines["province"]] if "province" in lines else []
     title = " ".join(row_text(row) for row in grid[:header_row])
     sources += [(title, None), (sheet, None), (re.sub(r"[_\-]+", " ", file_name.rsplit(".", 1)[0]), None)]
     for text, _cell in sources:
@@ -100,7 +101,8 @@ def _register_province(reading: RegisterReading, grid, header_row: int, sheet: s
             break  # an explicit province line that names no province is not overridden by a guess
     cell = lines["province"][1] if "province" in lines else None
     reading.findings.append(finding("identity.province_unresolved", sheet=reading.sheet, cell=cell,
-                                    detail=" (the register names no province: 'Tỉnh, thành phố:' line, title, sheet or file name)"))
+                                    detail=" (the register names no province: 'Tỉnh, thành phố:' line, title, sheet "
+                                           "or file name)"))
 
 
 def _register_rows(reading: RegisterReading, grid, header_row: int, cols: dict[str, int], reg, a) -> None:
@@ -156,7 +158,7 @@ def _register_value(reading: RegisterReading, col, raw, cell: str, a, out: Regis
     if col.kind == "number":
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
             return float(raw)
-        text = re.sub(r"\s*(ha|hecta)\.?\s*$", "", clean(raw), flags=re.I)
+        text = re.sub(r"\s*(ha|hecta)\.?\s*$", "", clean(raw), flags=re.IGNORECASE)
         value, problem, params = parse_number_text(text, False)
         if problem:
             reading.findings.append(finding(problem, sheet=sheet, cell=cell, **params))

@@ -8,6 +8,7 @@ from pathlib import Path
 from schemas.forms import FormSpec, load_forms
 from validations.catalogue import Finding
 
+
 def col_letter(col: int) -> str:
     s = ""
     col += 1
@@ -37,7 +38,7 @@ class Report:
     sheet: str
     form: str
     wording: str | None  # "district" or "commune" when the title or sender says which
-    header: dict[str, tuple[str, str]]  # field -> (text, cell)
+    header: dict[str, tuple[str, str | None]]  # field -> (text, cell; None when not read from a cell)
     values: dict[str, IndicatorValue] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     empty_lines: dict[str, str] = field(default_factory=dict)  # field -> cell of an identification line left blank

@@ -4,6 +4,7 @@ lines an office writes around a table (``Đơn vị gửi báo cáo: …``).  Sh
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from pipelines.intake.sheet_marks import NO_MARKS, SheetMarks
 from pipelines.read.report import a1
@@ -12,7 +13,7 @@ from schemas.forms import vocabulary
 from schemas.text import clean, loose_key
 from validations.catalogue import Finding, finding
 
-EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")  # the workbooks read (by content, once inspected), as messages list them
+EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")  # the workbooks read (by content, once inspected), as messages say
 
 # Identification lines: what an office writes above (or below) the table, by the label before its colon
 # (forms.toml [vocabulary.identification]).
@@ -50,11 +51,12 @@ def unreadable_reason(exc: Exception) -> tuple[str, str]:
     if kind in ("ZipError", "BadZipFile") or "zip" in text.lower():
         return ("tệp không phải bảng tính Excel hợp lệ hoặc đã bị hỏng; hãy mở tệp bằng Excel, lưu lại rồi gửi lại",
                 f"the file is not a valid Excel workbook or is damaged ({text[:120]})")
-    return (f"chương trình đọc bảng tính báo lỗi {kind}; tệp có thể bị hỏng, hãy mở tệp bằng Excel, lưu lại rồi "
-            f"gửi lại", f"{kind}: {text[:160]}")
+    return ((f"chương trình đọc bảng tính báo lỗi {kind}; tệp có thể bị hỏng, hãy mở tệp bằng Excel, lưu lại rồi "
+             f"gửi lại"), f"{kind}: {text[:160]}")
 
 
-def load_sheets(path: Path, limits: Limits | None, hidden: bool = False) -> list[tuple[str, list[list[object]], SheetMarks]]:
+def load_sheets(path: Path, limits: Limits | None,
+                hidden: bool = False) -> list[tuple[str, list[list[object]], SheetMarks]]:
     """Every visible worksheet's cells and marks (with ``hidden``: the hidden ones instead), after
     pipelines/intake/safety.py has checked what the file is and what it costs and collected what the cells show beyond
     their values (:mod:`pipelines.intake.sheet_marks`).  Hidden sheets are the drop-down lists of the national template;
@@ -72,7 +74,8 @@ def load_sheets(path: Path, limits: Limits | None, hidden: bool = False) -> list
         for meta in wb.sheets_metadata:
             if "WorkSheet" not in str(meta.typ) or (not str(meta.visible).endswith(".Visible")) != hidden:
                 continue
-            rows = wb.get_sheet_by_name(meta.name).to_python(skip_empty_area=False, nrows=limits.max_rows)
+            rows = cast("list[list[object]]",  # a grid of cell values, each read for what it is
+                        wb.get_sheet_by_name(meta.name).to_python(skip_empty_area=False, nrows=limits.max_rows))
             out.append((meta.name, rows, inspection.marks.get(meta.name, NO_MARKS)))
         return out
     finally:
@@ -83,9 +86,9 @@ def row_text(row: list[object]) -> str:
     return " ".join(clean(c) for c in row if isinstance(c, str) and clean(c))
 
 
-def identification_lines(grid, rows, empty: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
+def identification_lines(grid, rows, empty: dict[str, str] | None = None) -> dict[str, tuple[str, str | None]]:
     """Identification lines (``Đơn vị gửi báo cáo: …``, ``Tỉnh/Thành phố: …``) in the given rows."""
-    found: dict[str, tuple[str, str]] = {}
+    found: dict[str, tuple[str, str | None]] = {}
     for r in rows:
         if r >= len(grid):
             break
@@ -95,7 +98,7 @@ def identification_lines(grid, rows, empty: dict[str, str] | None = None) -> dic
             continue
         c0, first = cells[0]
         key = loose_key(first.split(":", 1)[0])
-        for prefix, name in FIELD_PREFIXES:
+        for prefix, name in FIELD_PREFIXES:  # noqa: B007 - `name` is read after the loop, where it broke
             if key == prefix:
                 break
         else:

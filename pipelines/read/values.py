@@ -135,8 +135,8 @@ def read_cell(raw: object, row: RowSpec, shown_percent: bool = False) -> CellRea
     if not _NUMBER.match(rest.strip()):
         return _fail("value.not_a_number", raw=text)
     value, problem, params = parse_number_text(rest.strip(), row.is_integer)
-    if problem:
-        return _fail(problem, **params)
+    if value is None:  # a problem comes without a value
+        return _fail(problem or "value.not_a_number", **params)
     return _check(value, row, text, percent_sign=unit_word == "%")
 
 

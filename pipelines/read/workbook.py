@@ -96,7 +96,7 @@ _INDEX: _FormIndex | None = None
 
 
 def index() -> _FormIndex:
-    global _INDEX
+    global _INDEX  # noqa: PLW0603 - built once, on first use
     if _INDEX is None:
         _INDEX = _FormIndex()
     return _INDEX
@@ -192,15 +192,14 @@ def read_sheet(sheet: str, grid: list[list[object]], marks: SheetMarks = NO_MARK
     beyond the values (errors, hidden rows and columns, percent formats): a value is read as it is shown."""
     if not grid:
         return None
-    idx = index()
     form, wording, title_at = _detect_form(grid, sheet)
     header = _find_header(grid, title_at[0] if title_at else 0)
-    if header is None and form is None:
-        return None
     if header is None:
+        if form is None or title_at is None:  # no table and no title (a form is found with its title's cell)
+            return None
         empty: dict[str, str] = {}
-        report = Report(sheet=sheet, form=form, wording=wording, header=identification_lines(grid, range(len(grid)), empty),
-                        empty_lines=empty)
+        report = Report(sheet=sheet, form=form, wording=wording,
+                        header=identification_lines(grid, range(len(grid)), empty), empty_lines=empty)
         report.findings.append(finding("structure.form_not_found", sheet=sheet, cell=a1(*title_at),
                                        detail=f": the table of {load_forms()[form].label} was not found"))
         return report
@@ -262,7 +261,7 @@ def _form_from_rows(grid, header_row: int, cols: dict[str, int]) -> str | None:
     """A form without a title: the form whose labels the rows under the header match best."""
     idx = index()
     label_col = cols["label"]
-    scores = {f: 0 for f in idx.forms}
+    scores = dict.fromkeys(idx.forms, 0)
     for row in grid[header_row + 1: header_row + 60]:
         if label_col >= len(row) or not isinstance(row[label_col], str):
             continue
@@ -298,9 +297,10 @@ def _tell_03_from_04(report: Report) -> str | None:
     return None
 
 
-def _table(grid, header_row: int, cols: dict[str, int], form: str) -> list[tuple[int, str | None, str, object, str, str]]:
+def _table(grid, header_row: int, cols: dict[str, int], form: str
+           ) -> list[tuple[int, str | None, str, object, str, str]]:
     """Candidate rows under the header: (row, code, label, value, unit text, note)."""
-    out = []
+    out: list[tuple[int, str | None, str, object, str, str]] = []
     code_col, label_col = cols.get("code"), cols["label"]
     value_col = cols.get("value")
     unit_col = cols.get("unit")
@@ -310,7 +310,7 @@ def _table(grid, header_row: int, cols: dict[str, int], form: str) -> list[tuple
     for r in range(header_row + 1, len(grid)):
         row = grid[r]
 
-        def cell(c):
+        def cell(c, row=row):
             return row[c] if c is not None and c < len(row) else ""
 
         code_raw, label = cell(code_col), cell(label_col)
@@ -357,12 +357,13 @@ def _read_rows(report: Report, rows, cols: dict[str, int], marks: SheetMarks = N
         best, best_score, runner_up = idx.best_row(report.form, tokens) if searched else (None, 0.0, 0.0)
         if code in by_code:
             if best and best != code and best_score >= 0.85 and best_score - own >= 0.15 and own < 0.6:
-                report.findings.append(finding("structure.row_label_mismatch", sheet=report.sheet, cell=a1(r, cols.get("label", 0)),
-                                               indicator_code=code, code=code, other=best, text=label[:80]))
+                report.findings.append(finding("structure.row_label_mismatch", sheet=report.sheet,
+                                               cell=a1(r, cols.get("label", 0)), indicator_code=code, code=code,
+                                               other=best, text=label[:80]))
                 seen.setdefault(code, a1(r, value_col))
                 continue
             row_spec = by_code[code]
-        elif code is not None and (code in _ROMAN_UPPER or code not in by_code and best_score < 0.75):
+        elif code is not None and (code in _ROMAN_UPPER or (code not in by_code and best_score < 0.75)):
             continue  # section heading (I, II, III) or a code the form does not have and no label match
         elif best and best_score >= 0.75 and best_score - runner_up >= 0.05:
             row_spec = by_code[best]
@@ -435,7 +436,8 @@ def _hidden(report: Report, cell: str, code: str, how: str) -> Finding:
 
 
 def _check_unit(report: Report, row: RowSpec, unit_text: str, cell: str) -> None:
-    """A unit typed in column (3) must be the row's own or one of its unit's words (forms.toml ``[vocabulary.units]``)."""
+    """A unit typed in column (3) must be the row's own or one of its unit's words
+    (forms.toml ``[vocabulary.units]``)."""
     if not unit_text:
         return
     key = word_key(unit_text)

@@ -75,7 +75,8 @@ def expected_units(conn, period: Period) -> list[dict]:
             communes_with_clusters.add(c.commune_code)
 
     project_first = _first_periods(conn, submission.c.project_key)
-    clusters = {r.cluster_id: r.province_code for r in conn.execute(select(cluster.c.cluster_id, cluster.c.province_code))}
+    clusters = {r.cluster_id: r.province_code
+                for r in conn.execute(select(cluster.c.cluster_id, cluster.c.province_code))}
     for p in conn.execute(select(project)):
         if p.project_key in project_first and not _due(project_first[p.project_key], period):
             continue
@@ -126,7 +127,7 @@ def refresh_all(engine: Engine) -> list[ExpectedCounts]:
 
 def completeness(engine: Engine, period: Period | None = None) -> pd.DataFrame:
     """``mart_reporting_completeness`` (one period or all), ordered by period, form and province."""
-    sql = "SELECT * FROM mart_reporting_completeness" + (" WHERE period = :p" if period else "")
+    sql = "SELECT * FROM mart_reporting_completeness" + (" WHERE period = :p" if period else "")  # noqa: S608 - values bound
     with engine.connect() as conn:
         df = pd.read_sql(text(sql), conn, params={"p": period.code} if period else None)
     return df.sort_values(["period", "form", "province_code"]).reset_index(drop=True)

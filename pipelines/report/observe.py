@@ -40,7 +40,7 @@ def run_findings(engine: Engine, run_id: str) -> pd.DataFrame:
 
 
 def view(engine: Engine, name: str, period: str | None = None) -> pd.DataFrame:
-    return _df(engine, f"SELECT * FROM {name}" + (" WHERE period = :p" if period else ""),
+    return _df(engine, f"SELECT * FROM {name}" + (" WHERE period = :p" if period else ""),  # noqa: S608 - a view
                **({"p": period} if period else {}))
 
 

@@ -15,11 +15,12 @@ import random
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from schemas.keys import cluster_id, project_key
 from pipelines.steward.templates import FormContent, Identification, Typing, write_form
 from schemas.admin import admin
 from schemas.forms import load_forms
+from schemas.keys import cluster_id, project_key
 from schemas.periods import Period
 from schemas.status import Status
 from schemas.text import slug
@@ -94,7 +95,8 @@ def _fill_cluster(rng: random.Random, c: Cluster, period: Period, project_ha: tu
     """Biểu 02 of a cluster and Biểu 01 of its projects."""
     months = 6 if period.kind == "H1" else 12
     total = _r(c.area * rng.uniform(3, 12))
-    ready = _r(c.industrial_land * rng.uniform(0.5, 1.0)) if c.operating else _r(c.industrial_land * rng.uniform(0, 0.4))
+    ready = (_r(c.industrial_land * rng.uniform(0.5, 1.0)) if c.operating
+             else _r(c.industrial_land * rng.uniform(0, 0.4)))
     leased = _r(ready * rng.uniform(0.3, 1.0)) if c.operating else 0.0
     n_projects = max(1, round(leased / rng.uniform(*project_ha))) if c.operating else 0
     for p in range(n_projects):
@@ -138,11 +140,13 @@ def aggregate(clusters: list[Cluster]) -> dict[str, float]:
         "9": sum(c.detailed_plan for c in clusters), "10": sum(c.area for c in clusters if c.detailed_plan),
         "11": sum(c.infra_approved for c in clusters), "12": sum(c.area for c in clusters if c.infra_approved),
         "13": sum(c.b02["1"] for c in clusters), "14": sum(c.b02["2"] for c in clusters),
-        "15.1": sum(c.status == "operating" for c in op), "15.2": sum(c.status == "operating_unestablished" for c in op),
+        "15.1": sum(c.status == "operating" for c in op),
+        "15.2": sum(c.status == "operating_unestablished" for c in op),
         "15.3": sum(c.kind == "craft" for c in op), "15.4": sum(c.kind == "specialised" for c in op),
         "16.1": sum(c.area for c in op if c.status == "operating"),
         "16.2": sum(c.area for c in op if c.status == "operating_unestablished"),
-        "16.3": sum(c.area for c in op if c.kind == "craft"), "16.4": sum(c.area for c in op if c.kind == "specialised"),
+        "16.3": sum(c.area for c in op if c.kind == "craft"),
+        "16.4": sum(c.area for c in op if c.kind == "specialised"),
         "17": sum(c.industrial_land for c in op), "18": sum(c.b02["4"] for c in op),
         "20": sum(c.b02["6"] for c in clusters), "21": sum(c.b02["7"] for c in clusters),
         "22": sum(c.b02["8"] for c in clusters),
@@ -236,7 +240,7 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
     for pcode, clusters in all_clusters.items():
         prov = a.provinces[pcode]
         folder = f"{pcode}_{slug(prov.name)}"
-        pident = dict(province=prov.label, period=period)
+        pident: dict[str, Any] = dict(province=prov.label, period=period)  # keyword arguments of Identification
         by_commune: dict[str, list[Cluster]] = {}
         for c in clusters:
             by_commune.setdefault(c.commune_code, []).append(c)
@@ -258,8 +262,8 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
         for ccode, cs in by_commune.items():
             commune = a.communes[ccode]
             ident = Identification(commune=commune.label, sender=f"Ủy ban nhân dân {commune.name}", **pident)
-            jobs.append((f"{folder}/bieu03_{ccode}_{slug(commune.name)}.xlsx", [FormContent("03", ident, aggregate(cs))],
-                         [ccode], _typing(rng), "03"))
+            jobs.append((f"{folder}/bieu03_{ccode}_{slug(commune.name)}.xlsx",
+                         [FormContent("03", ident, aggregate(cs))], [ccode], _typing(rng), "03"))
         ident = Identification(sender=f"Sở Công Thương {prov.name}", **pident)
         jobs.append((f"{folder}/bieu04_{pcode}_{slug(prov.name)}.xlsx", [FormContent("04", ident, aggregate(clusters))],
                      [pcode], _typing(rng), "04"))
@@ -278,8 +282,8 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
     candidates = [i for i, j in enumerate(jobs) if j[4] in ("01", "02", "03") and len(j[1]) == 1]
     picks = rng.sample(candidates, min(4, len(candidates)))
     kinds = ["value.not_a_number", "identity.period_ambiguous", "structure.row_missing", "value.flag_not_binary"]
-    for i, kind in zip(picks, kinds):
-        jobs[i] = jobs[i][:3] + (Typing(),) + jobs[i][4:]  # the error, not a typing variation, is what the file shows
+    for i, kind in zip(picks, kinds, strict=False):
+        jobs[i] = (*jobs[i][:3], Typing(), *jobs[i][4:])  # the error, not a typing variation, is what the file shows
         content = jobs[i][1][0]
         if kind == "value.not_a_number":
             code = next(iter(content.values))
@@ -290,7 +294,7 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
         elif kind == "structure.row_missing":
             content.values = dict(content.values)
         elif kind == "value.flag_not_binary" and content.form != "02":
-            kind = "value.not_a_number"
+            kind = "value.not_a_number"  # noqa: PLW2901 - no flag row but in Biểu 02: a number error instead
             code = next(iter(content.values))
             content.values[code] = "-"
         elif kind == "value.flag_not_binary":
@@ -312,7 +316,7 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
         wb = Workbook()
         wb.remove(wb.active)
         reports = []
-        for k, (content, key) in enumerate(zip(contents, keys)):
+        for k, (content, key) in enumerate(zip(contents, keys, strict=True)):
             sheet = f"Biểu {content.form}" if len(contents) == 1 else f"Cụm {k + 1}"
             ws = wb.create_sheet(sheet)
             drop_row = errors.get(n) == "structure.row_missing"
@@ -484,7 +488,7 @@ def generate_pre2025(out: Path, period: Period, provinces: int = 63, seed: int =
             _fill_cluster(rng, c, period, profile.project_ha)
         where = {o.code: o for o in communes}
         folder = f"{ocode}_{slug(prov.name)}"
-        base_ident = dict(province=prov.label, period=period)
+        base_ident: dict[str, Any] = dict(province=prov.label, period=period)
         by_district: dict[str, list[Cluster]] = {}
         for c in clusters:
             by_district.setdefault(where[c.commune_code].district_code, []).append(c)
@@ -540,7 +544,8 @@ def province_series(b04: list[SampleReport], forms=None) -> dict[str, dict[str, 
     for pcode in sorted({r.province_code for r in b04}):
         mine = [r for r in b04 if r.province_code == pcode]
         sums = {row.code: sum(r.values.get(row.code, 0.0) for r in mine) for row in spec.rows}
-        out[pcode] = {row.code: (row.scale * sums[row.numerator] / sums[row.denominator]
-                                 if sums[row.denominator] else None) if row.aggregation == "ratio" else sums[row.code]
+        out[pcode] = {row.code: (row.scale * sums[row.numerator] / sums[row.denominator]  # NULL scale: NULL, as in SQL
+                                 if sums[row.denominator] and row.scale is not None else None)
+                      if row.aggregation == "ratio" else sums[row.code]
                       for row in spec.rows}
     return out

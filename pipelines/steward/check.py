@@ -122,9 +122,9 @@ def check_file(path: Path) -> FileCheck:
         who = resolve_units(report, path.name, folders)
         found.append((report, who))
     keys = [(r.sheet, r.form, w.period.code if w.period else None, *unit_of(w, r.spec.sender_level)) for r, w in found]
-    for (report, who), again in zip(found, repeated_units(keys)):  # the same unit twice in one file
+    for (report, who), again in zip(found, repeated_units(keys), strict=True):  # the same unit twice in one file
         parts = [report.spec.label, who.period.code if who.period else None,
-                 who.old_province_name and f"{who.old_province_name} (→ {who.province_name})" or who.province_name,
+                 (who.old_province_name and f"{who.old_province_name} (→ {who.province_name})") or who.province_name,
                  who.district_name, who.commune_name, who.cluster_name, who.project_name]
         sheet = SheetCheck(report.sheet, " · ".join(p for p in parts if p), len(report.values),
                            report.findings + who.findings + again)

@@ -21,9 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipelines.read.feedback_record import (
+    FEEDBACK_MARK,
+    RECORD_COLUMN,
+    RECORD_FIELDS,
+    RECORD_NOTE,
+    RECORD_TITLE,
+    SUMMARY_SHEET,
+)
 from schemas.text import bilingual
-from pipelines.read.feedback_record import FEEDBACK_MARK, RECORD_COLUMN, RECORD_FIELDS, RECORD_NOTE, RECORD_TITLE, \
-    SUMMARY_SHEET
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -136,7 +142,8 @@ def write_feedback(engine: Engine, submission_id: int, out: Path) -> Feedback:
     set_text(ws["A1"], f"{FEEDBACK_MARK}: {sub.file_name}")
     ws["A1"].font = Font(bold=True, size=13)
     set_text(ws["A2"], f"Mã hồ sơ / Submission {sub.submission_id} · Biểu {sub.form or '?'} · kỳ / period "
-                       f"{sub.period or '?'} · {sub.unit_name or sub.unit_key or '?'} · trạng thái / status: {sub.status}")
+                       f"{sub.period or '?'} · {sub.unit_name or sub.unit_key or '?'} · "
+                       f"trạng thái / status: {sub.status}")
     set_text(ws["A3"], "Ô tô đỏ: lỗi phải sửa; ô tô vàng: cảnh báo cần xem lại; ô tô xám: đã được chấp nhận. "
                        "Red: error to correct; yellow: warning to review; grey: waived.")
     for c, h in enumerate(HEAD, start=1):
@@ -156,7 +163,7 @@ def write_feedback(engine: Engine, submission_id: int, out: Path) -> Feedback:
             target.font = Font(color="0563C1", underline="single")
     if not rows:
         set_text(ws.cell(6, 1), "Không có phát hiện nào / No findings")
-    for col, width in zip("ABCDEFGHI", (8, 12, 34, 14, 8, 10, 90, 28, 30)):
+    for col, width in zip("ABCDEFGHI", (8, 12, 34, 14, 8, 10, 90, 28, 30), strict=True):
         ws.column_dimensions[col].width = width
     _write_record(ws, record)
     wb.active = 0

@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 
 from schemas.periods import VN_TZ
 from schemas.status import Status
-from schemas.text import bilingual
 from schemas.tables import finding_waiver, submission, validation_finding, validation_run
+from schemas.text import bilingual
 
 SEVERITIES = ("error", "warning")
 
@@ -32,7 +32,7 @@ def list_findings(engine: Engine, period: str | None = None, province: str | Non
         if value is not None:
             where.append(f"{col} = :{col}")
             params[col] = value
-    sql = "SELECT * FROM mart_findings" + (" WHERE " + " AND ".join(where) if where else "")
+    sql = "SELECT * FROM mart_findings" + (" WHERE " + " AND ".join(where) if where else "")  # noqa: S608 - values bound
     with engine.connect() as conn:
         df = pd.read_sql(text(sql), conn, params=params)
     return df.sort_values(["province_code", "form", "period", "submission_id", "finding_id"],
@@ -70,8 +70,8 @@ def format_table(df: pd.DataFrame) -> str:
                      _short(r.province_code, 4), _short(unit, 28), r.status, sev, r.rule_id, _short(_where(r), 22),
                      r.message))
     widths = [max(len(h), *(len(x[i]) for x in rows)) for i, h in enumerate(head[:-1])]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)) + "  " + head[-1]]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(x, widths)) + "  " + x[-1] for x in rows]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=False)) + "  " + head[-1]]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(x, widths, strict=False)) + "  " + x[-1] for x in rows]
     return "\n".join(lines)
 
 

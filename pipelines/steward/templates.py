@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 from schemas.forms import FormSpec, load_forms
 from schemas.periods import Period
@@ -57,7 +58,7 @@ class Identification:
 class FormContent:
     form: str
     ident: Identification
-    values: dict[str, object] = field(default_factory=dict)  # code -> number or text as typed
+    values: dict[str, Any] = field(default_factory=dict)  # code -> number or text as typed
     generation: str = "commune"
 
 
@@ -69,7 +70,7 @@ _OLD_TONES = [("oà", "òa"), ("oá", "óa"), ("oả", "ỏa"), ("oạ", "ọa")
               ("tỷ", "tỉ"), ("kỹ", "kĩ"), ("lý", "lí")]
 
 
-def _label(text: str, style: str, t: "Typing | None" = None) -> str:
+def _label(text: str, style: str, t: Typing | None = None) -> str:
     if t is not None and t.abbreviate:
         for long, short in _ABBREVIATE:
             text = text.replace(long, short)
@@ -285,7 +286,7 @@ def _is_number_text(value: str) -> bool:
     return value[:1] == "-" and value[1:2].isdigit()
 
 
-def _typed(value: object, row, t: Typing) -> object:
+def _typed(value: float | str | None, row, t: Typing) -> object:
     if value is None or isinstance(value, str):
         return value
     v = float(value)
@@ -296,7 +297,7 @@ def _typed(value: object, row, t: Typing) -> object:
             return "x" if v else 0
         return int(v)
     if row.unit == "percent" and t.percent_style == "text":
-        return format_number(v, "vn_text") + "%"
+        return f"{format_number(v, 'vn_text')}%"
     if row.unit == "percent" and t.percent_style == "fraction":
         return v / 100
     if row.is_integer:
@@ -318,21 +319,21 @@ _NUMBER_FORMATS = {"billion_vnd": "#,##0.00", "ha": "#,##0.00", "percent": "0.00
                    "million_vnd_per_person_month": "#,##0.00", "projects": "#,##0", "clusters": "#,##0", "flag": "0"}
 
 
-def _lists(wb, generation: str, province_code: str | None) -> dict[str, object]:
+def _lists(wb, generation: str, province_code: str | None) -> dict[str, str]:
     """Write the hidden list sheet: provinces in column A, then one column of communes (districts before 2025-07)
     per province, each under a defined name ``DS_<province code>``.  Returns the province range and the
     lower-level range of the one province when ``province_code`` is given."""
     from openpyxl.utils import get_column_letter
     from openpyxl.workbook.defined_name import DefinedName
 
-    from schemas.admin import admin
+    from schemas.admin import Unit, admin
 
     a = admin()
     ws = wb.create_sheet(LISTS_SHEET)
     ws.sheet_state = "hidden"
     if generation == "district":
         provinces = sorted(a.old_provinces.values(), key=lambda u: u.code)
-        lower = {}
+        lower: dict[str, list[Unit]] = {}
         for d in a.old_districts.values():
             lower.setdefault(d.province_code, []).append(d)
         title = ("Tỉnh, thành phố (trước 01/7/2025)", "Quận, huyện, thị xã")
@@ -347,7 +348,7 @@ def _lists(wb, generation: str, province_code: str | None) -> dict[str, object]:
     ws.cell(1, 1, title[0])
     for i, p in enumerate(provinces, start=2):
         ws.cell(i, 1, f"{p.code} - {p.name}")
-    out: dict[str, object] = {"provinces": f"'{LISTS_SHEET}'!$A$2:$A${len(provinces) + 1}"}
+    out: dict[str, str] = {"provinces": f"'{LISTS_SHEET}'!$A$2:$A${len(provinces) + 1}"}
     for j, p in enumerate(provinces, start=2):
         units = sorted(lower.get(p.code, []), key=lambda u: u.code)
         col = get_column_letter(j)
@@ -477,7 +478,7 @@ def write_register_template(path, province_code: str | None = None, rows: int = 
         if col.kind == "choice":
             _validation(ws, '"' + ",".join(col.choices) + '"', area, col.label, "Hãy chọn trong danh sách")
         elif col.kind == "commune":
-            formula = lists.get("lower") or f'INDIRECT("DS_"&LEFT($C$3,2))'
+            formula = lists.get("lower") or 'INDIRECT("DS_"&LEFT($C$3,2))'
             _validation(ws, formula, area, "Xã, phường, đặc khu nơi có cụm (sau khi chọn tỉnh)",
                         "Hãy chọn trong danh sách của tỉnh đã chọn")
         elif col.kind == "number":

@@ -1,8 +1,8 @@
 """Regenerate the office-suite corpus: workbooks drafted with openpyxl, computed and saved by LibreOffice.
 
 Issue 11 ("A corpus from a real office suite").  Every case is drafted from the project's own writers
-(``pipelines.templates.write_form_layout`` with data made by ``pipelines.sample``, or ``write_template`` for the
-filled templates), so identification lines name real 2025 units and the period 2026-H1 and the files would be
+(``pipelines.steward.templates.write_form_layout`` with data made by ``pipelines.sample``, or ``write_template`` for
+the filled templates), so identification lines name real 2025 units and the period 2026-H1 and the files would be
 accepted when nothing is wrong.  LibreOffice (headless, a throw-away profile whose locale is vi-VN and which
 recalculates on load) then opens each draft, computes every formula and saves it as ``.xlsx``, ``.xls`` and
 ``.ods`` under ``files/<format>/``.  What a person sees is then taken from LibreOffice itself, not from the draft:
@@ -75,8 +75,14 @@ from openpyxl.utils.cell import coordinate_from_string  # noqa: E402
 from openpyxl.workbook.defined_name import DefinedName  # noqa: E402
 from openpyxl.worksheet.datavalidation import DataValidation  # noqa: E402
 
-from pipelines import sample  # noqa: E402
-from pipelines.templates import FormContent, Identification, Typing, write_form_layout, write_template  # noqa: E402
+from pipelines.sample import generator as sample  # noqa: E402
+from pipelines.steward.templates import (  # noqa: E402
+    FormContent,
+    Identification,
+    Typing,
+    write_form_layout,
+    write_template,
+)
 from schemas.admin import admin  # noqa: E402
 from schemas.forms import load_forms  # noqa: E402
 from schemas.periods import Period  # noqa: E402
@@ -335,7 +341,7 @@ def case_features_02(w: World, path: Path) -> Draft:
     wb, ws, layout = one_form(content, sheet="CCN")
     c = layout["values"]
     spec = _spec("02")
-    for code, ref in c.items():
+    for ref in c.values():
         label_ref = with_col(ref, col_of(ref) - 2)
         text = ws[label_ref].value
         first, _, rest = text.partition(" ")
@@ -403,7 +409,7 @@ def case_bundle_02_01(w: World, path: Path) -> Draft:
     notes = wb.create_sheet("Ghi chú")
     notes["A1"] = "Báo cáo gửi kèm: Biểu 02 của chủ đầu tư hạ tầng và Biểu 01 của dự án trong cụm."
     sheets, intended = [], {}
-    for content, name in zip(w.b02_01(), ("Bieu 02 CDT", "Bieu 01 du an")):
+    for content, name in zip(w.b02_01(), ("Bieu 02 CDT", "Bieu 01 du an"), strict=True):
         ws = wb.create_sheet(name)
         layout = put_form(ws, content, Typing(col_offset=1))
         sheets.append(SheetDraft(name, content.form, layout["values"]))
@@ -680,7 +686,7 @@ def soffice(exe: str, profile: str, target: str, outdir: Path, files: list[Path]
     outdir.mkdir(parents=True, exist_ok=True)
     cmd = [exe, f"-env:UserInstallation={profile}", "--headless", "--norestore", "--convert-to", target,
            "--outdir", str(outdir), *map(str, files)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
         raise SystemExit(f"soffice failed ({done.returncode}): {done.stderr}")
 
@@ -808,7 +814,7 @@ def build(args) -> int:
                                 "percent_formatted": s.percent})
                 shows = getattr(builder, "shows", None)
                 if shows:
-                    for rule, sheet, ref in draft.errors:
+                    for _rule, sheet, ref in draft.errors:
                         text = cell_text(grid, ref)
                         if not is_error_text(text):
                             problems.append(f"{fmt}/{name} {sheet}!{ref}: shows {text!r}, not an error ({shows})")

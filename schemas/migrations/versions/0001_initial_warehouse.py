@@ -1,13 +1,13 @@
 """initial warehouse
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 18:00:23.807372
 """
-from alembic import op
 import sqlalchemy as sa
-import schemas.tables
+from alembic import op
 
+import schemas.tables
 
 revision = '0001'
 down_revision = None

@@ -8,8 +8,9 @@ workbook, ``validate`` for the rule engine's, so re-validating a pending submiss
 ``finding_waiver`` (who accepted which finding knowingly, when and why; kept for audit) and ``validation_run``
 (one row per validation stage, with the path of its Great Expectations Data Docs).
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+
 import schemas.tables
 
 revision = "0002"

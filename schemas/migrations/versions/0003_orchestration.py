@@ -7,8 +7,9 @@ Tables for who should report (``expected_report``), the pre-2025 districts and t
 (``district``, ``commune_successor``) and the read-only BI roles whose grants are renewed whenever the views
 are re-created (``bi_role``).
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+
 import schemas.tables
 
 revision = "0003"

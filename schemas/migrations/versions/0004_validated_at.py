@@ -8,8 +8,9 @@ it (or that have no form, so no rules to run), so a run never publishes a submis
 this run's validation chose its work; validation claims a submission by setting it, so two runs never write
 its findings twice.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+
 import schemas.tables
 
 revision = "0004"

@@ -7,8 +7,8 @@ The remark typed in column (5) Ghi chú beside a value (SPEC §6), as the reader
 empty.  The cross-period rule ``period.cumulative_fell`` reads it here instead of opening the archived workbook
 again.  Values recorded before this migration have no remark stored (NULL).
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from schemas.views import VIEWS
 
