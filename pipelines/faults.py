@@ -19,6 +19,8 @@ import os
 import time
 from pathlib import Path
 
+from pipelines.settings import settings
+
 _fired: set[str] = set()
 
 
@@ -27,7 +29,6 @@ def pause(point: str, conn=None) -> None:
     if not wanted or wanted != point or point in _fired:
         return
     _fired.add(point)
-    from pipelines.settings import settings
 
     marker = Path(os.environ.get("CCN_FAULT_MARKER") or settings().home / "fault-pause.json")
     backend = None

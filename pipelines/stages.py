@@ -20,11 +20,14 @@ from sqlalchemy.engine import Engine
 from pipelines.intake.archive import ArchiveResult, archive_new
 from pipelines.load.ingest import ingest_archived
 from pipelines.load.publish import PublishResult, publish_pending
+from pipelines.progress import reporter
 from pipelines.settings import Settings
 from schemas.database import make_engine
+from schemas.forms import load_forms
 from schemas.migrate import upgrade
 from schemas.periods import VN_TZ
 from schemas.tables import pipeline_run
+from validations.engine import validate
 
 
 @dataclass
@@ -44,8 +47,6 @@ class Context:
         return self._engine
 
     def report(self, stage: str):
-        from pipelines.progress import reporter
-
         show = self.progress or reporter()
         if show is None:
             return None
@@ -72,7 +73,6 @@ def read_stage(ctx: Context) -> int:
 def validate_stage(ctx: Context):
     """Within-form and cross-level rules over the pending submissions; returns the validation report
     (findings written, time per form, the path of the run's Data Docs)."""
-    from validations.engine import validate
 
     return validate(ctx.engine, run_id=ctx.run_id, docs=ctx.settings.home / "datadocs")
 
@@ -96,6 +96,4 @@ def national_summary(engine: Engine, period: str | None = None) -> pd.DataFrame:
 
 
 def _codes_04() -> list[str]:
-    from schemas.forms import load_forms
-
     return [r.code for r in load_forms()["04"].rows]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine, make_url
 
 T = TypeVar("T")
 
@@ -57,7 +59,6 @@ class WarehouseMissing(LookupError):
 
 def warehouse_location(url: str) -> str:
     """Where a warehouse URL points, for a message: the SQLite file, or the URL without its password."""
-    from sqlalchemy.engine import make_url
 
     try:
         u = make_url(url)
@@ -70,7 +71,6 @@ def warehouse_location(url: str) -> str:
 
 def sqlite_holds_warehouse(path: Path) -> bool:
     """Whether the SQLite file holds a migrated warehouse, read without writing to it (no WAL switch, no file)."""
-    import sqlite3
 
     try:
         con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)
@@ -103,10 +103,7 @@ def bulk_insert(conn, table, rows: list[dict]) -> None:
 
 def insert_ignore(conn, table, rows: dict | list[dict]) -> int:
     """Insert unless the key exists (another run may have just written it); the number of rows inserted."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # its own Insert, same methods
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert  # the same methods each
     # preserve_rowcount: SQLAlchemy 2.1 on psycopg reports -1 for an INSERT's rowcount unless asked to keep it
     stmt = insert(table).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
     if isinstance(rows, dict):

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.engine import Engine, make_url
 
+from schemas.admin import admin
 from schemas.database import WarehouseMissing, make_engine, sqlite_holds_warehouse, warehouse_location
+from schemas.forms import all_rows
+from schemas.geography import pre2025_rows
+from schemas.grants import grant_views
 from schemas.tables import commune, commune_successor, district, indicator, province
 from schemas.views import VIEWS
 
@@ -16,12 +22,11 @@ from schemas.views import VIEWS
 def create_views(conn) -> None:
     for name in reversed(list(VIEWS)):
         conn.execute(text(f"DROP VIEW IF EXISTS {name}"))
-    for name, select in VIEWS.items():
-        conn.execute(text(f"CREATE VIEW {name} AS {select}"))
+    for name, definition in VIEWS.items():
+        conn.execute(text(f"CREATE VIEW {name} AS {definition}"))
+    # re-created views lose their grants: renew them for the BI roles
     if conn.dialect.name == "postgresql" and conn.execute(text(
             "SELECT to_regclass('bi_role') IS NOT NULL")).scalar():
-        from schemas.grants import grant_views  # re-created views lose their grants: renew them for BI roles
-
         for (role,) in conn.execute(text("SELECT name FROM bi_role")).all():
             grant_views(conn, role)
 
@@ -29,8 +34,6 @@ def create_views(conn) -> None:
 def open_warehouse(url: str) -> Engine:
     """The existing warehouse at ``url``, migrated to the newest schema.  Never creates one: raises
     :class:`WarehouseMissing` when the SQLite file does not exist or the database holds no warehouse."""
-    from sqlalchemy import inspect
-    from sqlalchemy.engine import make_url
 
     where = warehouse_location(url)
     if make_url(url).get_backend_name() == "sqlite":
@@ -55,8 +58,6 @@ def open_warehouse(url: str) -> Engine:
 
 def upgrade(engine: Engine) -> None:
     """Bring the warehouse to the newest migration, re-create the views and load the reference data."""
-    from alembic import command
-    from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
@@ -72,10 +73,7 @@ def upgrade(engine: Engine) -> None:
 
 def load_reference(conn) -> None:
     """Provinces, communes and indicators from ``schemas/`` (idempotent: only what is missing is added)."""
-    from sqlalchemy import func, select
 
-    from schemas.admin import admin
-    from schemas.forms import all_rows
 
     if conn.execute(select(func.count()).select_from(indicator)).scalar() == 0:
         conn.execute(indicator.insert(), [
@@ -100,9 +98,7 @@ def load_reference(conn) -> None:
 
 def load_pre2025_units(conn) -> None:
     """Districts, communes and the old → 2025 commune mapping of before 2025-07-01 (once)."""
-    from sqlalchemy import func, select
 
-    from schemas.geography import pre2025_rows
 
     if conn.execute(select(func.count()).select_from(district)).scalar():
         return

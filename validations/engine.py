@@ -32,6 +32,8 @@ from schemas.periods import VN_TZ
 from schemas.status import Status
 from schemas.tables import indicator_value, submission, validation_finding, validation_run
 from validations.catalogue import Finding
+from validations.cross_rules import evaluate
+from validations.expectations import Runner, batch_frames
 
 
 @dataclass
@@ -70,7 +72,6 @@ def validate(engine: Engine, run_id: str | None = None, docs: Path | None = None
         existing = _existing_keys(conn, ids)
     docs_dir = _docs_dir(docs, report.validation_run_id)
 
-    from validations.expectations import Runner, batch_frames
 
     runner = Runner(docs_dir)
     findings: list[tuple[int, Finding]] = []
@@ -90,7 +91,6 @@ def validate(engine: Engine, run_id: str | None = None, docs: Path | None = None
                                 "findings": len(new),
                                 "seconds": round(time.perf_counter() - t0, 3)}
 
-    from validations.cross_rules import evaluate
 
     t0 = time.perf_counter()
     cross = evaluate(engine, ids, {sid for sid, f in findings if f.is_error})

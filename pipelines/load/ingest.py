@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine, Row
@@ -78,7 +78,6 @@ class ParsedFile:
 
 def parse_file(sha: str, archive_path: str, file_name: str, source_path: str) -> ParsedFile:
     """Read and identify one archived file (runs in a worker process for large batches)."""
-    from pathlib import Path
 
     try:
         return _parse(sha, Path(archive_path), file_name, source_path)

@@ -11,14 +11,11 @@ record fill the identification lines the form sheet lacks; what the form sheet w
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 from unicodedata import normalize
 
+from pipelines.read.report import Report
 from schemas.periods import period_kind
 from schemas.text import clean, loose_key
-
-if TYPE_CHECKING:
-    from pipelines.read.report import Report
 
 SUMMARY_SHEET = "Kết quả kiểm tra"
 FEEDBACK_MARK = "Kết quả kiểm tra báo cáo / Validation of the report"

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 
 from pipelines.read.report import a1
 from pipelines.read.sheets import identification_lines, open_sheets, row_text
+from pipelines.read.values import parse_number_text
 from pipelines.settings import Limits
+from schemas.admin import admin
+from schemas.forms import load_register
+from schemas.keys import cluster_key
 from schemas.text import clean, loose_key
 from validations.catalogue import Finding, finding
 
@@ -45,8 +50,6 @@ def read_register(path: Path, name: str | None = None, limits: Limits | None = N
     """Read a province's cluster register workbook (layout: ``[register]`` in schemas/forms.toml, docs/forms.md):
     the province line, then a header row naming the columns (any order, the template's words or their aliases)
     and one row per cluster.  Every cell that cannot be read exactly is a finding naming its cell."""
-    from schemas.admin import admin
-    from schemas.forms import load_register
 
     reading = RegisterReading(path=path, name=name or path.name)
     sheets = open_sheets(path, reading.name, limits, reading.findings)
@@ -84,8 +87,6 @@ def register_header(grid, reg) -> tuple[int, dict[str, int]] | None:
 
 
 def _register_province(reading: RegisterReading, grid, header_row: int, sheet: str, file_name: str) -> None:
-    from schemas.admin import admin
-
     a = admin()
     lines = identification_lines(grid, range(header_row))
     sources: list[tuple[str, str | None]] = [lines["province"]] if "province" in lines else []
@@ -106,8 +107,6 @@ def _register_province(reading: RegisterReading, grid, header_row: int, sheet: s
 
 
 def _register_rows(reading: RegisterReading, grid, header_row: int, cols: dict[str, int], reg, a) -> None:
-    from schemas.keys import cluster_key
-
     by_key = {c.key: c for c in reg.columns}
     seen: dict[str, str] = {}
     blank_run = 0
@@ -150,10 +149,6 @@ def _register_rows(reading: RegisterReading, grid, header_row: int, cols: dict[s
 
 
 def _register_value(reading: RegisterReading, col, raw, cell: str, a, out: RegisterRow):
-    from datetime import date, datetime
-
-    from pipelines.read.values import parse_number_text
-
     sheet = reading.sheet
     if col.kind == "number":
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):

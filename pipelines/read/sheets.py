@@ -6,6 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
+from python_calamine import CalamineWorkbook
+
+from pipelines.intake import safety
+from pipelines.intake.safety import Refused
 from pipelines.intake.sheet_marks import NO_MARKS, SheetMarks
 from pipelines.read.report import a1
 from pipelines.settings import Limits
@@ -24,7 +28,6 @@ FIELD_PREFIXES = sorted({(p, f) for f, ps in vocabulary().identification.items()
 
 def open_sheets(path: Path, name: str, limits: Limits | None, findings: list[Finding]) -> list | None:
     """The visible sheets of an Excel file, or None with the reason appended to ``findings``."""
-    from pipelines.intake.safety import Refused
 
     ext = Path(name).suffix.lower() or path.suffix.lower()
     if ext not in EXTENSIONS:
@@ -61,9 +64,7 @@ def load_sheets(path: Path, limits: Limits | None,
     pipelines/intake/safety.py has checked what the file is and what it costs and collected what the cells show beyond
     their values (:mod:`pipelines.intake.sheet_marks`).  Hidden sheets are the drop-down lists of the national template;
     they are looked at only to say that a form sits on one."""
-    from python_calamine import CalamineWorkbook
 
-    from pipelines.intake import safety
 
     limits = limits or Limits()
     inspection = safety.inspect(path, limits)  # safety.Refused: the reason, in Vietnamese and in English

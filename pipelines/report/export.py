@@ -14,10 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Font
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from pipelines.report.completeness import completeness, refresh_expected
+from pipelines.steward.feedback import set_text
+from pipelines.steward.templates import FormContent, Identification, write_form
+from schemas.admin import admin
 from schemas.geography import generation_of
 from schemas.periods import Period
 
@@ -46,10 +51,7 @@ def _values(df: pd.DataFrame, column: str) -> dict[str, float]:
 
 def export_national(engine: Engine, period: Period, out: Path, refresh: bool = True) -> ExportResult:
     """Write the national report of ``period`` to ``out`` (an .xlsx); returns what it holds."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
 
-    from pipelines.steward.templates import FormContent, Identification, write_form
 
     if refresh:
         refresh_expected(engine, period)
@@ -97,7 +99,6 @@ def _sheet_name(code: str, name: str) -> str:
 
 def _table(ws, header: list[str], rows, bold) -> None:
     """A header and rows; text from the reports (unit names) stays text even when it starts with ``=``."""
-    from pipelines.steward.feedback import set_text
 
     for c, name in enumerate(header, start=1):
         set_text(ws.cell(row=1, column=c), name)
@@ -116,8 +117,6 @@ def _region_sheet(ws, regions: pd.DataFrame, bold) -> None:
 
 
 def _completeness_sheet(ws, comp: pd.DataFrame, bold) -> None:
-    from schemas.admin import admin
-
     a = admin()
     totals = comp.groupby("form")[["expected", "received", "on_time", "late", "missing"]].sum()
     _table(ws, ["Biểu", "Mã tỉnh", "Tỉnh, thành phố", "Phải báo cáo", "Đã nhận", "Đúng hạn", "Trễ hạn",

@@ -9,6 +9,7 @@ of the level below, so the forms agree.  A few files carry deliberate errors and
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -17,9 +18,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from openpyxl import Workbook
+
 from pipelines.steward.templates import FormContent, Identification, Typing, write_form
-from schemas.admin import admin
+from schemas.admin import REFERENCE, admin
 from schemas.forms import load_forms
+from schemas.geography import generation_of
 from schemas.keys import cluster_id, project_key
 from schemas.periods import Period
 from schemas.status import Status
@@ -219,7 +223,6 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
     of earlier versions for the same seed.  ``truth["completeness"]`` lists expected, received, on time, late
     and missing reports per form and province.
     """
-    from openpyxl import Workbook
 
     rng = random.Random(seed)
     a = admin()
@@ -442,10 +445,6 @@ class _OldCommune:
 
 
 def _old_communes(old_province_code: str) -> list[_OldCommune]:
-    import csv
-
-    from schemas.admin import REFERENCE
-
     with open(REFERENCE / "units_pre2025_63prov_v2.4.1.csv", encoding="utf-8", newline="") as fh:
         return [_OldCommune(r["ward_code"], r["ward_name"], r["district_code"], r["district_name"])
                 for r in csv.DictReader(fh) if r["province_code"] == old_province_code]
@@ -459,9 +458,7 @@ def generate_pre2025(out: Path, period: Period, provinces: int = 63, seed: int =
     deliberate errors, all on time.  ``truth["province_series"]`` has Biểu 04 summed onto the 2025 provinces
     (what a like-with-like series shows), ``truth["old_units"]`` which old province each report came from.
     """
-    from openpyxl import Workbook
 
-    from schemas.geography import generation_of
 
     if generation_of(period) != "pre2025":
         raise ValueError(f"{period} was reported by the 2025 provinces: use generate()")

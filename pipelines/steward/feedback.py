@@ -19,7 +19,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from python_calamine import CalamineWorkbook
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
 
 from pipelines.read.feedback_record import (
     FEEDBACK_MARK,
@@ -29,10 +36,11 @@ from pipelines.read.feedback_record import (
     RECORD_TITLE,
     SUMMARY_SHEET,
 )
+from schemas.admin import MERGER_DATE, admin
+from schemas.forms import load_forms
+from schemas.periods import Period
+from schemas.tables import cluster, finding_waiver, project, received_file, submission, validation_finding
 from schemas.text import bilingual
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
 
 FILL = {"error": "FFC7CE", "warning": "FFEB9C", "waived": "D9D9D9"}
 HEAD = ["STT / #", "Mức độ / Severity", "Quy tắc / Rule", "Sheet", "Ô / Cell", "Dòng / Row",
@@ -59,15 +67,12 @@ def set_text(cell, value) -> None:
 
 def _load(path: Path):
     """The archived workbook as an openpyxl Workbook (a .xls is copied value by value)."""
-    from openpyxl import Workbook, load_workbook
 
     with open(path, "rb") as fh:
         magic = fh.read(8)
     if magic[:2] == b"PK":
         return load_workbook(path)  # each cell keeps the type it was stored with: text stays text
     if magic[:4] == b"\xd0\xcf\x11\xe0":
-        from python_calamine import CalamineWorkbook
-
         book = CalamineWorkbook.from_path(str(path))
         wb = Workbook()
         wb.remove(wb.active)
@@ -82,13 +87,6 @@ def _load(path: Path):
 
 
 def write_feedback(engine: Engine, submission_id: int, out: Path) -> Feedback:
-    from openpyxl import Workbook
-    from openpyxl.comments import Comment
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from sqlalchemy import select
-
-    from schemas.tables import finding_waiver, received_file, submission, validation_finding
-
     s, f, w, rf = submission.c, validation_finding.c, finding_waiver.c, received_file.c
     with engine.connect() as conn:
         sub = conn.execute(select(s.submission_id, s.form, s.period, s.unit_name, s.unit_key, s.status, s.sheet,
@@ -176,12 +174,7 @@ def write_feedback(engine: Engine, submission_id: int, out: Path) -> Feedback:
 def _record(conn, sub) -> list[tuple[str, str]]:
     """(label, value) of the identification the warehouse settled for a submission, in the wording the reader takes
     as identification lines (``15 - Tỉnh Lào Cai``, ``02923 - Xã Gia Phú``, ``6 tháng đầu năm 2026``)."""
-    from sqlalchemy import select
 
-    from schemas.admin import MERGER_DATE, admin
-    from schemas.forms import load_forms
-    from schemas.periods import Period
-    from schemas.tables import cluster, project
 
     a = admin()
     values: dict[str, str] = {"form": f"Biểu số {sub.form}" if sub.form else "", "sheet": sub.sheet or ""}
@@ -217,9 +210,6 @@ def _record(conn, sub) -> list[tuple[str, str]]:
 
 
 def _write_record(ws, record: list[tuple[str, str]]) -> None:
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
     set_text(ws.cell(1, RECORD_COLUMN), RECORD_TITLE)
     ws.cell(1, RECORD_COLUMN).font = Font(bold=True)
     set_text(ws.cell(2, RECORD_COLUMN), RECORD_NOTE)

@@ -6,12 +6,22 @@ offices type them) and the tests.  Text from any input is written as text, never
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.forms import FormSpec, load_forms
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.utils.cell import coordinate_from_string
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from schemas.admin import Unit, admin
+from schemas.forms import FormSpec, load_forms, load_register
 from schemas.periods import Period
+from schemas.text import strip_marks
 
 
 @dataclass
@@ -87,12 +97,8 @@ def _label(text: str, style: str, t: Typing | None = None) -> str:
     if style == "lower":
         return text.lower()
     if style == "no_marks":
-        from schemas.text import strip_marks
-
         return strip_marks(text)
     if style == "retyped":  # the words in parentheses left out, as offices shorten long labels
-        import re
-
         return " ".join(re.sub(r"\([^)]*\)", " ", text).split()) or text
     return text
 
@@ -159,8 +165,6 @@ def write_form(ws, content: FormContent, typing: Typing | None = None) -> dict[s
 
 def write_form_layout(ws, content: FormContent, typing: Typing | None = None) -> dict[str, dict[str, str]]:
     """Write one form on ``ws``; returns ``{"values": code -> A1, "ident": field -> A1}``."""
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-    from openpyxl.utils import get_column_letter
 
     t = typing or Typing()
     spec: FormSpec = load_forms()[content.form]
@@ -323,10 +327,7 @@ def _lists(wb, generation: str, province_code: str | None) -> dict[str, str]:
     """Write the hidden list sheet: provinces in column A, then one column of communes (districts before 2025-07)
     per province, each under a defined name ``DS_<province code>``.  Returns the province range and the
     lower-level range of the one province when ``province_code`` is given."""
-    from openpyxl.utils import get_column_letter
-    from openpyxl.workbook.defined_name import DefinedName
 
-    from schemas.admin import Unit, admin
 
     a = admin()
     ws = wb.create_sheet(LISTS_SHEET)
@@ -363,16 +364,11 @@ def _lists(wb, generation: str, province_code: str | None) -> dict[str, str]:
 
 
 def _right_of(ref: str) -> str:
-    from openpyxl.utils import column_index_from_string, get_column_letter
-    from openpyxl.utils.cell import coordinate_from_string
-
     col, row = coordinate_from_string(ref)
     return f"{get_column_letter(column_index_from_string(col) + 1)}{row}"
 
 
 def _validation(ws, formula: str, cell: str, prompt: str, error: str, kind: str = "list", **kw):
-    from openpyxl.worksheet.datavalidation import DataValidation
-
     dv = DataValidation(type=kind, formula1=formula, allow_blank=True, showErrorMessage=True,
                         errorTitle="Giá trị không hợp lệ", error=error, promptTitle="Hướng dẫn", prompt=prompt,
                         showInputMessage=True, **kw)
@@ -386,10 +382,7 @@ def write_template(path, form: str, generation: str = "commune", province_code: 
     lists for province, commune (district before 2025-07) and period, labels locked (sheet protection without a
     password), only column (4), its Ghi chú (5) and the identification values open for typing, number formats per
     unit."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Protection
 
-    from schemas.periods import Period
 
     spec = load_forms()[form]
     wb = Workbook()
@@ -442,11 +435,7 @@ def write_template(path, form: str, generation: str = "commune", province_code: 
 def write_register_template(path, province_code: str | None = None, rows: int = 300) -> dict[str, object]:
     """A province's cluster list: the province line (drop-down) and a table with the columns of ``[register]`` in
     forms.toml; commune, type and status are drop-down lists; only the province cell and the table body are open."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
-    from openpyxl.utils import get_column_letter
 
-    from schemas.forms import load_register
 
     reg = load_register()
     wb = Workbook()

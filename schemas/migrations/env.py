@@ -3,6 +3,8 @@ CCN_WAREHOUSE_URL when alembic is run from the command line (``alembic -c schema
 
 from alembic import context
 
+from pipelines.settings import settings
+from schemas.database import make_engine
 from schemas.tables import metadata
 
 config = context.config
@@ -15,8 +17,6 @@ def run() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    from pipelines.settings import settings
-    from schemas.database import make_engine
 
     engine = make_engine(settings().warehouse_url)
     with engine.begin() as connection:
