@@ -135,15 +135,24 @@ province_reports = AssetSpec(
                 "partition grid is the map of who has reported.")
 
 
+# the checks the per-period assets evaluate as they materialise
+ALL_REPORTED = AssetCheckSpec(
+    "all_expected_reports_received", asset="reporting_completeness",
+    description="Every expected report of the period has arrived and was accepted (WARN: a steward follows up the "
+                "missing senders).")
+PROVINCE_MATCHES_COMMUNES = AssetCheckSpec(
+    "province_matches_communes", asset="province_summary",
+    description="Each province's Biểu 04 equals what its communes' Biểu 03 add up to (within 0.01); WARN lists the "
+                "differences.")
+
+
 def _period(context: AssetExecutionContext) -> Period:
     return Period.parse(context.partition_key)
 
 
 @asset(group_name="reporting", owners=OWNERS + ANALYSTS, partitions_def=PERIODS, deps=["expected_reports"],
        kinds={"sql"},
-       check_specs=[AssetCheckSpec("all_expected_reports_received", asset="reporting_completeness",
-                                   description="Every expected report of the period has arrived and was accepted "
-                                               "(WARN: a steward follows up the missing senders).")],
+       check_specs=[ALL_REPORTED],
        description="Who should report and who did, per form and province (view mart_reporting_completeness: "
                    "expected, received, on_time, late, missing). Recomputes the period's expected reports first.")
 def reporting_completeness(context: AssetExecutionContext, ccn: CCNResource):
@@ -171,9 +180,7 @@ def reporting_completeness(context: AssetExecutionContext, ccn: CCNResource):
 
 
 @asset(group_name="reporting", owners=ANALYSTS, partitions_def=PERIODS, deps=["warehouse"], kinds={"sql"},
-       check_specs=[AssetCheckSpec("province_matches_communes", asset="province_summary",
-                                   description="Each province's Biểu 04 equals what its communes' Biểu 03 add up "
-                                               "to (within 0.01); WARN lists the differences.")],
+       check_specs=[PROVINCE_MATCHES_COMMUNES],
        description="Biểu 04 as each 2025 province reported it beside what its communes' Biểu 03 and its clusters' "
                    "Biểu 02/01 add up to (view mart_province_summary); pre-2025 provinces on their successors.")
 def province_summary(context: AssetExecutionContext, ccn: CCNResource):

@@ -492,160 +492,160 @@ def cmd_bi_role(args) -> int:
     return 0
 
 
+def _command(sub, name: str, func, **kwargs) -> argparse.ArgumentParser:
+    """The subcommand ``name``, which runs ``func``."""
+    parser = sub.add_parser(name, **kwargs)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ccn", description=__doc__.split("\n\n")[0].replace("``", ""),
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("sample", help="write a realistic national sample (four forms) and its truth.json",
-                       description="Write a consistent national set of Biểu 01–04 workbooks for one period, with a "
-                                   "few deliberate errors and late files, and truth.json with what each file holds.")
+    s = _command(sub, "sample", cmd_sample, help="write a realistic national sample (four forms) and its truth.json",
+                 description="Write a consistent national set of Biểu 01–04 workbooks for one period, with a "
+                             "few deliberate errors and late files, and truth.json with what each file holds.")
     s.add_argument("--out", required=True, help="folder to write into (e.g. .ccn/inbox)")
     s.add_argument("--period", type=_period, default=_period("2026-H1"), help="2026-H1 (default) or 2025-Y …")
     s.add_argument("--provinces", type=int, default=3,
                    help="number of provinces (1–34, default 3; 1–63 old provinces for periods up to 2025-H1, which "
                         "are written as the old provinces and their districts reported them)")
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    s.set_defaults(func=cmd_sample)
 
-    r = sub.add_parser("run", help="ingest every new file in the inbox (archive, read, validate, load, summarise)",
-                       description="Run the Dagster ingest job in process: every new file in the inbox is archived "
-                                   "by SHA-256, read, validated and loaded; the run shows in the Dagster UI.")
+    r = _command(sub, "run", cmd_run,
+                 help="ingest every new file in the inbox (archive, read, validate, load, summarise)",
+                 description="Run the Dagster ingest job in process: every new file in the inbox is archived "
+                             "by SHA-256, read, validated and loaded; the run shows in the Dagster UI.")
     r.add_argument("--inbox", help="folder to ingest (default $CCN_HOME/inbox)")
     r.add_argument("--json", metavar="FILE", help="also write the run's counts and stage times to FILE as JSON")
-    r.set_defaults(func=cmd_run)
 
-    m = sub.add_parser("summary", help="print the national summary (Biểu 04 over all provinces)")
+    m = _command(sub, "summary", cmd_summary, help="print the national summary (Biểu 04 over all provinces)")
     m.add_argument("--period", type=_period, help="only this period")
     m.add_argument("--truth", metavar="TRUTH_JSON", help="compare with a sample's truth.json; exit 1 on a difference")
-    m.set_defaults(func=cmd_summary)
 
-    fi = sub.add_parser("findings", help="list validation findings (filter by period, province, form, severity)",
-                        description="Every finding of the settled submissions, one line each: the finding id (for "
-                                    "`ccn waive`), the submission (for `ccn feedback`), where it is (sheet!cell) and "
-                                    "the message in Vietnamese and English.  Ends with the path of the Great "
-                                    "Expectations Data Docs of the latest validation.",
-                        epilog="examples:\n  ccn findings --period 2026-H1 --province 01 --severity error\n"
-                               "  ccn findings --form 04",
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    fi = _command(sub, "findings", cmd_findings,
+                  help="list validation findings (filter by period, province, form, severity)",
+                  description="Every finding of the settled submissions, one line each: the finding id (for "
+                              "`ccn waive`), the submission (for `ccn feedback`), where it is (sheet!cell) and "
+                              "the message in Vietnamese and English.  Ends with the path of the Great "
+                              "Expectations Data Docs of the latest validation.",
+                  epilog="examples:\n  ccn findings --period 2026-H1 --province 01 --severity error\n"
+                         "  ccn findings --form 04",
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
     fi.add_argument("--period", type=_period, help="e.g. 2026-H1 or 2025-Y")
     fi.add_argument("--province", metavar="CODE", help="2025 GSO province code, e.g. 01")
     fi.add_argument("--form", choices=form_codes(), help="Biểu number")
     fi.add_argument("--severity", choices=["error", "warning"])
     fi.add_argument("--submission", type=int, metavar="ID", help="only this submission")
-    fi.set_defaults(func=cmd_findings)
 
-    fb = sub.add_parser("feedback", help="write the workbook to send back: failing cells marked and commented",
-                        description="Write the submission's workbook as it was received, every cell a finding "
-                                    "points at filled (red error, yellow warning, grey waived) and commented with "
-                                    "the rule, message and expected value, and a first sheet listing the findings.",
-                        epilog="example:\n  ccn feedback 42 --out phan_hoi_42.xlsx",
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    fb = _command(sub, "feedback", cmd_feedback,
+                  help="write the workbook to send back: failing cells marked and commented",
+                  description="Write the submission's workbook as it was received, every cell a finding "
+                              "points at filled (red error, yellow warning, grey waived) and commented with "
+                              "the rule, message and expected value, and a first sheet listing the findings.",
+                  epilog="example:\n  ccn feedback 42 --out phan_hoi_42.xlsx",
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
     fb.add_argument("submission_id", type=int, metavar="SUBMISSION_ID", help="as shown by `ccn findings`")
     fb.add_argument("--out", required=True, metavar="FILE.xlsx",
                     help="where to write the feedback workbook; must end in .xlsx (any other name is refused)")
-    fb.set_defaults(func=cmd_feedback)
 
-    wv = sub.add_parser("waive", help="accept a finding knowingly (who, why; kept for audit)",
-                        description="Waive one finding: it no longer blocks its submission.  A rejected submission "
-                                    "whose errors are all waived loads on the next `ccn run`.  The waiver (who, "
-                                    "when, why) is kept and shown by `ccn findings`.",
-                        epilog='example:\n  ccn waive 1234 --reason "Tỉnh xác nhận số liệu đúng (công văn 12/SCT)" '
-                               '--by "Nguyễn Văn A"',
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    wv = _command(sub, "waive", cmd_waive, help="accept a finding knowingly (who, why; kept for audit)",
+                  description="Waive one finding: it no longer blocks its submission.  A rejected submission "
+                              "whose errors are all waived loads on the next `ccn run`.  The waiver (who, "
+                              "when, why) is kept and shown by `ccn findings`.",
+                  epilog='example:\n  ccn waive 1234 --reason "Tỉnh xác nhận số liệu đúng (công văn 12/SCT)" '
+                         '--by "Nguyễn Văn A"',
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
     wv.add_argument("finding_id", type=int, metavar="FINDING_ID", help="as shown by `ccn findings`")
     wv.add_argument("--reason", required=True, help="why the finding is accepted")
     wv.add_argument("--by", required=True, metavar="NAME", help="who decides")
-    wv.set_defaults(func=cmd_waive)
 
-    co = sub.add_parser("completeness", help="who should have reported for a period, and who did",
-                        description="Print expected, received, on time, late and missing reports per form and "
-                                    "province.  Reads only: who should report (Biểu 04 per province, 03 per commune "
-                                    "with clusters, 02 per registered cluster, 01 per known project) is what `ccn "
-                                    "run` and `ccn register` last computed, and the time of that is printed; "
-                                    "--refresh recomputes it first (writes the expected reports of the period).",
-                        epilog="examples:\n  ccn completeness --period 2026-H1 --province 15\n"
-                               "  ccn completeness --period 2026-H1 --refresh",
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    co = _command(sub, "completeness", cmd_completeness, help="who should have reported for a period, and who did",
+                  description="Print expected, received, on time, late and missing reports per form and "
+                              "province.  Reads only: who should report (Biểu 04 per province, 03 per commune "
+                              "with clusters, 02 per registered cluster, 01 per known project) is what `ccn "
+                              "run` and `ccn register` last computed, and the time of that is printed; "
+                              "--refresh recomputes it first (writes the expected reports of the period).",
+                  epilog="examples:\n  ccn completeness --period 2026-H1 --province 15\n"
+                         "  ccn completeness --period 2026-H1 --refresh",
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
     co.add_argument("--period", type=_period, required=True, help="e.g. 2026-H1 or 2025-Y")
     co.add_argument("--province", help="only this 2025 province code, e.g. 37")
     co.add_argument("--refresh", action="store_true",
                     help="recompute who should report for the period first (a write to the warehouse)")
-    co.set_defaults(func=cmd_completeness)
 
-    ex = sub.add_parser("export", help="write the national report workbook of a period",
-                        description="ccn export national --period P --out F.xlsx: Biểu 04 for the nation in the "
-                                    "official layout, a sheet per region and per 2025 province (with what its "
-                                    "communes' Biểu 03 add up to where it differs) and the completeness sheets.")
+    ex = _command(sub, "export", cmd_export, help="write the national report workbook of a period",
+                  description="ccn export national --period P --out F.xlsx: Biểu 04 for the nation in the "
+                              "official layout, a sheet per region and per 2025 province (with what its "
+                              "communes' Biểu 03 add up to where it differs) and the completeness sheets.")
     ex.add_argument("what", choices=["national"], help="the report to write (national)")
     ex.add_argument("--period", type=_period, required=True, help="e.g. 2026-H1 or 2025-Y")
     ex.add_argument("--out", required=True, help="the .xlsx file to write")
-    ex.set_defaults(func=cmd_export)
 
-    bi = sub.add_parser("bi-role", help="create a read-only PostgreSQL role for BI tools (reads the views only)",
-                        description="Create (or re-tighten) a PostgreSQL login role that can SELECT the mart_* "
-                                    "views and nothing else: no table, no INSERT/UPDATE/DELETE, no CREATE, "
-                                    "read-only transactions. Grants are renewed whenever the views are re-created. "
-                                    "On the embedded SQLite warehouse there are no roles: the command says so.")
+    bi = _command(sub, "bi-role", cmd_bi_role,
+                  help="create a read-only PostgreSQL role for BI tools (reads the views only)",
+                  description="Create (or re-tighten) a PostgreSQL login role that can SELECT the mart_* "
+                              "views and nothing else: no table, no INSERT/UPDATE/DELETE, no CREATE, "
+                              "read-only transactions. Grants are renewed whenever the views are re-created. "
+                              "On the embedded SQLite warehouse there are no roles: the command says so.")
     bi.add_argument("name", help="role name: lower-case letters, digits and _")
     bi.add_argument("--password-env", metavar="VAR",
                     help="environment variable holding the role's password (never on the command line)")
-    bi.set_defaults(func=cmd_bi_role)
 
-    rg = sub.add_parser("register", help="load provinces' cluster register workbooks (the official cluster lists)",
-                        description="Load the cluster register of a province (the workbook `ccn template register` "
-                                    "writes, filled in) into the warehouse: its clusters become verified, are "
-                                    "expected to send Biểu 02 every period unless planned or withdrawn, and keep "
-                                    "the ID they had if they already reported under another spelling. A register "
-                                    "with any error loads nothing and its findings are printed with their cells; "
-                                    "loading the same register again changes nothing. Exit 1 when a file was "
-                                    "not loaded.",
-                        epilog="example: ccn register danh_sach_ccn_lao_cai.xlsx")
+    rg = _command(sub, "register", cmd_register,
+                  help="load provinces' cluster register workbooks (the official cluster lists)",
+                  description="Load the cluster register of a province (the workbook `ccn template register` "
+                              "writes, filled in) into the warehouse: its clusters become verified, are "
+                              "expected to send Biểu 02 every period unless planned or withdrawn, and keep "
+                              "the ID they had if they already reported under another spelling. A register "
+                              "with any error loads nothing and its findings are printed with their cells; "
+                              "loading the same register again changes nothing. Exit 1 when a file was "
+                              "not loaded.",
+                  epilog="example: ccn register danh_sach_ccn_lao_cai.xlsx")
     rg.add_argument("files", nargs="+", metavar="FILE", help="register workbooks (.xlsx or .xls)")
-    rg.set_defaults(func=cmd_register)
 
-    t = sub.add_parser("template", help="write an empty Biểu 01–04 (or a cluster register) to fill in",
-                       description="Write an empty form in the official layout of Circular 14 with the national "
-                                   "identification lines: drop-down lists for province, commune (district before "
-                                   "2025-07-01) and period, labels locked (sheet protection, no password), only "
-                                   "column (4) and the identification values open, number formats per unit. "
-                                   "'register' writes a province's cluster list (name, commune, type, status, "
-                                   "areas, decisions, investor).",
-                       epilog="examples:\n  ccn template 02 --out bieu02.xlsx\n"
-                              "  ccn template 03 --province 15 --out bieu03_lao_cai.xlsx"
-                              "   (communes of one province only)\n"
-                              "  ccn template 03 --generation district --out bieu03_2025H1.xlsx\n"
-                              "  ccn template register --province 15 --out ccn_lao_cai.xlsx",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    t = _command(sub, "template", cmd_template, help="write an empty Biểu 01–04 (or a cluster register) to fill in",
+                 description="Write an empty form in the official layout of Circular 14 with the national "
+                             "identification lines: drop-down lists for province, commune (district before "
+                             "2025-07-01) and period, labels locked (sheet protection, no password), only "
+                             "column (4) and the identification values open, number formats per unit. "
+                             "'register' writes a province's cluster list (name, commune, type, status, "
+                             "areas, decisions, investor).",
+                 epilog="examples:\n  ccn template 02 --out bieu02.xlsx\n"
+                        "  ccn template 03 --province 15 --out bieu03_lao_cai.xlsx"
+                        "   (communes of one province only)\n"
+                        "  ccn template 03 --generation district --out bieu03_2025H1.xlsx\n"
+                        "  ccn template register --province 15 --out ccn_lao_cai.xlsx",
+                 formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("form", choices=[*form_codes(), *(f.lstrip("0") for f in form_codes()), "register"],
                    help="01 project, 02 cluster investor, 03 commune, 04 province, or register")
     t.add_argument("--out", required=True, help="the .xlsx file to write")
     t.add_argument("--generation", choices=["commune", "district"], default="commune",
                    help="commune wording (from 2025-07-01, default) or district wording (reports up to 2025-H1)")
     t.add_argument("--province", help="GSO province code: list only this province and its communes (shorter lists)")
-    t.set_defaults(func=cmd_template)
 
-    ck = sub.add_parser("check", help="check workbooks or folders before sending: every finding with sheet and cell; "
-                                      "exit 1 on error",
-                        description="Read each workbook as the pipeline will (forms, identification, values, "
-                                    "within-form rules; a cluster register as a register) without writing anything. "
-                                    "A folder is searched with its subfolders for workbooks (.xlsx .xlsm .xls .ods; "
-                                    "hidden files and office lock files ~$… left aside).  Prints each file's "
-                                    "findings with sheet and cell, in Vietnamese and English, then the count. "
-                                    "Exit status: 0 when no file has an error (warnings allowed), 1 otherwise, "
-                                    "2 when a folder holds no workbook.",
-                        epilog="examples:\n  ccn check bieu03_xa_phu_thinh.xlsx bieu02_*.xlsx\n"
-                               "  ccn check bao_cao_6_thang/          every workbook in the folder and below\n"
-                               "  ccn check --json bao_cao_6_thang/ > ket_qua.json",
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ck = _command(sub, "check", cmd_check,
+                  help="check workbooks or folders before sending: every finding with sheet and cell; "
+                                "exit 1 on error",
+                  description="Read each workbook as the pipeline will (forms, identification, values, "
+                              "within-form rules; a cluster register as a register) without writing anything. "
+                              "A folder is searched with its subfolders for workbooks (.xlsx .xlsm .xls .ods; "
+                              "hidden files and office lock files ~$… left aside).  Prints each file's "
+                              "findings with sheet and cell, in Vietnamese and English, then the count. "
+                              "Exit status: 0 when no file has an error (warnings allowed), 1 otherwise, "
+                              "2 when a folder holds no workbook.",
+                  epilog="examples:\n  ccn check bieu03_xa_phu_thinh.xlsx bieu02_*.xlsx\n"
+                         "  ccn check bao_cao_6_thang/          every workbook in the folder and below\n"
+                         "  ccn check --json bao_cao_6_thang/ > ket_qua.json",
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ck.add_argument("files", nargs="+", metavar="FILE_OR_FOLDER",
                     help="workbooks (.xlsx .xlsm .xls .ods) or folders holding them")
     ck.add_argument("--json", action="store_true", help="print the findings as JSON instead of text")
-    ck.set_defaults(func=cmd_check)
 
-    u = sub.add_parser("ui", help="open the Dagster UI on this home (dagster dev -w workspace.yaml)")
+    u = _command(sub, "ui", cmd_ui, help="open the Dagster UI on this home (dagster dev -w workspace.yaml)")
     u.add_argument("--port", type=int, default=3000)
-    u.set_defaults(func=cmd_ui)
     return p
 
 

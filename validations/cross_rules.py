@@ -19,11 +19,12 @@ import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
 
+from schemas.database import chunks
 from schemas.periods import Period
+from schemas.status import Status
 from schemas.tables import indicator_value, submission, validation_finding
 from validations.catalogue import CrossLevelRule, CrossPeriodRule, Finding, excess, fmt, rules
 
-ACTIVE = ("accepted", "accepted_with_warnings")
 JOIN = {"province": "province_code", "commune": "commune_code", "cluster": "cluster_id"}
 
 
@@ -36,7 +37,7 @@ def _frame(conn, stmt) -> pd.DataFrame:
 def _pending(conn, ids: list[int]) -> pd.DataFrame:
     s = submission.c
     return _frame(conn, select(s.submission_id, s.form, s.period, s.province_code, s.commune_code, s.cluster_id,
-                               s.unit_key, s.sheet).where(s.submission_id.in_(ids), s.status == "pending"))
+                               s.unit_key, s.sheet).where(s.submission_id.in_(ids), s.status == Status.PENDING))
 
 
 def _values(conn, ids, codes=None) -> pd.DataFrame:
@@ -45,7 +46,7 @@ def _values(conn, ids, codes=None) -> pd.DataFrame:
     stmt = select(v.submission_id, v.indicator_code, v.value, v.sheet, v.cell, v.note)
     if codes is not None:
         stmt = stmt.where(v.indicator_code.in_(sorted(codes)))
-    parts = [_frame(conn, stmt.where(v.submission_id.in_(ids[i:i + 5000]))) for i in range(0, len(ids), 5000)]
+    parts = [_frame(conn, stmt.where(v.submission_id.in_(part))) for part in chunks(ids)]
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["submission_id", "indicator_code", "value", "sheet", "cell", "note"])
@@ -56,7 +57,7 @@ def _errors_of_pending(conn, form: str) -> set[int]:
     f, s = validation_finding.c, submission.c
     return {r[0] for r in conn.execute(
         select(f.submission_id).join(submission, s.submission_id == f.submission_id)
-        .where(s.form == form, s.status == "pending", f.severity == "error").distinct())}
+        .where(s.form == form, s.status == Status.PENDING, f.severity == "error").distinct())}
 
 
 class _Upper:
@@ -103,10 +104,10 @@ def _lowers(conn, form: str, join_col: str, periods: list[str], keys: list[str])
     s = submission.c
     col = getattr(s, join_col)
     frames = []
-    for i in range(0, len(keys), 2000):
+    for part in chunks(keys):
         frames.append(_frame(conn, select(s.submission_id, s.period, s.unit_key, s.status, s.received_at,
                                           col.label("join_key"))
-                             .where(s.form == form, col.in_(keys[i:i + 2000]), s.status != "superseded",
+                             .where(s.form == form, col.in_(part), s.status != Status.SUPERSEDED,
                                     or_(s.period.in_(periods), s.period.is_(None)))))
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
@@ -138,7 +139,8 @@ def _cross_level(conn, rule: CrossLevelRule, upper: _Upper,
         blocked: set = set()
     else:
         errors = _errors_of_pending(conn, lower_form) | set(pending_errors)
-        lows["usable"] = lows.status.isin(ACTIVE) | ((lows.status == "pending") & ~lows.submission_id.isin(errors))
+        usable_pending = (lows.status == Status.PENDING) & ~lows.submission_id.isin(errors)
+        lows["usable"] = lows.status.isin(Status.ACTIVE) | usable_pending
         lows["unit"] = lows.unit_key.fillna("#" + lows.submission_id.astype(str))
         lows = lows.sort_values(["received_at", "submission_id"])
         usable = lows[lows.usable].groupby(["join_key", "period", "unit"]).tail(1)
@@ -200,10 +202,10 @@ def _counterparts(conn, ups: pd.DataFrame, period_of) -> dict[int, int]:
         groups.setdefault((form, period), []).append(key)
     out: dict[int, int] = {}
     for (form, period), keys in groups.items():
-        for i in range(0, len(keys), 2000):
+        for part in chunks(keys):
             rows = conn.execute(select(s.submission_id, s.unit_key)
-                                .where(s.status.in_(ACTIVE), s.form == form, s.period == period,
-                                       s.unit_key.in_(keys[i:i + 2000]))
+                                .where(s.status.in_(Status.ACTIVE), s.form == form, s.period == period,
+                                       s.unit_key.in_(part))
                                 .order_by(s.received_at, s.submission_id)).all()
             for r in rows:  # the latest received wins
                 out[want[(form, r.unit_key, period)]] = r.submission_id
