@@ -11,9 +11,11 @@ report workbook.  Materialising ``reporting_completeness`` for a period also rec
 ``province_reports`` shows at a glance who has reported.
 """
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -43,6 +45,14 @@ def _ctx(context, ccn: CCNResource) -> stages.Context:
     return ccn.context(context.run_id)
 
 
+def _staged(context, ccn: CCNResource, stage: Callable, held: Callable) -> tuple[stages.Context, Any, pd.DataFrame]:
+    """Run ``stage`` in this run's context: the context, what the stage returned and what the run holds
+    afterwards (``held``: one of observe's ``run_*`` queries)."""
+    ctx = _ctx(context, ccn)
+    result = stage(ctx)
+    return ctx, result, held(ctx.engine, ctx.run_id)
+
+
 def _shown(df, *, preview_rows: int = observe.PREVIEW_ROWS, **metadata) -> MaterializeResult:
     """A materialisation with its figures and a preview of the first rows of what it holds."""
     return MaterializeResult(metadata={**metadata, "preview": MetadataValue.md(observe.preview(df, preview_rows))})
@@ -67,9 +77,7 @@ def inbox_files(context: AssetExecutionContext, ccn: CCNResource) -> Materialize
                      description="The values read from column (4) of every report, with lineage to file, sheet "
                                  "and cell and the text as typed.")])
 def read_reports(context: AssetExecutionContext, ccn: CCNResource):
-    ctx = _ctx(context, ccn)
-    files = stages.read_stage(ctx)
-    subs = observe.run_submissions(ctx.engine, ctx.run_id)
+    ctx, files, subs = _staged(context, ccn, stages.read_stage, observe.run_submissions)
     by_form = subs["form"].fillna("unread").value_counts().to_dict() if not subs.empty else {}
     yield MaterializeResult(asset_key="submissions", metadata={
         "files_read": files, "submissions_read": len(subs),
@@ -83,9 +91,7 @@ def read_reports(context: AssetExecutionContext, ccn: CCNResource):
        description="Findings of the rule catalogue (validations/rules.toml) over the pending submissions; the "
                    "asset checks on `warehouse` summarise them per family of rules.")
 def validation_findings(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
-    ctx = _ctx(context, ccn)
-    report = stages.validate_stage(ctx)
-    findings = observe.run_findings(ctx.engine, ctx.run_id)
+    _, report, findings = _staged(context, ccn, stages.validate_stage, observe.run_findings)
     docs: dict[str, Any] = {"data_docs": MetadataValue.path(str(report.data_docs))} if report.data_docs else {}
     return _shown(findings, **docs, findings_written=report.findings, findings_on_run=len(findings),
                   errors_on_run=int((findings["severity"] == "error").sum()) if not findings.empty else 0)
@@ -95,10 +101,8 @@ def validation_findings(context: AssetExecutionContext, ccn: CCNResource) -> Mat
        description="Submissions settled: accepted, accepted with warnings, rejected or superseded; only accepted, "
                    "current ones reach the views.")
 def warehouse(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
-    ctx = _ctx(context, ccn)
-    r = stages.publish_stage(ctx)
-    subs = observe.run_submissions(ctx.engine, ctx.run_id)
-    return _shown(subs, **asdict(r))
+    _, result, subs = _staged(context, ccn, stages.publish_stage, observe.run_submissions)
+    return _shown(subs, **asdict(result))
 
 
 @asset(group_name="summaries", owners=OWNERS, deps=[warehouse], kinds={"sql"},
@@ -146,6 +150,11 @@ PROVINCE_MATCHES_COMMUNES = AssetCheckSpec(
                 "differences.")
 
 
+def _period_view(context: AssetExecutionContext, ccn: CCNResource, view: str) -> pd.DataFrame:
+    """The rows of a ``mart_*`` view for the period being materialised."""
+    return observe.view(_ctx(context, ccn).engine, view, context.partition_key)
+
+
 def _period(context: AssetExecutionContext) -> Period:
     return Period.parse(context.partition_key)
 
@@ -184,8 +193,7 @@ def reporting_completeness(context: AssetExecutionContext, ccn: CCNResource):
        description="Biểu 04 as each 2025 province reported it beside what its communes' Biểu 03 and its clusters' "
                    "Biểu 02/01 add up to (view mart_province_summary); pre-2025 provinces on their successors.")
 def province_summary(context: AssetExecutionContext, ccn: CCNResource):
-    ctx = _ctx(context, ccn)
-    df = observe.view(ctx.engine, "mart_province_summary", context.partition_key)
+    df = _period_view(context, ccn, "mart_province_summary")
     both = df.dropna(subset=["reported_value", "computed_value"])
     diff = both[(both["reported_value"] - both["computed_value"]).abs() > 0.01]
     yield _shown(df, preview_rows=40, rows=len(df), provinces=int(df["province_code"].nunique()))
@@ -198,8 +206,7 @@ def province_summary(context: AssetExecutionContext, ccn: CCNResource):
        description="Biểu 04 per socio-economic region (view mart_region_summary), reported and recomputed from "
                    "Biểu 03, ratios from their parts.")
 def region_summary(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
-    ctx = _ctx(context, ccn)
-    df = observe.view(ctx.engine, "mart_region_summary", context.partition_key)
+    df = _period_view(context, ccn, "mart_region_summary")
     return _shown(df, preview_rows=40, rows=len(df), regions=int(df["region"].nunique()))
 
 
@@ -207,8 +214,7 @@ def region_summary(context: AssetExecutionContext, ccn: CCNResource) -> Material
        description="Each cluster's state from its Biểu 02 (view mart_cluster_status): ready and leased land, "
                    "occupancy, projects, foreign and operating projects, wastewater plant built and compliant.")
 def cluster_status(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
-    ctx = _ctx(context, ccn)
-    df = observe.view(ctx.engine, "mart_cluster_status", context.partition_key)
+    df = _period_view(context, ccn, "mart_cluster_status")
     return _shown(df, clusters=len(df), leased_land_ha=float(df["leased_land_ha"].sum()) if len(df) else 0.0)
 
 
