@@ -91,18 +91,23 @@ def read_reports(context: AssetExecutionContext, ccn: CCNResource):
        description="Findings of the rule catalogue (validations/rules.toml) over the pending submissions; the "
                    "asset checks on `warehouse` summarise them per family of rules.")
 def validation_findings(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
-    _, report, findings = _staged(context, ccn, stages.validate_stage, observe.run_findings)
+    ctx, report, findings = _staged(context, ccn, stages.validate_stage, observe.run_findings)
     docs: dict[str, Any] = {"data_docs": MetadataValue.path(str(report.data_docs))} if report.data_docs else {}
+    standing = observe.open_findings(ctx.engine)
     return _shown(findings, **docs, findings_written=report.findings, findings_on_run=len(findings),
-                  errors_on_run=int((findings["severity"] == "error").sum()) if not findings.empty else 0)
+                  errors_on_run=int((findings["severity"] == "error").sum()) if not findings.empty else 0,
+                  standing_errors=int((standing["severity"] == "error").sum()),
+                  standing_warnings=int((standing["severity"] == "warning").sum()),
+                  standing_by_period=MetadataValue.json(observe.by_period(standing)))
 
 
 @asset(group_name="load", owners=OWNERS, deps=[validation_findings], kinds={"python"},
        description="Submissions settled: accepted, accepted with warnings, rejected or superseded; only accepted, "
                    "current ones reach the views.")
 def warehouse(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
-    _, result, subs = _staged(context, ccn, stages.publish_stage, observe.run_submissions)
-    return _shown(subs, **asdict(result))
+    ctx, result, subs = _staged(context, ccn, stages.publish_stage, observe.run_submissions)
+    # what this run settled, and beside it what the warehouse holds: an empty run must not read as "0 rejected"
+    return _shown(subs, **asdict(result), in_warehouse=MetadataValue.json(observe.status_counts(ctx.engine)))
 
 
 @asset(group_name="summaries", owners=OWNERS, deps=[warehouse], kinds={"sql"},

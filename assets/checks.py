@@ -1,10 +1,14 @@
 """Asset checks carrying the validation results (wiring only).
 
 One check per family of rules in ``validations/rules.toml`` (``file``, ``structure``, ``value``, ``identity``,
-``timeliness`` …) on the ``warehouse`` asset: it passes when the run's submissions have no finding of that
-family; otherwise it fails with ERROR severity when any of those findings is an error (the submission was
-rejected) and WARN when all are warnings.  The metadata counts findings per rule and previews them with their
-file, sheet and cell.  Checks never block the pipeline: a rejected report is a normal outcome for a steward.
+``timeliness`` …) on the ``warehouse`` asset.  A check describes the warehouse as it is after the run, not what
+the run did: it passes when no finding of its family stands (on a report pending, rejected or accepted with
+warnings, and not waived), whichever run wrote it; otherwise it fails with ERROR severity when any standing
+finding is an error (a report kept out) and WARN when all are warnings.  So a run that loads nothing new leaves
+the checks as they were, and a check turns green only when a steward has corrected or waived what failed.  The
+metadata counts the standing findings per rule and per period, with the run's own count beside them, and
+previews them with their province, unit, file, sheet and cell.  Checks never block the pipeline: a rejected
+report is a normal outcome for a steward.
 """
 
 
@@ -38,7 +42,7 @@ def _check_name(family: str) -> str:
 
 @multi_asset_check(
     specs=[AssetCheckSpec(_check_name(f), asset="warehouse",
-                          description=f"No finding of the '{f}' rules on this run's submissions "
+                          description=f"No finding of the '{f}' rules stands in the warehouse "
                                       f"({', '.join(sorted(ids))}). Errors fail with ERROR severity, warnings "
                                       "with WARN.")
            for f, ids in sorted(FAMILIES.items())],
@@ -46,18 +50,21 @@ def _check_name(family: str) -> str:
 )
 def validation_checks(context: AssetCheckExecutionContext, ccn: CCNResource):
     ctx = ccn.context(context.run.run_id)
-    findings = observe.run_findings(ctx.engine, ctx.run_id)
+    standing = observe.open_findings(ctx.engine)
+    this_run = observe.run_findings(ctx.engine, ctx.run_id)
     selected = {key.name for key in context.selected_asset_check_keys}
     for family, ids in sorted(FAMILIES.items()):
         name = _check_name(family)
         if name not in selected:
             continue
-        part = findings[findings["rule_id"].isin(ids)] if not findings.empty else findings
-        errors = int((part["severity"] == "error").sum()) if not part.empty else 0
+        part = standing[standing["rule_id"].isin(ids)]
+        errors = int((part["severity"] == "error").sum())
+        by_rule = {str(rule): int(n) for rule, n in part["rule_id"].value_counts().items()}
         yield AssetCheckResult(
             check_name=name, asset_key="warehouse", passed=part.empty,
             severity=AssetCheckSeverity.ERROR if errors else AssetCheckSeverity.WARN,
             metadata={"findings": len(part), "errors": errors, "warnings": len(part) - errors,
-                      "by_rule": MetadataValue.json({k: int(v) for k, v in part["rule_id"].value_counts().items()}
-                                                    if not part.empty else {}),
-                      "preview": MetadataValue.md(observe.preview(part))})
+                      "by_period": MetadataValue.json(observe.by_period(part)),
+                      "by_rule": MetadataValue.json(by_rule),
+                      "written_by_this_run": int(this_run["rule_id"].isin(ids).sum()),
+                      "preview": MetadataValue.md(observe.preview(part.drop(columns=["message"])))})

@@ -6,13 +6,14 @@ from schemas.forms import load_forms
 from schemas.status import Status
 
 
-def _sql_list(values: tuple[str, ...]) -> str:
+def sql_list(values: tuple[str, ...]) -> str:
+    """``('a', 'b')``: constants of this project as an SQL list (never text from outside)."""
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
-ACTIVE = _sql_list(Status.ACTIVE)
+ACTIVE = sql_list(Status.ACTIVE)
 PENDING = f"'{Status.PENDING}'"
-NOT_CURRENT = _sql_list((Status.REJECTED, Status.SUPERSEDED))  # received and not counting (completeness: rejected_only)
+NOT_CURRENT = sql_list((Status.REJECTED, Status.SUPERSEDED))  # received and not counting (completeness: rejected_only)
 
 # name -> SELECT; created in this order, dropped in reverse.
 VIEWS: dict[str, str] = {

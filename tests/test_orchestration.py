@@ -199,3 +199,55 @@ def test_partition_grid_shows_who_reported(materialised):
     assert {"reporting_completeness", "province_summary", "region_summary", "cluster_status", "national_report",
             "province_reports"} <= keys
     assert (m["home"] / "exports" / f"national_{PERIOD}.xlsx").is_file()
+
+
+def test_checks_tell_the_warehouse_not_the_last_run(tmp_path, gap_sample):
+    """Issue 13: a second `ingest` run that finds nothing new leaves every check as the first left it (the
+    rejected reports still stand), and says the run itself wrote nothing; a check passes only once a steward
+    has dealt with what failed (here: waived the damaged workbook's error)."""
+    from dagster import AssetCheckSeverity, DagsterInstance
+
+    from assets.definitions import defs
+    from assets.resources import CCNResource
+    from pipelines.steward.findings import waive
+    from schemas.database import make_engine
+
+    shutil.copytree(gap_sample, tmp_path / "inbox")
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    resources = {"ccn": CCNResource(home=str(tmp_path), inbox=str(tmp_path / "inbox"), warehouse_url=url)}
+    instance = DagsterInstance.ephemeral()
+
+    def run():
+        result = defs.resolve_job_def("ingest").execute_in_process(instance=instance, resources=resources,
+                                                                   raise_on_error=True)
+        checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+        (warehouse,) = [e.materialization.metadata for e in result.get_asset_materialization_events()
+                        if e.asset_key.to_user_string() == "warehouse"]
+        return checks, warehouse
+
+    first, first_warehouse = run()
+    again, again_warehouse = run()
+    failing = {name for name, e in first.items() if not e.passed}
+    assert {"rules_file", "rules_timeliness"} <= failing
+    for name, e in first.items():
+        assert (again[name].passed, again[name].severity) == (e.passed, e.severity), name
+        assert again[name].metadata["findings"].value == e.metadata["findings"].value, name
+        assert again[name].metadata["written_by_this_run"].value == 0, name
+    assert first["rules_file"].metadata["written_by_this_run"].value >= 1
+    assert again["rules_file"].metadata["by_period"].value  # the standing findings per period
+    assert (again_warehouse["accepted"].value, again_warehouse["rejected"].value) == (0, 0)  # this run's own
+    held = again_warehouse["in_warehouse"].value
+    assert held == first_warehouse["in_warehouse"].value and held["rejected"] == first_warehouse["rejected"].value > 0
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        ids = conn.execute(text(
+            "SELECT v.finding_id FROM validation_finding v JOIN submission s ON s.submission_id = v.submission_id "
+            "WHERE v.rule_id LIKE 'file.%' AND s.status <> 'superseded'")).scalars().all()
+    assert ids
+    for finding_id in ids:
+        waive(engine, finding_id, "Tỉnh đã gửi bản giấy có dấu (công văn 12/SCT)", "Nguyễn Văn A")
+    engine.dispose()
+    after, _ = run()
+    assert after["rules_file"].passed
+    assert not after["rules_timeliness"].passed and after["rules_timeliness"].severity == AssetCheckSeverity.WARN

@@ -7,6 +7,12 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from schemas.status import Status
+from schemas.views import sql_list
+
+# the statuses whose findings still stand: errors that keep a report out, warnings on a report that counts
+OPEN_STATUSES = (Status.PENDING, Status.REJECTED, Status.ACCEPTED_WITH_WARNINGS)
+
 PREVIEW_ROWS = 20
 
 
@@ -31,12 +37,43 @@ def run_value_count(engine: Engine, run_id: str) -> int:
 
 
 def run_findings(engine: Engine, run_id: str) -> pd.DataFrame:
-    """Findings on the submissions a run read: rule, severity, file, sheet, cell, message."""
+    """Findings on the submissions a run read: rule, severity, province, unit, file, sheet, cell, message."""
     return _df(engine, """
-        SELECT v.rule_id, v.severity, f.file_name, v.sheet, v.cell, v.indicator_code, v.message
+        SELECT v.rule_id, v.severity, s.province_code, s.unit_name, f.file_name, v.sheet, v.cell, v.indicator_code,
+               v.message
         FROM validation_finding v JOIN submission s ON s.submission_id = v.submission_id
         JOIN received_file f ON f.sha256 = s.sha256
         WHERE s.run_id = :run ORDER BY v.rule_id, f.file_name""", run=run_id)
+
+
+def open_findings(engine: Engine) -> pd.DataFrame:
+    """The findings that stand in the warehouse now, whichever run wrote them: those of every report that is
+    pending, rejected or accepted with warnings (a superseded report's are settled by the report that replaced
+    it), less the waived ones.  Rule, severity, period, province, unit, file, sheet, cell, message."""
+    return _df(engine, f"""
+        SELECT v.rule_id, v.severity, s.period, s.province_code, s.unit_name, f.file_name, v.sheet, v.cell,
+               v.message
+        FROM validation_finding v JOIN submission s ON s.submission_id = v.submission_id
+        JOIN received_file f ON f.sha256 = s.sha256
+        LEFT JOIN finding_waiver w ON w.finding_id = v.finding_id
+        WHERE s.status IN {sql_list(OPEN_STATUSES)} AND w.finding_id IS NULL
+        ORDER BY v.rule_id, s.period, s.province_code, f.file_name""")  # noqa: S608 - statuses are constants
+
+
+def status_counts(engine: Engine) -> dict[str, int]:
+    """How many reports the warehouse holds in each status (every status, 0 included)."""
+    found = _df(engine, "SELECT status, COUNT(*) AS n FROM submission GROUP BY status")
+    counts = dict(zip(found["status"], found["n"].astype(int), strict=True))
+    return {status: int(counts.get(status, 0)) for status in (Status.PENDING, *Status.SETTLED)}
+
+
+def by_period(findings: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Errors and warnings per period (``"?"`` for a report whose period could not be read)."""
+    out: dict[str, dict[str, int]] = {}
+    for (period, severity), n in findings.groupby([findings["period"].fillna("?"), "severity"]).size().items():
+        counts = out.setdefault(str(period), {"errors": 0, "warnings": 0})
+        counts["errors" if severity == "error" else "warnings"] = int(n)
+    return out
 
 
 def view(engine: Engine, name: str, period: str | None = None) -> pd.DataFrame:
@@ -48,4 +85,5 @@ def preview(df: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
     """A markdown table of the first rows (empty text for an empty frame)."""
     if df.empty:
         return "_(none)_"
-    return df.head(rows).to_markdown(index=False)
+    head = df.head(rows)
+    return head.astype(object).where(head.notna(), "").to_markdown(index=False)  # a blank cell, never "nan"
