@@ -1,23 +1,31 @@
-"""The inbox sensor (wiring only): it lists the inbox and compares each file's name, size and modification
-time with its cursor — it never opens a workbook.  What is new at a tick gets **one** run of the ``ingest`` job
-(a run archives and ingests everything new in the inbox, so a burst of 17,000 files is one run, not 17,000).
-The run key is the content hash of what is new: the file's SHA-256 when one file arrived (the same bytes dropped
-again, under another name or with a new modification time, never run twice), and for several files the SHA-256
-of their sorted hashes (the same set seen again never runs twice; a repeat inside a new set costs a run that
-finds nothing new to archive).
+"""The inbox sensor (wiring only): it lists the inbox and starts one run of the ``ingest`` job for the files the
+archive has not recorded under their name, size and modification time — it never opens a workbook.  A run
+archives and ingests everything new in the inbox, so a burst of 17,000 files is one run, not 17,000.
+
+What is known is the archive's own record (``file_arrival``), not the cursor: a tick over files a run (or
+``ccn run``) has already loaded starts nothing.  The cursor holds only the files requested and not archived
+yet, each with the time it was requested, so that a run still working is not asked for again; it empties as
+runs archive, and a file still unarchived after ``REQUEST_AGAIN_AFTER`` seconds (its run failed) is requested
+again.  The run key is the content hash of what is new: the file's SHA-256 when one file arrived (the same
+bytes dropped again, under another name or with a new modification time, never run twice), and for several
+files the SHA-256 of their sorted hashes.
 """
 
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from assets.jobs import ingest_job
-from pipelines.intake.archive import scan_inbox, sha256_of
+from pipelines.intake.archive import InboxFile, sha256_of, unknown_files
 from pipelines.settings import settings
+from schemas.database import engine_if_present
+
+REQUEST_AGAIN_AFTER = 600  # seconds: longer than any run takes to archive what it was started for
 
 
 @dataclass(frozen=True)
@@ -28,16 +36,22 @@ class InboxChange:
     mtime_ns: int
 
 
-def inbox_changes(inbox: Path, cursor: str | None) -> tuple[list[InboxChange], str]:
-    """Files whose (name, size, mtime) are not in the cursor, and the new cursor (JSON: name → [size, mtime])."""
-    seen: dict[str, list[int]] = json.loads(cursor) if cursor else {}
-    now: dict[str, list[int]] = {}
-    changes = []
-    for f in scan_inbox(inbox):
-        now[f.relative] = [f.size, f.mtime_ns]
-        if seen.get(f.relative) != [f.size, f.mtime_ns]:
+def inbox_changes(unknown: list[InboxFile], cursor: str | None, now: float) -> tuple[list[InboxChange], list]:
+    """Of the files the archive does not know, those no request of the last ``REQUEST_AGAIN_AFTER`` seconds
+    covers; and the requests that still stand ([name, size, mtime, requested at] each, for the next cursor)."""
+    requested = {(r[0], r[1], r[2]): r[3] for r in (json.loads(cursor).get("requested", []) if cursor else [])}
+    changes, standing = [], []
+    for f in unknown:
+        at = requested.get((f.relative, f.size, f.mtime_ns))
+        if at is not None and now - at < REQUEST_AGAIN_AFTER:
+            standing.append([f.relative, f.size, f.mtime_ns, at])
+        else:
             changes.append(InboxChange(f.relative, f.path, f.size, f.mtime_ns))
-    return changes, json.dumps(now, sort_keys=True, separators=(",", ":"))
+    return changes, standing
+
+
+def _cursor(requested: list) -> str:
+    return json.dumps({"requested": sorted(requested)}, separators=(",", ":"))
 
 
 def run_request(files: list[tuple[str, str]]) -> RunRequest:
@@ -56,18 +70,26 @@ def run_request(files: list[tuple[str, str]]) -> RunRequest:
 
 
 @sensor(job=ingest_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
-        description="Lists $CCN_HOME/inbox every 30 s and starts one `ingest` run for what is new or changed (run "
-                    "key: the file's SHA-256, or for several files the SHA-256 of their sorted hashes). Only "
-                    "names, sizes and modification times are compared; no workbook is opened.")
+        description="Lists $CCN_HOME/inbox every 30 s and starts one `ingest` run for the files the archive has "
+                    "not recorded (run key: the file's SHA-256, or for several files the SHA-256 of their sorted "
+                    "hashes). Only names, sizes and modification times are compared; no workbook is opened.")
 def inbox_sensor(context: SensorEvaluationContext):
-    inbox = settings().inbox
-    changes, cursor = inbox_changes(inbox, context.cursor)
+    config = settings()
+    engine = engine_if_present(config.warehouse_url)
+    try:
+        unknown = unknown_files(engine, config.inbox)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    now = time.time()
+    changes, requested = inbox_changes(unknown, context.cursor, now)
     files = []
     for change in changes:
         try:
             files.append((change.relative, sha256_of(change.path)))
         except OSError:  # gone or still being written: it is seen again on the next tick
             continue
+        requested.append([change.relative, change.size, change.mtime_ns, now])
     if not files:
-        return SensorResult(skip_reason=SkipReason(f"nothing new in {inbox}"), cursor=cursor)
-    return SensorResult(run_requests=[run_request(files)], cursor=cursor)
+        return SensorResult(skip_reason=SkipReason(f"nothing new in {config.inbox}"), cursor=_cursor(requested))
+    return SensorResult(run_requests=[run_request(files)], cursor=_cursor(requested))

@@ -69,6 +69,15 @@ def warehouse_location(url: str) -> str:
     return u.render_as_string(hide_password=True)
 
 
+def engine_if_present(url: str) -> Engine | None:
+    """An engine on the warehouse at ``url``, or None when it is a SQLite file that does not exist yet: nothing
+    is created (a sensor looks before any run has made the warehouse)."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and not (u.database and Path(u.database).is_file()):
+        return None
+    return make_engine(url)
+
+
 def sqlite_holds_warehouse(path: Path) -> bool:
     """Whether the SQLite file holds a migrated warehouse, read without writing to it (no WAL switch, no file)."""
 

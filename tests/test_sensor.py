@@ -5,6 +5,7 @@ sensor."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -141,3 +142,25 @@ def test_sensor_requests_run_the_ingest_job(sensor_home):
     engine.dispose()
     assert loaded == hashes
     assert units == {"00004", "00008", "00025"}
+    # the archive knows them now: a tick starts nothing, even without a cursor (a new Dagster home, as right after
+    # `make demo`), and the cursor holds no history
+    for cursor in (None, tick.cursor):
+        after = _tick(instance, cursor)
+        assert after.run_requests == [] and json.loads(after.cursor) == {"requested": []}
+
+
+def test_a_request_not_archived_is_made_again(sensor_home):
+    """A requested file stays in the cursor until the archive records it; if its run failed and it is still not
+    archived after REQUEST_AGAIN_AFTER seconds, it is requested again."""
+    from assets.sensors import REQUEST_AGAIN_AFTER, inbox_changes
+    from pipelines.intake.archive import scan_inbox
+
+    _workbook(sensor_home / "inbox" / "bieu03.xlsx", "00004", 1)
+    files = scan_inbox(sensor_home / "inbox")
+    changes, standing = inbox_changes(files, None, 1000.0)
+    assert [c.relative for c in changes] == ["bieu03.xlsx"] and standing == []
+    cursor = json.dumps({"requested": [[f.relative, f.size, f.mtime_ns, 1000.0] for f in files]})
+    changes, standing = inbox_changes(files, cursor, 1000.0 + REQUEST_AGAIN_AFTER - 1)
+    assert changes == [] and [r[0] for r in standing] == ["bieu03.xlsx"]
+    changes, standing = inbox_changes(files, cursor, 1000.0 + REQUEST_AGAIN_AFTER)
+    assert [c.relative for c in changes] == ["bieu03.xlsx"] and standing == []

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Engine
 
 from pipelines import faults
@@ -146,13 +146,32 @@ def remove_stale_temps(archive: Path, older_than: float = STALE_TEMP_SECONDS) ->
     return removed
 
 
+def known_arrivals(conn) -> set[tuple[str, int, str]]:
+    """The inbox entries the archive has recorded, as (path, size, modification time in ns): what no run needs
+    to look at again."""
+    return {(r.source_path, r.size, r.mtime_ns) for r in conn.execute(
+        select(file_arrival.c.source_path, file_arrival.c.size, file_arrival.c.mtime_ns))}
+
+
+def unknown_files(engine: Engine | None, inbox: Path) -> list[InboxFile]:
+    """The inbox files the archive has not recorded under their path, size and modification time (every file when
+    there is no warehouse yet, ``engine`` None, or it has no archive record yet)."""
+    files = scan_inbox(inbox)
+    if engine is None:
+        return files
+    with engine.connect() as conn:
+        if not inspect(conn).has_table(file_arrival.name):
+            return files
+        seen = known_arrivals(conn)
+    return [f for f in files if (str(f.path), f.size, str(f.mtime_ns)) not in seen]
+
+
 def archive_new(engine: Engine, inbox: Path, archive: Path, progress=None) -> ArchiveResult:
     """Archive every inbox file not seen before; record its arrival.  Safe to run twice at once."""
     files = scan_inbox(inbox)
     remove_stale_temps(archive)
     with engine.connect() as conn:
-        seen = {(r.source_path, r.size, r.mtime_ns) for r in conn.execute(
-            select(file_arrival.c.source_path, file_arrival.c.size, file_arrival.c.mtime_ns))}
+        seen = known_arrivals(conn)
         known = {r[0] for r in conn.execute(select(received_file.c.sha256))}
     new = dup = 0
     now = datetime.now(tz=VN_TZ)
