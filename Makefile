@@ -16,10 +16,12 @@ $(BIN)/ccn: pyproject.toml
 
 install: $(BIN)/ccn
 
-# a national sample (3 provinces) through the whole pipeline on the embedded SQLite warehouse
+# a national sample (3 provinces) through the whole pipeline on the embedded SQLite warehouse, and the period
+# refreshed as the deadline schedules do, so that the Dagster UI shows every asset of the period materialised
 demo: install
 	@test -d $(SAMPLE) || $(BIN)/ccn sample --out $(SAMPLE) --period 2026-H1 --provinces 3
 	$(BIN)/ccn run
+	$(BIN)/ccn refresh --period 2026-H1
 	$(BIN)/ccn summary --period 2026-H1
 	$(BIN)/ccn summary --truth $(SAMPLE)/truth.json
 

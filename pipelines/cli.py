@@ -99,6 +99,43 @@ def _dagster_home() -> Path:
     return home
 
 
+def _dagster_instance():
+    """The Dagster instance of this home, where the UI finds the runs of ``ccn run`` and ``ccn refresh``."""
+    from dagster import DagsterInstance
+
+    home = _dagster_home()
+    with _first_open_lock(home):  # two runs starting on a fresh home must not both create its storage
+        return DagsterInstance.get()
+
+
+def cmd_refresh(args) -> int:
+    """Execute the period_refresh job for one period in process, as the deadline schedules do."""
+    from assets.definitions import defs
+    from assets.partitions import PERIODS
+    from assets.resources import CCNResource
+    from pipelines.settings import settings
+
+    period = args.period.code
+    _warehouse()  # a home without a warehouse: where it looked (main), no run
+    if period not in PERIODS.get_partition_keys():
+        _fail("refresh", f"kỳ {period} nằm ngoài các kỳ báo cáo đã biết.", f"{period} is not a known report period.")
+        return 2
+    s = settings()
+    with _dagster_instance() as instance:
+        result = defs.resolve_job_def("period_refresh").execute_in_process(
+            instance=instance, partition_key=period, raise_on_error=False,
+            resources={"ccn": CCNResource(home=str(s.home), inbox=str(s.inbox), warehouse_url=s.warehouse_url)},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+    if not result.success:
+        for event in result.all_events:
+            if event.is_failure:
+                print(f"ccn refresh: {event.message}", file=sys.stderr)
+        return 1
+    done = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events() if e.asset_key})
+    print(say(f"Đã làm mới kỳ {period}: {', '.join(done)}.", f"Refreshed {period}: {', '.join(done)}."))
+    return 0
+
+
 def _first_open_lock(home: Path):
     """An exclusive file lock on the Dagster home while its instance (and its SQLite storage) is opened."""
     import contextlib
@@ -128,9 +165,6 @@ def cmd_run(args) -> int:
             pass
     finally:
         probe.dispose()
-    dagster_home = _dagster_home()
-    from dagster import DagsterInstance
-
     from assets.definitions import defs
     from assets.resources import CCNResource
 
@@ -141,8 +175,7 @@ def cmd_run(args) -> int:
         return 2
     set_reporter(TerminalProgress())
     job = defs.resolve_job_def("ingest")
-    with _first_open_lock(dagster_home):  # two runs starting on a fresh home must not both create its storage
-        instance = DagsterInstance.get()
+    instance = _dagster_instance()
     try:
         with instance:
             result = job.execute_in_process(
@@ -521,6 +554,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "by SHA-256, read, validated and loaded; the run shows in the Dagster UI.")
     r.add_argument("--inbox", help="folder to ingest (default $CCN_HOME/inbox)")
     r.add_argument("--json", metavar="FILE", help="also write the run's counts and stage times to FILE as JSON")
+
+    rf = _command(sub, "refresh", cmd_refresh,
+                  help="refresh a period's completeness, summaries and national workbook (as the schedules do)",
+                  description="Run the Dagster period_refresh job for one period in process, as the deadline "
+                              "schedules do: who should report and who did, the province, region and cluster "
+                              "summaries and the national workbook; the run and the assets show in the UI.")
+    rf.add_argument("--period", type=_period, required=True, help="e.g. 2026-H1 or 2025-Y")
 
     m = _command(sub, "summary", cmd_summary, help="print the national summary (Biểu 04 over all provinces)")
     m.add_argument("--period", type=_period, help="only this period")

@@ -422,3 +422,26 @@ def test_feedback_writes_xlsx(loaded_home, tmp_path):
     from openpyxl import load_workbook
 
     assert load_workbook(out).sheetnames[0] == "Kết quả kiểm tra"
+
+
+def test_refresh_materialises_the_period_where_the_ui_looks(loaded_home):
+    """Issue 13: after `ccn run`, `ccn refresh --period P` runs the period_refresh job as the deadline schedules
+    do, so every per-period asset of P is materialised in the home's Dagster instance (the UI shows none grey);
+    a period outside the report periods and a home without a warehouse are refused in one bilingual line."""
+    from dagster import AssetKey, DagsterInstance
+
+    from pipelines.settings import Settings
+
+    done = ccn("refresh", "--period", "2026-H1", home=loaded_home)
+    assert done.returncode == 0, done.stderr
+    assert_bilingual(done.stdout.strip())
+    dagster_home = Settings(home=loaded_home, warehouse_url="").dagster_home
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        for asset in ("reporting_completeness", "province_summary", "region_summary", "cluster_status",
+                      "national_report"):
+            assert "2026-H1" in instance.get_materialized_partitions(AssetKey(asset)), asset
+    assert (loaded_home / "exports" / "national_2026-H1.xlsx").is_file()
+    for args, home in ((("--period", "2040-H1"), loaded_home), (("--period", "2026-H1"), loaded_home / "empty")):
+        refused = ccn("refresh", *args, home=home)
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert_bilingual(refused.stderr.strip())
