@@ -225,7 +225,7 @@ def cluster_status(context: AssetExecutionContext, ccn: CCNResource) -> Material
 
 @asset(group_name="exports", owners=ANALYSTS, partitions_def=PERIODS, kinds={"excel"},
        deps=["national_summary", "province_summary", "region_summary", "reporting_completeness"],
-       description="The national report workbook of the period ($CCN_HOME/exports/national_<period>.xlsx): Biểu 04 "
+       description="The national report workbook of the period (`$CCN_HOME/exports/national_PERIOD.xlsx`): Biểu 04 "
                    "for the nation, per region and per province, and the completeness sheets.")
 def national_report(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
     ctx = _ctx(context, ccn)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,17 @@ def test_snapshot_reads_what_the_wiring_says():
     assert found["check warehouse:rules_value blocking"] is False
     assert {k for k in found if k.startswith("check warehouse:")} == \
         {f"check warehouse:rules_{family} blocking" for family in rule_families()}
+
+
+def test_descriptions_read_in_the_ui():
+    """The UI renders descriptions as Markdown, where ``<period>`` is swallowed as an HTML tag (issue 13): no
+    description of an asset, check, job, schedule or sensor holds one."""
+    graph = defs.resolve_asset_graph()
+    texts = {f"asset {k.to_user_string()}": graph.get(k).description for k in graph.get_all_asset_keys()}
+    texts |= {f"check {c.name}": graph.get_check_spec(c).description for c in graph.asset_check_keys}
+    texts |= {f"job {j.name}": j.description for j in defs.resolve_all_job_defs()}
+    texts |= {f"schedule {s.name}": s.description for s in defs.schedules or []}
+    texts |= {f"sensor {s.name}": s.description for s in defs.sensors or []}
+    assert sum(bool(t) for t in texts.values()) > 20  # the descriptions are really read
+    tags = {name: re.findall(r"<[A-Za-z_][\w-]*>", text) for name, text in texts.items() if text}
+    assert {name: found for name, found in tags.items() if found} == {}
