@@ -6,9 +6,9 @@ What is known is the archive's own record (``file_arrival``), not the cursor: a 
 ``ccn run``) has already loaded starts nothing.  The cursor holds only the files requested and not archived
 yet, each with the time it was requested, so that a run still working is not asked for again; it empties as
 runs archive, and a file still unarchived after ``REQUEST_AGAIN_AFTER`` seconds (its run failed) is requested
-again.  The run key is the content hash of what is new: the file's SHA-256 when one file arrived (the same
-bytes dropped again, under another name or with a new modification time, never run twice), and for several
-files the SHA-256 of their sorted hashes.
+again, under a key of its own.  The run key is the content hash of what is new: the file's SHA-256 when one
+file arrived (the same bytes dropped again, under another name or with a new modification time, never run
+twice), and for several files the SHA-256 of their sorted hashes.
 """
 
 
@@ -34,6 +34,7 @@ class InboxChange:
     path: Path
     size: int
     mtime_ns: int
+    again: bool = False  # requested before, and still not archived REQUEST_AGAIN_AFTER seconds later
 
 
 def inbox_changes(unknown: list[InboxFile], cursor: str | None, now: float) -> tuple[list[InboxChange], list]:
@@ -46,7 +47,7 @@ def inbox_changes(unknown: list[InboxFile], cursor: str | None, now: float) -> t
         if at is not None and now - at < REQUEST_AGAIN_AFTER:
             standing.append([f.relative, f.size, f.mtime_ns, at])
         else:
-            changes.append(InboxChange(f.relative, f.path, f.size, f.mtime_ns))
+            changes.append(InboxChange(f.relative, f.path, f.size, f.mtime_ns, again=at is not None))
     return changes, standing
 
 
@@ -54,13 +55,17 @@ def _cursor(requested: list) -> str:
     return json.dumps({"requested": sorted(requested)}, separators=(",", ":"))
 
 
-def run_request(files: list[tuple[str, str]]) -> RunRequest:
-    """The one request for the new files of a tick, given as (relative name, SHA-256)."""
+def run_request(files: list[tuple[str, str]], again_at: float | None = None) -> RunRequest:
+    """The one request for the new files of a tick, given as (relative name, SHA-256).  ``again_at``: some were
+    requested before and their run did not archive them; the key then carries the time, because Dagster starts
+    nothing for a run key it has already used."""
     hashes = sorted({sha for _, sha in files})
     if len(hashes) == 1:
         key = hashes[0]
     else:
         key = "batch-" + hashlib.sha256("\n".join(hashes).encode()).hexdigest()
+    if again_at is not None:
+        key += f"-again-{int(again_at)}"
     names = sorted(name for name, _ in files)
     shown = ", ".join(names[:5]) + (f" … (+{len(names) - 5})" if len(names) > 5 else "")
     tags = {"ccn/files": str(len(names)), "ccn/file": shown[:200]}
@@ -83,13 +88,14 @@ def inbox_sensor(context: SensorEvaluationContext):
             engine.dispose()
     now = time.time()
     changes, requested = inbox_changes(unknown, context.cursor, now)
-    files = []
+    files, again = [], False
     for change in changes:
         try:
             files.append((change.relative, sha256_of(change.path)))
         except OSError:  # gone or still being written: it is seen again on the next tick
             continue
         requested.append([change.relative, change.size, change.mtime_ns, now])
+        again = again or change.again
     if not files:
         return SensorResult(skip_reason=SkipReason(f"nothing new in {config.inbox}"), cursor=_cursor(requested))
-    return SensorResult(run_requests=[run_request(files)], cursor=_cursor(requested))
+    return SensorResult(run_requests=[run_request(files, now if again else None)], cursor=_cursor(requested))

@@ -152,7 +152,7 @@ def test_sensor_requests_run_the_ingest_job(sensor_home):
 def test_a_request_not_archived_is_made_again(sensor_home):
     """A requested file stays in the cursor until the archive records it; if its run failed and it is still not
     archived after REQUEST_AGAIN_AFTER seconds, it is requested again."""
-    from assets.sensors import REQUEST_AGAIN_AFTER, inbox_changes
+    from assets.sensors import REQUEST_AGAIN_AFTER, inbox_changes, run_request
     from pipelines.intake.archive import scan_inbox
 
     _workbook(sensor_home / "inbox" / "bieu03.xlsx", "00004", 1)
@@ -163,4 +163,8 @@ def test_a_request_not_archived_is_made_again(sensor_home):
     changes, standing = inbox_changes(files, cursor, 1000.0 + REQUEST_AGAIN_AFTER - 1)
     assert changes == [] and [r[0] for r in standing] == ["bieu03.xlsx"]
     changes, standing = inbox_changes(files, cursor, 1000.0 + REQUEST_AGAIN_AFTER)
-    assert [c.relative for c in changes] == ["bieu03.xlsx"] and standing == []
+    assert [(c.relative, c.again) for c in changes] == [("bieu03.xlsx", True)] and standing == []
+    # Dagster starts nothing for a run key it has used: the second request has a key of its own
+    sha = hashlib.sha256((sensor_home / "inbox" / "bieu03.xlsx").read_bytes()).hexdigest()
+    first, second = run_request([("bieu03.xlsx", sha)]), run_request([("bieu03.xlsx", sha)], 1600.0)
+    assert first.run_key == sha and second.run_key == f"{sha}-again-1600"
