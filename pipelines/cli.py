@@ -214,7 +214,32 @@ def _print_run(result, stats) -> dict:
     for label, key in rows.items():
         print(f"  {label:<30}{counts[key]:>8}")
     print("  thời gian từng bước / stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
+    if counts[Status.REJECTED]:
+        _print_rejections(result.run_id)
     return {"run_id": result.run_id, "counts": counts, "stage_seconds": stages}
+
+
+def _print_rejections(run_id: str, shown: int = 20) -> None:
+    """The files the run rejected, each with its first error, and the commands that show the rest."""
+    from pipelines.report.observe import run_rejections
+    from pipelines.settings import settings
+    from schemas.database import make_engine
+
+    engine = make_engine(settings().warehouse_url)
+    try:
+        rejected = run_rejections(engine, run_id)
+    finally:
+        engine.dispose()
+    print(say("Bị từ chối, với lỗi đầu tiên của mỗi báo cáo", "Rejected, with the first error of each report"))
+    for r in rejected.head(shown).itertuples():
+        where = f"{r.file_name}" + (f" › {r.sheet}" if isinstance(r.sheet, str) else "")
+        print(f"  #{r.submission_id}  {where}: {r.message}")
+    if len(rejected) > shown:
+        print(say(f"  … và {len(rejected) - shown} báo cáo khác", f"… and {len(rejected) - shown} more"))
+    print(say("Mọi phát hiện của một báo cáo: ccn findings --submission ID; bảng tính phản hồi: ccn feedback ID --out "
+              "phan_hoi.xlsx",
+              "every finding of a report: ccn findings --submission ID; the feedback workbook: ccn feedback ID "
+              "--out phan_hoi.xlsx"))
 
 
 def cmd_summary(args) -> int:

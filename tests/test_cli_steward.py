@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,6 +84,7 @@ def loaded_home(sample, tmp_path_factory) -> Path:
     done = ccn("run", "--inbox", str(folder), home=home, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert (home / "warehouse.sqlite").is_file()
+    (home / "run.out").write_text(done.stdout, encoding="utf-8")
     return home
 
 
@@ -445,3 +447,15 @@ def test_refresh_materialises_the_period_where_the_ui_looks(loaded_home):
         refused = ccn("refresh", *args, home=home)
         assert refused.returncode == 2 and refused.stdout == ""
         assert_bilingual(refused.stderr.strip())
+
+
+def test_run_lists_what_it_rejected_and_how_to_see_more(loaded_home, sample):
+    """Issue 13: `ccn run` names each file it rejected with its first error, and the commands that show the rest."""
+    _, truth = sample
+    out = (loaded_home / "run.out").read_text(encoding="utf-8")
+    listed = [line for line in out.splitlines() if line.startswith("  #")]  # one line per rejected report
+    rejected = {Path(f["file"]).name for f in truth["files"] if f["expected_status"] == "rejected"}
+    rejected.add("ccn_sample.out")  # the fixture's note beside the workbooks: not a workbook, so refused
+    assert len(rejected) > 1 and {re.match(r"  #\d+  (.+?)(?: › .*)?: ", line)[1] for line in listed} == rejected
+    assert all(" — " in line for line in listed)  # the first error, in Vietnamese then English
+    assert "ccn findings --submission ID" in out and "ccn feedback ID" in out

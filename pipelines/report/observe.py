@@ -30,6 +30,18 @@ def run_submissions(engine: Engine, run_id: str) -> pd.DataFrame:
         WHERE s.run_id = :run ORDER BY s.submission_id""", run=run_id)
 
 
+def run_rejections(engine: Engine, run_id: str) -> pd.DataFrame:
+    """The reports a run left rejected, each with its first error: submission, file, sheet, form, message."""
+    return _df(engine, f"""
+        SELECT s.submission_id, f.file_name, s.sheet, s.form, v.message
+        FROM submission s JOIN received_file f ON f.sha256 = s.sha256
+        JOIN validation_finding v ON v.finding_id = (
+            SELECT MIN(e.finding_id) FROM validation_finding e
+            WHERE e.submission_id = s.submission_id AND e.severity = 'error')
+        WHERE s.run_id = :run AND s.status = '{Status.REJECTED}'
+        ORDER BY f.file_name, s.sheet""", run=run_id)  # noqa: S608 - the status is a constant
+
+
 def run_value_count(engine: Engine, run_id: str) -> int:
     return int(_df(engine, """SELECT COUNT(*) AS n FROM indicator_value v
                               JOIN submission s ON s.submission_id = v.submission_id
