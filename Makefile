@@ -6,7 +6,7 @@ CCN_HOME ?= $(CURDIR)/.ccn
 export CCN_HOME
 SAMPLE := $(CCN_HOME)/inbox/sample-2026-H1
 
-.PHONY: install demo lint test test-fast bench ui clean-demo
+.PHONY: install office demo lint test test-fast bench ui clean-demo
 
 $(BIN)/ccn: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -15,6 +15,12 @@ $(BIN)/ccn: pyproject.toml
 	touch $@
 
 install: $(BIN)/ccn
+
+# LibreOffice renders what we write to PDF as it prints, for the printing tests (Debian packages; needs root)
+office:
+	@command -v soffice >/dev/null && command -v pdftotext >/dev/null || { \
+	  echo "installing LibreOffice Calc and poppler-utils for the printing tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-calc-nogui poppler-utils; }
 
 # a national sample (3 provinces) through the whole pipeline on the embedded SQLite warehouse, and the period
 # refreshed as the deadline schedules do, so that the Dagster UI shows every asset of the period materialised
@@ -31,7 +37,7 @@ lint: install
 	$(BIN)/mypy
 
 # lint first; then two workers (the machine's two cores), a test file per worker so module fixtures load once
-test: install lint
+test: install lint office
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # the loop while changing code: every test not marked slow (no PostgreSQL fault tests, no webserver), under a minute

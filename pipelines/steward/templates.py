@@ -17,6 +17,7 @@ from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.cell import coordinate_from_string
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.page import PageMargins
 
 from schemas.admin import Unit, admin
 from schemas.forms import FormSpec, load_forms, load_register
@@ -163,9 +164,32 @@ def write_form(ws, content: FormContent, typing: Typing | None = None) -> dict[s
     return write_form_layout(ws, content, typing)["values"]
 
 
-def write_form_layout(ws, content: FormContent, typing: Typing | None = None) -> dict[str, dict[str, str]]:
-    """Write one form on ``ws``; returns ``{"values": code -> A1, "ident": field -> A1}``."""
+WIDTHS = [6, 70, 18, 20, 14]  # columns (1)–(5): TT, indicator, unit, value, remark
+LINE_POINTS = 15  # the height of one line of 11-point text, in Excel and LibreOffice alike
 
+
+def _lines(text: str, width: float) -> int:
+    """How many lines ``text`` takes wrapped in a column ``width`` characters wide (a character of Vietnamese text
+    is narrower than the digit a width counts, so this never falls short)."""
+    return max(1, -(-len(text) // max(1, int(width) - 2)))
+
+
+def print_setup(ws, *, title_rows: str, area: str, landscape: bool = False) -> None:
+    """How a sheet prints: A4, one page wide and as many tall as it needs, the table header repeated on every
+    page, only ``area``, centred, with the margins of an official document (wider on the left for binding)."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = title_rows
+    ws.print_area = area
+    ws.print_options.horizontalCentered = True
+    ws.page_margins = PageMargins(left=0.8, right=0.5, top=0.6, bottom=0.6, header=0.3, footer=0.3)  # inches
+
+
+def write_form_layout(ws, content: FormContent, typing: Typing | None = None) -> dict[str, dict[str, str]]:
+    """Write one form on ``ws``, set to print on A4; returns ``{"values": code -> A1, "ident": field -> A1}``."""
     t = typing or Typing()
     spec: FormSpec = load_forms()[content.form]
     gen = generation_of(content)
@@ -187,14 +211,20 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
         return cell
 
     first = c0 if t.codes else c0 + 1
+    table_width = sum(w for i, w in enumerate(WIDTHS) if c0 + i >= first)
+
+    def across(row: int, text: str, **style) -> None:
+        """A line of text over the whole width of the table, wrapped, its row as tall as its lines."""
+        put(row, first, text, alignment=Alignment(wrap_text=True, vertical="top"), **style)
+        ws.merge_cells(start_row=row, start_column=first, end_row=row, end_column=c0 + 4)
+        ws.row_dimensions[row].height = LINE_POINTS * _lines(text, table_width)
     if t.row_offset:
         put(1, first, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")
     r = r0
     title = _label(gen.title, t.label_style)
     if t.title_style != "none":
         text = {"full": f"{spec.label}. {title}", "code": spec.label.upper(), "title": title.upper()}[t.title_style]
-        put(r, first, text, font=Font(bold=True, size=12))
-        ws.merge_cells(start_row=r, start_column=first, end_row=r, end_column=c0 + 4)
+        across(r, text, font=Font(bold=True, size=12))
         r += 1
         if t.title_style == "code":
             put(r, first, title, font=bold)
@@ -217,14 +247,14 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
     line("Đơn vị gửi báo cáo", ident.sender or ("" if t.fill_in else gen.sender), "sender")
     for extra in spec.extra_header:  # the form's own lines (forms.toml extra_header), e.g. Biểu 01's project
         line(extra.label, getattr(ident, extra.field) or ("" if t.fill_in else "…"), extra.field)
-    put(r, first, f"Đơn vị nhận báo cáo: {gen.receiver}")
+    across(r, f"Đơn vị nhận báo cáo: {gen.receiver}")
     r += 1
     unfilled = "" if t.fill_in else "6 tháng/năm"
     period_text = ident.period_text or (ident.period.label_vi if ident.period else unfilled)
     line("Kỳ báo cáo", period_text, "period")
     h1, year = ((int(md[3:]), int(md[:2])) for md in (spec.deadline["H1"], spec.deadline["Y"]))
-    put(r, first, f"(Thời hạn gửi báo cáo: Báo cáo 6 tháng gửi trước ngày {h1[0]} tháng {h1[1]} hằng năm; "
-                  f"Báo cáo năm gửi trước ngày {year[0]} tháng {year[1]} hằng năm)", font=Font(italic=True))
+    across(r, f"(Thời hạn gửi báo cáo: Báo cáo 6 tháng gửi trước ngày {h1[0]} tháng {h1[1]} hằng năm; "
+              f"Báo cáo năm gửi trước ngày {year[0]} tháng {year[1]} hằng năm)", font=Font(italic=True))
     r += 1
     for _ in range(t.extra_header_rows):
         r += 1
@@ -236,6 +266,7 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
             r += 1
     r += 1
     header = ["TT", "Chỉ tiêu", "Đơn vị tính", spec.value_header, "Ghi chú"]
+    header_row = r
     fill = PatternFill("solid", fgColor="DDEBF7")
     for i, h in enumerate(header):
         if i == 0 and not t.codes:
@@ -249,6 +280,7 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
             if i or t.codes:
                 put(r, c0 + i, f"({i + 1})", border=border, alignment=Alignment(horizontal="center"))
         r += 1
+    title_rows = f"{header_row}:{r - 1}"
     cells: dict[str, str] = {}
     section = None
     for row in spec.rows:
@@ -257,13 +289,17 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
             numeral, _, stitle = section.partition(". ")
             if t.codes:
                 put(r, c0, _section_numeral(numeral, t.code_style), font=bold, border=border)
-            put(r, c0 + 1, _label(stitle, t.label_style, t), font=bold, border=border)
+            text = _label(stitle, t.label_style, t)
+            put(r, c0 + 1, text, font=bold, border=border, alignment=Alignment(wrap_text=True))
             ws.merge_cells(start_row=r, start_column=c0 + 1, end_row=r, end_column=c0 + 4)
+            ws.row_dimensions[r].height = LINE_POINTS * _lines(text, sum(WIDTHS[1:]))
             r += 1
         if t.codes:
             put(r, c0, _code(row.code, t.code_style), border=border)
-        put(r, c0 + 1, _label(row.label_vi, t.label_style, t), border=border, alignment=Alignment(wrap_text=True))
-        put(r, c0 + 2, row.unit_vi, border=border)
+        label = _label(row.label_vi, t.label_style, t)
+        put(r, c0 + 1, label, border=border, alignment=Alignment(wrap_text=True, vertical="top"))
+        put(r, c0 + 2, row.unit_vi, border=border, alignment=Alignment(wrap_text=True, vertical="top"))
+        ws.row_dimensions[r].height = LINE_POINTS * max(_lines(label, WIDTHS[1]), _lines(row.unit_vi, WIDTHS[2]))
         value = content.values.get(row.code)
         value_cell = put(r, c0 + 3, _typed(value, row, t), border=border)
         if isinstance(value_cell.value, float):
@@ -273,16 +309,19 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
         r += 1
     r += 1
     if t.footnotes:
-        put(r, first, "Ghi chú: Cụm công nghiệp chuyên ngành là cụm công nghiệp có tối thiểu 60% diện tích đất công "
-                      "nghiệp để thu hút các dự án đầu tư có cùng ngành, nghề.", font=Font(italic=True))
+        across(r, "Ghi chú: Cụm công nghiệp chuyên ngành là cụm công nghiệp có tối thiểu 60% diện tích đất công "
+                  "nghiệp để thu hút các dự án đầu tư có cùng ngành, nghề.", font=Font(italic=True))
         put(r + 1, first, "Người lập biểu")
         r += 2
-    put(r, c0 + 3, "…, ngày … tháng … năm …", alignment=Alignment(horizontal="center"))
-    put(r + 1, c0 + 3, spec.signer, font=bold)
-    widths = [6, 70, 18, 20, 14]
-    for i, w in enumerate(widths):
+    for row_at, text, font in ((r, "…, ngày … tháng … năm …", Font()), (r + 1, spec.signer, bold)):
+        # the signature block under columns (4)–(5), wrapped there: nothing runs past the printed page
+        put(row_at, c0 + 3, text, font=font, alignment=Alignment(horizontal="center", wrap_text=True))
+        ws.merge_cells(start_row=row_at, start_column=c0 + 3, end_row=row_at, end_column=c0 + 4)
+        ws.row_dimensions[row_at].height = LINE_POINTS * _lines(text, WIDTHS[3] + WIDTHS[4])
+    for i, w in enumerate(WIDTHS):
         if c0 + i >= 1:
             ws.column_dimensions[get_column_letter(c0 + i)].width = w
+    print_setup(ws, title_rows=title_rows, area=f"{get_column_letter(first)}1:{get_column_letter(c0 + 4)}{r + 1}")
     return {"values": cells, "ident": ident_cells}
 
 
