@@ -74,7 +74,6 @@ def upgrade(engine: Engine) -> None:
 def load_reference(conn) -> None:
     """Provinces, communes and indicators from ``schemas/`` (idempotent: only what is missing is added)."""
 
-
     if conn.execute(select(func.count()).select_from(indicator)).scalar() == 0:
         conn.execute(indicator.insert(), [
             {"form": r.form, "code": r.code, "section": r.section, "label_vi": r.label_vi, "label_en": r.label_en,
@@ -98,7 +97,6 @@ def load_reference(conn) -> None:
 
 def load_pre2025_units(conn) -> None:
     """Districts, communes and the old → 2025 commune mapping of before 2025-07-01 (once)."""
-
 
     if conn.execute(select(func.count()).select_from(district)).scalar():
         return

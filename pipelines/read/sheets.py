@@ -65,7 +65,6 @@ def load_sheets(path: Path, limits: Limits | None,
     their values (:mod:`pipelines.intake.sheet_marks`).  Hidden sheets are the drop-down lists of the national template;
     they are looked at only to say that a form sits on one."""
 
-
     limits = limits or Limits()
     inspection = safety.inspect(path, limits)  # safety.Refused: the reason, in Vietnamese and in English
     with open(path, "rb") as fh:  # by content, not extension: an .xls renamed .xlsx still reads

@@ -52,7 +52,6 @@ def _values(df: pd.DataFrame, column: str) -> dict[str, float]:
 def export_national(engine: Engine, period: Period, out: Path, refresh: bool = True) -> ExportResult:
     """Write the national report of ``period`` to ``out`` (an .xlsx); returns what it holds."""
 
-
     if refresh:
         refresh_expected(engine, period)
     national = _read(engine, "SELECT * FROM mart_national_summary WHERE period = :p", period)

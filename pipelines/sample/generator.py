@@ -459,7 +459,6 @@ def generate_pre2025(out: Path, period: Period, provinces: int = 63, seed: int =
     (what a like-with-like series shows), ``truth["old_units"]`` which old province each report came from.
     """
 
-
     if generation_of(period) != "pre2025":
         raise ValueError(f"{period} was reported by the 2025 provinces: use generate()")
     rng = random.Random(seed)

@@ -175,7 +175,6 @@ def _record(conn, sub) -> list[tuple[str, str]]:
     """(label, value) of the identification the warehouse settled for a submission, in the wording the reader takes
     as identification lines (``15 - Tỉnh Lào Cai``, ``02923 - Xã Gia Phú``, ``6 tháng đầu năm 2026``)."""
 
-
     a = admin()
     values: dict[str, str] = {"form": f"Biểu số {sub.form}" if sub.form else "", "sheet": sub.sheet or ""}
     pre2025 = False

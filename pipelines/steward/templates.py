@@ -367,7 +367,6 @@ def _lists(wb, generation: str, province_code: str | None) -> dict[str, str]:
     per province, each under a defined name ``DS_<province code>``.  Returns the province range and the
     lower-level range of the one province when ``province_code`` is given."""
 
-
     a = admin()
     ws = wb.create_sheet(LISTS_SHEET)
     ws.sheet_state = "hidden"
@@ -422,7 +421,6 @@ def write_template(path, form: str, generation: str = "commune", province_code: 
     password), only column (4), its Ghi chú (5) and the identification values open for typing, number formats per
     unit."""
 
-
     spec = load_forms()[form]
     wb = Workbook()
     ws = wb.active
@@ -474,7 +472,6 @@ def write_template(path, form: str, generation: str = "commune", province_code: 
 def write_register_template(path, province_code: str | None = None, rows: int = 300) -> dict[str, object]:
     """A province's cluster list: the province line (drop-down) and a table with the columns of ``[register]`` in
     forms.toml; commune, type and status are drop-down lists; only the province cell and the table body are open."""
-
 
     reg = load_register()
     wb = Workbook()
