@@ -496,6 +496,7 @@ def write_register_template(path, province_code: str | None = None, rows: int = 
         cell.font, cell.border, cell.fill = Font(bold=True), border, fill
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         ws.column_dimensions[get_column_letter(j)].width = width
+    ws.row_dimensions[header_row].height = LINE_POINTS * max(_lines(label, width) for label, width in cols)
     last = first + rows - 1
     for j, col in enumerate(reg.columns, start=2):
         letter = get_column_letter(j)
@@ -525,6 +526,8 @@ def write_register_template(path, province_code: str | None = None, rows: int = 
             elif col.kind == "text":
                 cell.number_format = "@"  # tax codes keep their leading zeros
     ws.freeze_panes = f"C{first}"
+    print_setup(ws, title_rows=f"{header_row}:{header_row}", area=f"A1:{get_column_letter(len(cols))}{last}",
+                landscape=True)
     ws.protection.sheet = True
     ws.protection.formatColumns = False
     wb.active = 0
