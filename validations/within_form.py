@@ -135,8 +135,7 @@ def form_finding(check: Check, values: Mapping[str, float | None], *, sheet: str
 
     ``ccn check`` (pipelines/steward/check.py) calls it for each check of a sheet and the validate stage for each
     report Great Expectations found failing, so a finding reads the same whichever found it."""
-    frame = pd.DataFrame([{c: np.nan if v is None or _blank(v) else float(v) for c, v in values.items()}],
-                         dtype="float64")
+    frame = pd.DataFrame([{c: np.nan if v is None else float(v) for c, v in values.items()}], dtype="float64")
     over = float(check.excess(frame).iloc[0])
     if over > 0:
         left, right = (float(s.iloc[0]) for s in check.sides(frame))

@@ -45,6 +45,11 @@ class InboxFile:
     mtime_ns: int
 
     @property
+    def arrival_key(self) -> tuple[str, int, str]:
+        """(path, size, modification time) as ``file_arrival`` records the entry (:func:`known_arrivals`)."""
+        return str(self.path), self.size, str(self.mtime_ns)
+
+    @property
     def received_at(self) -> datetime:
         return datetime.fromtimestamp(self.mtime_ns / 1e9, tz=VN_TZ)
 
@@ -163,7 +168,7 @@ def unknown_files(engine: Engine | None, inbox: Path) -> list[InboxFile]:
         if not inspect(conn).has_table(file_arrival.name):
             return files
         seen = known_arrivals(conn)
-    return [f for f in files if (str(f.path), f.size, str(f.mtime_ns)) not in seen]
+    return [f for f in files if f.arrival_key not in seen]
 
 
 def archive_new(engine: Engine, inbox: Path, archive: Path, progress=None) -> ArchiveResult:
@@ -175,7 +180,7 @@ def archive_new(engine: Engine, inbox: Path, archive: Path, progress=None) -> Ar
         known = {r[0] for r in conn.execute(select(received_file.c.sha256))}
     new = dup = 0
     now = datetime.now(tz=VN_TZ)
-    todo = [f for f in files if (str(f.path), f.size, str(f.mtime_ns)) not in seen]
+    todo = [f for f in files if f.arrival_key not in seen]
     unchanged = len(files) - len(todo)
     pending: list[tuple[InboxFile, str, int, Path]] = []  # copied, not yet recorded
     batch_size = write_batch()
