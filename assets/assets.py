@@ -6,7 +6,7 @@ wires a stage of ``pipelines/stages.py`` (or a domain function) and describes wh
 rejected, and a preview.  The stages keep their data in the warehouse, so any asset can be re-materialised alone.
 
 Per period (partitioned by period code): completeness, province / region / cluster summaries and the national
-report workbook.  Materialising ``reporting_completeness`` for a period also records a materialisation of
+report workbook.  Materialising ``completeness`` for a period also records a materialisation of
 ``province_reports`` for every (period, province) whose Biểu 04 was accepted, so the partition grid of
 ``province_reports`` shows at a glance who has reported.
 """
@@ -30,7 +30,7 @@ from dagster import (
     multi_asset,
 )
 
-from assets.partitions import PERIOD_PROVINCE, PERIODS
+from assets.partitions import PERIOD_PROVINCE, PERIODS, province_key
 from assets.resources import CCNResource
 from pipelines import stages
 from pipelines.report import completeness, observe
@@ -90,7 +90,7 @@ def read_reports(context: AssetExecutionContext, ccn: CCNResource):
 @asset(group_name="validate", owners=OWNERS, deps=["submissions", "indicator_values"], kinds={"python"},
        description="Findings of the rule catalogue (validations/rules.toml) over the pending submissions; the "
                    "asset checks on `warehouse` summarise them per family of rules.")
-def validation_findings(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
+def findings(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
     ctx, report, findings = _staged(context, ccn, stages.validate_stage, observe.run_findings)
     docs: dict[str, Any] = {"data_docs": MetadataValue.path(str(report.data_docs))} if report.data_docs else {}
     standing = observe.open_findings(ctx.engine)
@@ -101,7 +101,7 @@ def validation_findings(context: AssetExecutionContext, ccn: CCNResource) -> Mat
                   standing_by_period=MetadataValue.json(observe.by_period(standing)))
 
 
-@asset(group_name="load", owners=OWNERS, deps=[validation_findings], kinds={"python"},
+@asset(group_name="load", owners=OWNERS, deps=[findings], kinds={"python"},
        description="Submissions settled: accepted, accepted with warnings, rejected or superseded; only accepted, "
                    "current ones reach the views.")
 def warehouse(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:
@@ -138,7 +138,7 @@ ANALYSTS = ["team:moit-analysts"]
 
 province_reports = AssetSpec(
     "province_reports", group_name="reporting", owners=OWNERS, partitions_def=PERIOD_PROVINCE,
-    deps=["reporting_completeness"],
+    deps=["completeness"],
     description="One partition per (period, 2025 province): materialised when the province's Biểu 04 for the "
                 "period is accepted (reports of the 63 old provinces count for their 2025 successor). The "
                 "partition grid is the map of who has reported.")
@@ -146,7 +146,7 @@ province_reports = AssetSpec(
 
 # the checks the per-period assets evaluate as they materialise
 ALL_REPORTED = AssetCheckSpec(
-    "all_expected_reports_received", asset="reporting_completeness",
+    "all_expected_reports_received", asset="completeness",
     description="Every expected report of the period has arrived and was accepted (WARN: a steward follows up the "
                 "missing senders).")
 PROVINCE_MATCHES_COMMUNES = AssetCheckSpec(
@@ -164,12 +164,12 @@ def _period(context: AssetExecutionContext) -> Period:
     return Period.parse(context.partition_key)
 
 
-@asset(group_name="reporting", owners=OWNERS + ANALYSTS, partitions_def=PERIODS, deps=["expected_reports"],
-       kinds={"sql"},
+@asset(name="completeness", group_name="reporting", owners=OWNERS + ANALYSTS, partitions_def=PERIODS,
+       deps=["expected_reports"], kinds={"sql"},
        check_specs=[ALL_REPORTED],
        description="Who should report and who did, per form and province (view mart_reporting_completeness: "
                    "expected, received, on_time, late, missing). Recomputes the period's expected reports first.")
-def reporting_completeness(context: AssetExecutionContext, ccn: CCNResource):
+def completeness_of_period(context: AssetExecutionContext, ccn: CCNResource):
     ctx = _ctx(context, ccn)
     period = _period(context)
     counts = completeness.refresh_expected(ctx.engine, period)
@@ -180,7 +180,7 @@ def reporting_completeness(context: AssetExecutionContext, ccn: CCNResource):
     for row in b04.drop_duplicates("province_code").itertuples():
         context.log_event(AssetMaterialization(
             asset_key="province_reports", partition=MultiPartitionKey({"period": period.code,
-                                                                       "province": row.province_code}),
+                                                                       "province": province_key(row.province_code)}),
             metadata={"unit": str(row.unit_name), "late": bool(row.is_late), "file": str(row.file_name)}))
     missing = int(df["missing"].sum()) if not df.empty else 0
     yield _shown(df, preview_rows=40, expected_by_form=MetadataValue.json(counts.by_form),
@@ -224,7 +224,7 @@ def cluster_status(context: AssetExecutionContext, ccn: CCNResource) -> Material
 
 
 @asset(group_name="exports", owners=ANALYSTS, partitions_def=PERIODS, kinds={"excel"},
-       deps=["national_summary", "province_summary", "region_summary", "reporting_completeness"],
+       deps=["national_summary", "province_summary", "region_summary", "completeness"],
        description="The national report workbook of the period (`$CCN_HOME/exports/national_PERIOD.xlsx`): Biểu 04 "
                    "for the nation, per region and per province, and the completeness sheets.")
 def national_report(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeResult:

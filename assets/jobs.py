@@ -9,7 +9,7 @@ Both run in one process: stages share the warehouse, not pickled outputs.
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
-INGEST_ASSETS = ["inbox_files", "submissions", "indicator_values", "validation_findings", "warehouse",
+INGEST_ASSETS = ["inbox_files", "submissions", "indicator_values", "findings", "warehouse",
                  "national_summary", "expected_reports"]
 
 ingest_job = define_asset_job(

@@ -8,12 +8,14 @@ June refreshes the 6-month period of that year, December the annual one (:func:`
 
 import calendar
 
-from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, schedule
+from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
 
 from assets.jobs import period_refresh_job
+from assets.partitions import PERIODS
 from pipelines.report.completeness import period_due
 from schemas.forms import FormSpec, forms_by_deadline
 from schemas.periods import VN_TZ
+from schemas.text import bilingual
 
 TZ = VN_TZ.key
 MINUTE_AFTER = 15  # the refresh runs at 00:15 of the first late day
@@ -42,6 +44,12 @@ def _deadline_schedule(specs: tuple[FormSpec, ...], deadline: dict[str, str]):
                           "period due (June: the 6-month report, December: the annual report).")
     def _schedule(context: ScheduleEvaluationContext):
         period = period_due(context.scheduled_execution_time)
+        if not PERIODS.has_partition_key(period.code):
+            return SkipReason(bilingual(
+                f"kỳ {period.code} chưa có trong định nghĩa đã nạp: hãy nạp lại code location rồi chạy `ccn refresh "
+                f"--period {period.code}`",
+                f"period {period.code} is not in the loaded definitions: reload the code location, then run "
+                f"`ccn refresh --period {period.code}`"))
         return RunRequest(run_key=f"{name}:{period.code}", partition_key=period.code,
                           tags={"ccn/period": period.code, "ccn/deadline": what})
 

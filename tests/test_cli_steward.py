@@ -439,7 +439,7 @@ def test_refresh_materialises_the_period_where_the_ui_looks(loaded_home):
     assert_bilingual(done.stdout.strip())
     dagster_home = Settings(home=loaded_home, warehouse_url="").dagster_home
     with DagsterInstance.from_config(str(dagster_home)) as instance:
-        for asset in ("reporting_completeness", "province_summary", "region_summary", "cluster_status",
+        for asset in ("completeness", "province_summary", "region_summary", "cluster_status",
                       "national_report"):
             assert "2026-H1" in instance.get_materialized_partitions(AssetKey(asset)), asset
     assert (loaded_home / "exports" / "national_2026-H1.xlsx").is_file()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import text
@@ -108,13 +108,19 @@ def test_schedules_ask_for_the_period_due():
         assert request.partition_key == period, (name, when)
         assert request.run_key == f"{name}:{period}"
         assert schedule.job_name == "period_refresh" and schedule.execution_timezone == "Asia/Ho_Chi_Minh"
+    # a location loaded before 2040 has no partition for 2040-H1: the schedule says so, it asks for nothing
+    skipped = by_name["after_deadline_provinces"](build_schedule_context(
+        scheduled_execution_time=datetime(2040, 6, 30, 0, 15, tzinfo=VN_TZ)))
+    assert type(skipped).__name__ == "SkipReason" and "2040-H1" in skipped.skip_message
     assert period_due(datetime(2026, 6, 25, tzinfo=VN_TZ)) == Period(2026, "H1")
     assert period_due(datetime(2026, 12, 20, tzinfo=VN_TZ)) == Period(2026, "Y")
 
 
-def test_period_partitions_start_with_circular_14():
-    codes = period_codes(2027)
-    assert codes == ["2024-Y", "2025-H1", "2025-Y", "2026-H1", "2026-Y", "2027-H1", "2027-Y"]
+def test_period_partitions_are_the_periods_that_can_have_reports():
+    """From Circular 14's first report to the periods begun on the day: none for a period not yet begun."""
+    assert period_codes(date(2024, 10, 1)) == ["2024-Y"]
+    assert period_codes(date(2026, 12, 4)) == ["2024-Y", "2025-H1", "2025-Y", "2026-H1", "2026-Y"]
+    assert period_codes(date(2026, 12, 15))[-2:] == ["2027-H1", "2027-Y"]  # both begin on 15 Dec
 
 
 def test_ccn_completeness_prints_the_table(loaded, monkeypatch, capsys):

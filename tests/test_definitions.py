@@ -14,6 +14,7 @@ import difflib
 import json
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -22,13 +23,16 @@ from dagster import MultiPartitionsDefinition, StaticPartitionsDefinition
 from assets.checks import rule_families
 from assets.definitions import defs
 from assets.jobs import INGEST_ASSETS
+from assets.partitions import PERIODS, province_key
 from assets.schedules import TZ
 from pipelines.report.completeness import period_codes
 from schemas.admin import admin
 from schemas.forms import load_forms
+from schemas.periods import VN_TZ, Period
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "dagster_definitions.json"
 UPDATE = "CCN_UPDATE_SNAPSHOT"
+PERIOD_KEYS = period_codes(until=datetime.now(VN_TZ).date())
 LISTED = 40  # a static partitions definition with more keys than this is shown by its count, first and last key
 
 
@@ -43,6 +47,8 @@ def _partitions(pdef) -> str | None:
         return "multi: " + "; ".join(f"{d.name} = {_partitions(d.partitions_def)}" for d in pdef.partitions_defs)
     assert isinstance(pdef, StaticPartitionsDefinition), f"a partitions kind this snapshot cannot show: {pdef!r}"
     keys = pdef.get_partition_keys()
+    if keys == PERIOD_KEYS:  # they grow with the calendar: the snapshot names the rule, a test checks the keys
+        return f"static: periods {keys[0]} to those begun on the day the definitions load"
     if len(keys) <= LISTED:
         return "static: " + ", ".join(keys)
     return f"static: {len(keys)} keys, {keys[0]} … {keys[-1]}"
@@ -117,10 +123,10 @@ def test_snapshot_reads_what_the_wiring_says():
             month, day = (int(x) for x in month_day.split("-"))
             assert f"15 0 {day} {month} *" in found[f"schedule {name} cron"].split("; ")
         assert found[f"schedule {name} timezone"] == TZ
-    periods = "static: " + ", ".join(period_codes())
-    assert found["asset reporting_completeness partitions"] == periods
+    periods = "static: periods 2024-Y to those begun on the day the definitions load"
+    assert found["asset completeness partitions"] == periods
     assert found["asset province_reports partitions"] == \
-        f"multi: period = {periods}; province = static: " + ", ".join(sorted(admin().provinces))
+        f"multi: period = {periods}; province = static: " + ", ".join(map(province_key, sorted(admin().provinces)))
     assert found["check warehouse:rules_value blocking"] is False
     assert {k for k in found if k.startswith("check warehouse:")} == \
         {f"check warehouse:rules_{family} blocking" for family in rule_families()}
@@ -138,3 +144,13 @@ def test_descriptions_read_in_the_ui():
     assert sum(bool(t) for t in texts.values()) > 20  # the descriptions are really read
     tags = {name: re.findall(r"<[A-Za-z_][\w-]*>", text) for name, text in texts.items() if text}
     assert {name: found for name, found in tags.items() if found} == {}
+
+
+def test_partitions_are_the_periods_begun_and_the_provinces_by_name():
+    """The period partitions end with the period begun today (none that cannot have reports yet, as the 2035
+    ones did), and the province grid reads ``01 Hà Nội``, not ``01``."""
+    keys = PERIODS.get_partition_keys()
+    today = datetime.now(VN_TZ).date()
+    assert keys[0] == "2024-Y" and Period.parse(keys[-1]).start <= today
+    assert all(Period.parse(k).start <= today for k in keys)
+    assert province_key("01") == "01 Hà Nội" and province_key("79") == "79 Hồ Chí Minh"

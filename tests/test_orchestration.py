@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
+from schemas.admin import admin
 from schemas.views import CLUSTER_ROLLUP
 from tests.conftest import pg_database
 
@@ -189,14 +190,19 @@ def test_checks_carry_validation_results(materialised):
 def test_partition_grid_shows_who_reported(materialised):
     from dagster import AssetKey
 
+    from assets.partitions import province_key
+
     m = materialised
     truth = m["truth"]
     parts = m["instance"].get_materialized_partitions(AssetKey("province_reports"))
     reported = {r["province_code"] for r in _accepted_reports(truth, "04")}
-    assert {str(p) for p in parts} == {f"{PERIOD}|{p}" for p in reported}
+    assert {str(p) for p in parts} == {f"{PERIOD}|{province_key(p)}" for p in reported}
+    for p in reported:  # the grid names the province: "22 Quảng Ninh" for "Tỉnh Quảng Ninh"
+        code, name = province_key(p).split(" ", 1)
+        assert code == p and admin().provinces[p].name.endswith(" " + name)
     mats = m["refresh"].get_asset_materialization_events()
     keys = {e.asset_key.to_user_string() for e in mats}
-    assert {"reporting_completeness", "province_summary", "region_summary", "cluster_status", "national_report",
+    assert {"completeness", "province_summary", "region_summary", "cluster_status", "national_report",
             "province_reports"} <= keys
     assert (m["home"] / "exports" / f"national_{PERIOD}.xlsx").is_file()
 

@@ -126,7 +126,7 @@ def test_dagster_definitions_load():
     Definitions.validate_loadable(defs)
     job = defs.resolve_job_def("ingest")
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"inbox_files", "submissions", "validation_findings", "warehouse", "national_summary"} <= keys
+    assert {"inbox_files", "submissions", "findings", "warehouse", "national_summary"} <= keys
     assert job.name == "ingest"
 
 

@@ -16,7 +16,7 @@ expectation is stored in ``expected_report`` and compared with the submissions b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
 from sqlalchemy import delete, func, select, text
@@ -143,10 +143,11 @@ def period_due(moment: datetime) -> Period:
 FIRST_PERIOD = Period(2024, "Y")  # Circular 14/2024 is in force from 2024-10-01: its first report is the annual 2024
 
 
-def period_codes(last_year: int = 2035) -> list[str]:
-    """Every period code from the first report under Circular 14 to ``last_year`` (``2024-Y``, ``2025-H1`` …)."""
-    return [p.code for y in range(FIRST_PERIOD.year, last_year + 1) for p in (Period(y, "H1"), Period(y, "Y"))
-            if p >= FIRST_PERIOD]
+def period_codes(until: date) -> list[str]:
+    """Every period that can have reports on ``until``: from the first report under Circular 14 to the periods
+    begun by that day (``2024-Y``, ``2025-H1`` …; on 2026-12-04 the last is ``2026-Y``, from 15 Dec ``2027-Y``)."""
+    return [p.code for y in range(FIRST_PERIOD.year, until.year + 2) for p in (Period(y, "H1"), Period(y, "Y"))
+            if p >= FIRST_PERIOD and p.start <= until]
 
 
 def last_refresh(engine: Engine, period: Period) -> datetime | None:
