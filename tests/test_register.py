@@ -24,8 +24,7 @@ def write_register(path: Path, rows: list[tuple[str, str, str]]) -> None:
     """(name, commune name, status) per cluster, typed into the register template."""
     layout = write_register_template(path, province_code=PROVINCE)
     wb = load_workbook(path)
-    ws = wb["Danh sách CCN"]
-    ws[layout["province"]] = "15 - Tỉnh Lào Cai"
+    ws = wb["Danh sách CCN"]  # the province line is filled by the template (``ccn template register --province``)
     cols = {c.key: i for i, c in enumerate(load_register().columns, start=2)}
     for i, (name, commune, status) in enumerate(rows):
         r = layout["first_row"] + i
@@ -34,6 +33,14 @@ def write_register(path: Path, rows: list[tuple[str, str, str]]) -> None:
         ws.cell(r, cols["status"], STATUS[status])
         ws.cell(r, cols["planned_area_ha"], 50.0 + i)
     wb.save(path)
+
+
+def test_register_template_fills_the_province_asked_for(tmp_path):
+    """``--province 15`` writes the province line as its drop-down shows it; without it the line is left to fill."""
+    layout = write_register_template(tmp_path / "r15.xlsx", province_code=PROVINCE)
+    assert load_workbook(tmp_path / "r15.xlsx")["Danh sách CCN"][layout["province"]].value == "15 - Tỉnh Lào Cai"
+    layout = write_register_template(tmp_path / "any.xlsx")
+    assert load_workbook(tmp_path / "any.xlsx")["Danh sách CCN"][layout["province"]].value is None
 
 
 def clusters() -> dict[str, tuple]:

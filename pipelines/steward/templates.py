@@ -362,6 +362,11 @@ _NUMBER_FORMATS = {"billion_vnd": "#,##0.00", "ha": "#,##0.00", "percent": "0.00
                    "million_vnd_per_person_month": "#,##0.00", "projects": "#,##0", "clusters": "#,##0", "flag": "0"}
 
 
+def _choice(unit: Unit) -> str:
+    """A unit as its drop-down lists show it: ``37 - Tỉnh Ninh Bình``."""
+    return f"{unit.code} - {unit.name}"
+
+
 def _lists(wb, generation: str, province_code: str | None) -> dict[str, str]:
     """Write the hidden list sheet: provinces in column A, then one column of communes (districts before 2025-07)
     per province, each under a defined name ``DS_<province code>``.  Returns the province range and the
@@ -386,14 +391,14 @@ def _lists(wb, generation: str, province_code: str | None) -> dict[str, str]:
         provinces = [p for p in provinces if p.code == province_code] or provinces
     ws.cell(1, 1, title[0])
     for i, p in enumerate(provinces, start=2):
-        ws.cell(i, 1, f"{p.code} - {p.name}")
+        ws.cell(i, 1, _choice(p))
     out: dict[str, str] = {"provinces": f"'{LISTS_SHEET}'!$A$2:$A${len(provinces) + 1}"}
     for j, p in enumerate(provinces, start=2):
         units = sorted(lower.get(p.code, []), key=lambda u: u.code)
         col = get_column_letter(j)
         ws.cell(1, j, f"{title[1]} — {p.name}")
         for i, u in enumerate(units, start=2):
-            ws.cell(i, j, f"{u.code} - {u.name}")
+            ws.cell(i, j, _choice(u))
         ref = f"'{LISTS_SHEET}'!${col}$2:${col}${max(2, len(units) + 1)}"
         wb.defined_names[f"DS_{p.code}"] = DefinedName(f"DS_{p.code}", attr_text=ref)
         if p.code == province_code:
@@ -483,6 +488,8 @@ def write_register_template(path, province_code: str | None = None, rows: int = 
     province_cell = "C3"
     ws[province_cell].protection = Protection(locked=False)
     _validation(ws, lists["provinces"], province_cell, "Chọn tỉnh, thành phố", "Hãy chọn trong danh sách")
+    if province_code in admin().provinces:  # the province asked for is filled in, as its drop-down shows it
+        ws[province_cell] = _choice(admin().provinces[province_code])
     ws.cell(4, 2, "Ngày cập nhật:").font = Font(bold=True)
     ws["C4"].protection = Protection(locked=False)
     ws["C4"].number_format = "dd/mm/yyyy"
