@@ -6,7 +6,7 @@ CCN_HOME ?= $(CURDIR)/.ccn
 export CCN_HOME
 SAMPLE := $(CCN_HOME)/inbox/sample-2026-H1
 
-.PHONY: install office demo lint test test-fast bench ui clean-demo
+.PHONY: install office demo lint test test-fast bench ui pictures clean-demo
 
 $(BIN)/ccn: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -47,6 +47,11 @@ test-fast: install
 # issue #6: W1 end to end on SQLite and PostgreSQL, incremental, scaling (~15 min the first time; bench/README.md)
 bench: install
 	$(BIN)/python bench/national.py
+
+# the pictures in docs/ (the first page of each blank form as printed, the Dagster asset graph), drawn from the code
+pictures: install office
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	$(BIN)/python docs/pictures.py
 
 ui: install
 	$(BIN)/ccn ui
