@@ -24,6 +24,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.pagebreak import Break
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -195,11 +196,12 @@ class Heading:
 
 
 def _table(ws, title: tuple[str, str], columns: list[Column], rows: Iterable[list | Heading],
-           bold_rows: Iterable[int] = ()) -> int:
+           bold_rows: Iterable[int] = (), heading_on_new_page: bool = False) -> int:
     """A table that prints: its title (Vietnamese, then English) over the whole width, the header row wrapped,
     bold and repeated on every printed page, columns as wide as ``columns`` says, rows as tall as their wrapped
-    text, A4 one page wide (landscape when the columns would not fit portrait at a readable size).  Text from the
-    reports (unit names) stays text even when it starts with ``=``.  Returns the header's row."""
+    text, A4 one page wide (landscape when the columns would not fit portrait at a readable size); with
+    ``heading_on_new_page`` each heading row but the first starts a page.  Text from the reports (unit names)
+    stays text even when it starts with ``=``.  Returns the header's row."""
 
     n = len(columns)
     total = sum(c.width for c in columns)
@@ -223,6 +225,8 @@ def _table(ws, title: tuple[str, str], columns: list[Column], rows: Iterable[lis
     for i, row in enumerate(rows):
         r += 1
         if isinstance(row, Heading):
+            if heading_on_new_page and i:
+                ws.row_breaks.append(Break(id=r - 1))
             cell = ws.cell(row=r, column=1)
             set_text(cell, row.text)
             cell.font, cell.border, cell.alignment = BOLD, BORDER, Alignment(wrap_text=True)
@@ -275,7 +279,7 @@ def _region_sheet(ws, regions: pd.DataFrame, period: Period) -> None:
            [Column("TT / No.", 6), Column("Chỉ tiêu / Indicator", 58), Column("Đơn vị tính / Unit", 9),
             Column("Kết quả (tỉnh báo cáo) / Reported by the provinces", 17),
             Column("Tổng hợp từ Biểu 03 / Sum of the communes' Biểu 03", 17),
-            Column("Số tỉnh báo cáo / Provinces reporting", 12, "#,##0")], rows)
+            Column("Số tỉnh báo cáo / Provinces reporting", 12, "#,##0")], rows, heading_on_new_page=True)
 
 
 def _province(code: str) -> str:
@@ -291,11 +295,18 @@ def _completeness_sheet(ws, comp: pd.DataFrame, period: Period) -> None:
                  int(t.missing)] for f, t in totals.iterrows()]
     _table(ws, _period_title("Tình hình báo cáo theo biểu và tỉnh, thành phố",
                              "Reports expected and received, per form and province", period),
-           [Column("Biểu / Form", 22), Column("Mã tỉnh / Code", 10), Column("Tỉnh, thành phố / Province", 24),
+           [Column("Biểu / Form", 24), Column("Mã tỉnh / Code", 10), Column("Tỉnh, thành phố / Province", 24),
             Column("Phải báo cáo / Expected", 11, "#,##0"), Column("Đã nhận / Received", 11, "#,##0"),
             Column("Đúng hạn / On time", 11, "#,##0"), Column("Trễ hạn / Late", 11, "#,##0"),
             Column("Chưa báo cáo / Missing", 11, "#,##0")],
            body + national, bold_rows=range(len(body), len(body) + len(national)))
+
+
+def _sender(form: str, name: str | None) -> str | None:
+    """Who sends the report: a province's Biểu 04 comes from its Department of Industry and Trade (forms.toml)."""
+    if form == "04" and name:
+        return f"{load_forms()['04'].generations[-1].sender} {name}"
+    return name
 
 
 def _missing_sheet(ws, missing: pd.DataFrame, period: Period) -> None:
@@ -311,8 +322,8 @@ def _missing_sheet(ws, missing: pd.DataFrame, period: Period) -> None:
              text_or_none(r.province_name) or _province(r.province_code),
              text_or_none(r.commune_name) if r.form in ("01", "02") else None,
              text_or_none(r.cluster_name) if r.form == "01" else None,
-             text_or_none(r.unit_name), text_or_none(r.tax_code)] for r in ordered.itertuples()]
+             _sender(r.form, text_or_none(r.unit_name)), text_or_none(r.tax_code)] for r in ordered.itertuples()]
     _table(ws, _period_title("Danh sách đơn vị chưa báo cáo", "Units whose report has not been received", period),
-           [Column("Biểu / Form", 18), Column("Mã tỉnh / Code", 10), Column("Tỉnh, thành phố / Province", 20),
-            Column("Xã, phường, đặc khu / Commune", 18), Column("Cụm công nghiệp / Cluster", 24),
-            Column("Đơn vị chưa báo cáo / Unit not reported", 30), Column("Mã số thuế / Tax code", 13)], rows)
+           [Column("Biểu / Form", 21), Column("Mã tỉnh / Code", 9), Column("Tỉnh, thành phố / Province", 23),
+            Column("Xã, phường, đặc khu / Commune", 17), Column("Cụm công nghiệp / Cluster", 24),
+            Column("Đơn vị chưa báo cáo / Unit not reported", 33), Column("Mã số thuế / Tax code", 13)], rows)
