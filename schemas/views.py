@@ -103,9 +103,16 @@ VIEWS["mart_reporting_completeness"] = f"""
     GROUP BY e.period, e.form, e.province_code
 """
 
+# The names an official reads beside each key: the 2025 province, and for a project (01) or a cluster (02) the
+# cluster and the commune it lies in (a commune's own Biểu 03 names it in unit_name), a project's tax code.
 VIEWS["mart_missing_reports"] = f"""
-    SELECT e.period, e.form, e.province_code, e.unit_key, e.unit_name, e.basis
+    SELECT e.period, e.form, e.province_code, e.unit_key, e.unit_name, e.basis, p.name AS province_name,
+           cm.name AS commune_name, c.name AS cluster_name, pr.tax_code
     FROM expected_report e
+    LEFT JOIN province p ON p.code = e.province_code AND p.generation = '2025'
+    LEFT JOIN project pr ON e.form = '01' AND pr.project_key = e.unit_key
+    LEFT JOIN cluster c ON c.cluster_id = CASE WHEN e.form = '02' THEN e.unit_key ELSE pr.cluster_id END
+    LEFT JOIN commune cm ON cm.code = c.commune_code AND cm.generation = '2025'
     WHERE NOT EXISTS (SELECT 1 FROM submission s WHERE s.form = e.form AND s.period = e.period
                       AND s.unit_key = e.unit_key AND s.status IN {ACTIVE})
 """

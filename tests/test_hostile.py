@@ -328,11 +328,11 @@ def test_feedback_writer_keeps_input_text_as_text(tmp_path):
 
 def test_national_export_tables_keep_input_text_as_text(tmp_path):
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
-    from pipelines.report.export import _table
+    from pipelines.report.export import Column, _table
 
     wb = Workbook()
-    _table(wb.active, ["Đơn vị", "Tên đơn vị"], ([str(i), payload] for i, payload in enumerate(DANGEROUS)), Font())
+    _table(wb.active, ("Chưa báo cáo", "Missing"), [Column("Đơn vị / Unit", 10), Column("Tên đơn vị / Name", 30)],
+           ([str(i), payload] for i, payload in enumerate(DANGEROUS)))
     wb.save(tmp_path / "export.xlsx")
     assert _formula_cells(tmp_path / "export.xlsx") == []

@@ -71,6 +71,13 @@ class FormContent:
     ident: Identification
     values: dict[str, Any] = field(default_factory=dict)  # code -> number or text as typed
     generation: str = "commune"
+    # A report made from the form by someone other than its sender (the Ministry's national report of
+    # ``ccn export national``): its own title, receiver, lines under the period (instead of the form's deadline
+    # line) and signature block.  Empty: the form's own, from forms.toml.
+    title: str = ""
+    receiver: str = ""
+    notes: tuple[str, ...] = ()
+    signer: tuple[str, ...] = ()
 
 
 # Abbreviations offices use (the reader expands them back: forms.toml [vocabulary.abbreviations])
@@ -222,7 +229,10 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
         put(1, first, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")
     r = r0
     title = _label(gen.title, t.label_style)
-    if t.title_style != "none":
+    if content.title:
+        across(r, content.title, font=Font(bold=True, size=12))
+        r += 1
+    elif t.title_style != "none":
         text = {"full": f"{spec.label}. {title}", "code": spec.label.upper(), "title": title.upper()}[t.title_style]
         across(r, text, font=Font(bold=True, size=12))
         r += 1
@@ -247,15 +257,20 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
     line("Đơn vị gửi báo cáo", ident.sender or ("" if t.fill_in else gen.sender), "sender")
     for extra in spec.extra_header:  # the form's own lines (forms.toml extra_header), e.g. Biểu 01's project
         line(extra.label, getattr(ident, extra.field) or ("" if t.fill_in else "…"), extra.field)
-    across(r, f"Đơn vị nhận báo cáo: {gen.receiver}")
+    across(r, f"Đơn vị nhận báo cáo: {content.receiver or gen.receiver}")
     r += 1
     unfilled = "" if t.fill_in else "6 tháng/năm"
     period_text = ident.period_text or (ident.period.label_vi if ident.period else unfilled)
     line("Kỳ báo cáo", period_text, "period")
-    h1, year = ((int(md[3:]), int(md[:2])) for md in (spec.deadline["H1"], spec.deadline["Y"]))
-    across(r, f"(Thời hạn gửi báo cáo: Báo cáo 6 tháng gửi trước ngày {h1[0]} tháng {h1[1]} hằng năm; "
-              f"Báo cáo năm gửi trước ngày {year[0]} tháng {year[1]} hằng năm)", font=Font(italic=True))
-    r += 1
+    if content.notes:
+        for note in content.notes:
+            across(r, note)
+            r += 1
+    else:
+        h1, year = ((int(md[3:]), int(md[:2])) for md in (spec.deadline["H1"], spec.deadline["Y"]))
+        across(r, f"(Thời hạn gửi báo cáo: Báo cáo 6 tháng gửi trước ngày {h1[0]} tháng {h1[1]} hằng năm; "
+                  f"Báo cáo năm gửi trước ngày {year[0]} tháng {year[1]} hằng năm)", font=Font(italic=True))
+        r += 1
     for _ in range(t.extra_header_rows):
         r += 1
     if t.identification:
@@ -313,11 +328,13 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
                   "nghiệp để thu hút các dự án đầu tư có cùng ngành, nghề.", font=Font(italic=True))
         put(r + 1, first, "Người lập biểu")
         r += 2
-    for row_at, text, font in ((r, "…, ngày … tháng … năm …", Font()), (r + 1, spec.signer, bold)):
+    signature = [("…, ngày … tháng … năm …", Font())] + [(text, bold) for text in content.signer or (spec.signer,)]
+    for row_at, (text, font) in enumerate(signature, start=r):
         # the signature block under columns (4)–(5), wrapped there: nothing runs past the printed page
         put(row_at, c0 + 3, text, font=font, alignment=Alignment(horizontal="center", wrap_text=True))
         ws.merge_cells(start_row=row_at, start_column=c0 + 3, end_row=row_at, end_column=c0 + 4)
         ws.row_dimensions[row_at].height = LINE_POINTS * _lines(text, WIDTHS[3] + WIDTHS[4])
+    r += len(signature) - 2  # the print area below ends at the last line of the signature (r + 1)
     for i, w in enumerate(WIDTHS):
         if c0 + i >= 1:
             ws.column_dimensions[get_column_letter(c0 + i)].width = w
