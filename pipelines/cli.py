@@ -49,7 +49,7 @@ examples:
 """
 
 
-TABLE_WIDTH = ("  Tables: on a terminal (or with COLUMNS set) they fit its width, long cells wrapped at spaces, "
+TABLE_WIDTH = ("  Tables: on a terminal they fit its width (COLUMNS overrides it), long cells wrapped at spaces, "
                "never inside a word; piped to a file or a program every row stays on one line.")
 
 

@@ -81,7 +81,8 @@ class TerminalProgress:
             count = f"{done}/{total}"
             columns = shutil.get_terminal_size((80, 24)).columns
             label = max(self.label, _width(name))
-            bar = max(min(30, columns - label - 2 * len(str(total)) - 16), 5)  # the same all through a stage
+            # the same all through a stage, leaving room for the step's name (up to 24 columns)
+            bar = max(min(30, columns - label - 2 * len(str(total)) - 32), 5)
             filled = int(bar * done / max(total, 1))
             line = f"{name}{' ' * (label - _width(name))} [{'#' * filled}{'.' * (bar - filled)}] {count}"
             if what and not final and _width(line) + 2 + _width(what) < columns:  # the step, if it fits whole

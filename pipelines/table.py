@@ -3,8 +3,9 @@ Python, no dependency.
 
 * Widths are counted in characters after NFC, combining marks not counted, so a Vietnamese word typed decomposed
   (``Hà`` as ``Ha`` + U+0300) lines up like one typed composed; cells are printed in NFC.
-* The table is as wide as :func:`terminal_width`: ``COLUMNS`` when set, else the terminal's width when standard
-  output is a terminal, else unlimited (piped to a file or another program, every row stays on one line).
+* The table is as wide as :func:`terminal_width`: the terminal's width when standard output is a terminal
+  (``COLUMNS`` overrides it), else unlimited (piped to a file or another program, every row stays on one line,
+  whatever ``COLUMNS`` says: a program reading the output gets whole rows).
 * A cell too long for its column wraps at spaces, never inside a word: a column is at least as wide as its
   longest word, and when even that does not fit the terminal the line runs on rather than cut a word.
 * Numbers (and columns marked ``right``) align right; a row may carry a *detail*, printed under it indented and
@@ -13,7 +14,6 @@ Python, no dependency.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import unicodedata
@@ -31,16 +31,14 @@ class Col:
 
 
 def terminal_width() -> int | None:
-    """``COLUMNS`` when set, else the terminal's width if standard output is one, else None (no limit)."""
-    env = os.environ.get("COLUMNS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
+    """The terminal's width when standard output is a terminal (``COLUMNS`` overrides it, as
+    :func:`shutil.get_terminal_size` reads it), else None: piped to a file or a program, no limit."""
     try:
-        if sys.stdout.isatty():
-            return shutil.get_terminal_size().columns
+        if not sys.stdout.isatty():
+            return None
     except (AttributeError, ValueError, OSError):  # a stdout without a file descriptor
-        pass
-    return None
+        return None
+    return shutil.get_terminal_size().columns
 
 
 def nfc(text: str) -> str:

@@ -82,12 +82,12 @@ def validate(engine: Engine, run_id: str | None = None, docs: Path | None = None
     groups = list(pending.groupby("form", sort=True))
     steps = len(groups) + 2  # each form's within-form rules, the cross-level rules, the Data Docs
 
-    def step(done: int, vi: str, en: str) -> None:
+    def step(done: int, what: str) -> None:
         if progress:
-            progress(done, steps, f"{vi} / {en}")
+            progress(done, steps, what)
 
     for k, (form, part) in enumerate(groups):
-        step(k, f"Biểu {form}: {len(part)} hồ sơ", f"Biểu {form}: {len(part)} reports")
+        step(k, f"Biểu {form} ({len(part)})")  # the form and how many of its reports
         t0 = time.perf_counter()
         values = _long_values(engine, [int(i) for i in part.submission_id])
         wide, long = batch_frames(form, values[["submission_id", "indicator_code", "value"]],
@@ -104,12 +104,12 @@ def validate(engine: Engine, run_id: str | None = None, docs: Path | None = None
                                 "seconds": round(time.perf_counter() - t0, 3)}
 
 
-    step(len(groups), "quy tắc liên cấp, liên kỳ", "cross-level rules")
+    step(len(groups), "liên cấp / cross-level")
     t0 = time.perf_counter()
     cross = evaluate(engine, ids, {sid for sid, f in findings if f.is_error})
     report.cross_seconds = round(time.perf_counter() - t0, 3)
 
-    step(len(groups) + 1, "Data Docs", "Data Docs")
+    step(len(groups) + 1, "Data Docs")
     report.data_docs = runner.build_docs()
     if progress:
         progress(steps, steps)
