@@ -49,6 +49,17 @@ examples:
 """
 
 
+TABLE_WIDTH = ("  Tables: on a terminal they fit its width (COLUMNS overrides it), long cells wrapped at spaces, "
+               "never inside a word; piped to a file or a program every row stays on one line.")
+
+
+def _para(text: str) -> str:
+    """A description filled to 79 columns, for commands whose help keeps its epilog's line breaks as written."""
+    import textwrap
+
+    return textwrap.fill(" ".join(text.split()), 79)
+
+
 def _fail(command: str, vi: str, en: str) -> None:
     print(f"ccn {command}: {say(vi, en)}", file=sys.stderr)
 
@@ -200,23 +211,44 @@ def cmd_run(args) -> int:
 
 
 def _print_run(result, stats) -> dict:
-    """Print the run's table (files, accepted, rejected, late and the time of each stage); return it as data."""
+    """Print the run's closing tables: what the run did beside what the warehouse holds now (files, accepted,
+    accepted with warnings, rejected, pending, superseded, late), then each stage by name with its time; return
+    them as data (``--json``)."""
+    from pipelines.progress import stage_name
+    from pipelines.report.observe import run_submissions, status_counts
+    from pipelines.settings import settings
+    from pipelines.table import Col, print_table
+    from schemas.database import make_engine
+
     meta = {}
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         meta.update({k: v.value for k, v in mat.metadata.items()})
-    rows = {"tệp mới / files": "new_files", "trùng / duplicates": "duplicates", "nhận / accepted": Status.ACCEPTED,
-            "  có cảnh báo / with warnings": Status.ACCEPTED_WITH_WARNINGS, "từ chối / rejected": Status.REJECTED,
-            "bị thay thế / superseded": Status.SUPERSEDED, "nộp muộn / late": "late"}
-    counts = {key: meta.get(key, 0) for key in rows.values()}
+    engine = make_engine(settings().warehouse_url)
+    try:
+        held = status_counts(engine)
+        subs = run_submissions(engine, result.run_id)
+    finally:
+        engine.dispose()
+    rows = [("Tệp mới / New files", "new_files"), ("Trùng / Duplicates", "duplicates"),
+            ("Nhận / Accepted", Status.ACCEPTED),
+            ("Nhận, có cảnh báo / Accepted with warnings", Status.ACCEPTED_WITH_WARNINGS),
+            ("Từ chối / Rejected", Status.REJECTED), ("Chờ xử lý / Pending", Status.PENDING),
+            ("Bị thay thế / Superseded", Status.SUPERSEDED), ("Nộp muộn / Late", "late")]
+    counts = {key: int(meta.get(key, 0) or 0) for _, key in rows if key != Status.PENDING}
+    counts[Status.PENDING] = int((subs["status"] == Status.PENDING).sum()) if not subs.empty else 0
     stages = {st.step_key: round((st.end_time or 0) - (st.start_time or 0), 3) for st in stats}
     print(f"\n{say(f'Lần chạy {result.run_id}', f'run {result.run_id}')}")
-    for label, key in rows.items():
-        print(f"  {label:<30}{counts[key]:>8}")
-    print("  thời gian từng bước / stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
+    print_table([Col("Mục / Item"), Col("Lần chạy này / This run", right=True),
+                 Col("Trong kho / In the warehouse", right=True)],
+                [(label, counts[key], held.get(key)) for label, key in rows], indent=2)
+    print()
+    print_table([Col("Bước / Stage"), Col("Giây / Seconds", right=True)],
+                [(stage_name(k), f"{v:.1f}") for k, v in stages.items()], indent=2)
     if counts[Status.REJECTED]:
+        print()
         _print_rejections(result.run_id)
-    return {"run_id": result.run_id, "counts": counts, "stage_seconds": stages}
+    return {"run_id": result.run_id, "counts": counts, "in_warehouse": held, "stage_seconds": stages}
 
 
 def _print_rejections(run_id: str, shown: int = 20) -> None:
@@ -244,6 +276,8 @@ def _print_rejections(run_id: str, shown: int = 20) -> None:
 
 def cmd_summary(args) -> int:
     from pipelines.stages import national_summary
+    from pipelines.table import Col, paragraph, print_table, terminal_width
+    from schemas.forms import load_forms
 
     df = national_summary(_warehouse(), args.period.code if args.period else None)
     if args.truth:
@@ -252,13 +286,20 @@ def cmd_summary(args) -> int:
         vi, en = (f" kỳ {args.period}", f" for {args.period}") if args.period else ("", "")
         print(say(f"Chưa có Biểu 04 nào được nhận{vi}.", f"No accepted Biểu 04 yet{en}."))
         return 0
+    rows_04 = load_forms()["04"].rows_by_code
+    width = terminal_width()
     for i, (period, part) in enumerate(df.groupby("period", sort=True)):
         n = int(part['provinces_reporting'].max())
-        print(("\n" if i else "") + say(f"Tổng hợp toàn quốc kỳ {period} (Biểu 04, {n} tỉnh)",
-                         f"National summary {period} (Biểu 04, {n} provinces)"))
+        print(("\n" if i else "") + paragraph(say(f"Tổng hợp toàn quốc kỳ {period} (Biểu 04, {n} tỉnh)",
+                                                   f"National summary {period} (Biểu 04, {n} provinces)"), width))
+        rows = []
         for r in part.itertuples():
-            value = "" if r.value is None else f"{r.value:,.2f}"
-            print(f"  {r.indicator_code:>5}  {r.indicator_name[:70]:<70} {value:>16} {r.unit}")
+            spec = rows_04.get(r.indicator_code)
+            whole = spec is not None and spec.is_integer
+            value = "" if r.value is None or r.value != r.value else f"{r.value:,.0f}" if whole else f"{r.value:,.2f}"
+            rows.append((r.indicator_code, r.indicator_name, value, r.unit))
+        print_table([Col("Mã / Code", right=True), Col("Chỉ tiêu / Indicator"), Col("Giá trị / Value", right=True),
+                     Col("Đơn vị tính / Unit")], rows, width=width)
     return 0
 
 
@@ -380,26 +421,32 @@ def _warehouse(create: bool = False):
 
 def cmd_findings(args) -> int:
     """The findings of settled submissions as a table, with where the Data Docs of the validation are."""
-    from pipelines.steward.findings import format_table, latest_data_docs, list_findings
+    from pipelines.steward.findings import form_legend, format_table, latest_data_docs, list_findings
+    from pipelines.table import paragraph, terminal_width
 
     engine = _warehouse()
     df = list_findings(engine, period=args.period.code if args.period else None, province=args.province,
                        form=args.form, severity=args.severity, submission_id=args.submission)
+    width = terminal_width()
     if df.empty:
         print(say("Không có phát hiện nào.", "No findings."))
     else:
-        print(say("phát hiện, hồ sơ, biểu, kỳ, tỉnh, đơn vị, trạng thái, mức độ, quy tắc, vị trí, nội dung",
-                  "finding, submission, form, period, province, unit, status, severity, rule, where, message"))
-        print(format_table(df))
+        print(paragraph(say("Mỗi phát hiện một dòng; bên dưới: quy tắc, tệp, trạng thái hồ sơ và nội dung.",
+                            "One line per finding; under it: the rule, the file, the report's status and the "
+                            "message."), width))
+        print(format_table(df, width=width))
         n, waived, subs = len(df), int(df["waived_by"].notna().sum()), df.submission_id.nunique()
         errors, warnings = int((df.severity == "error").sum()), int((df.severity == "warning").sum())
-        print("\n" + say(f"{n} phát hiện: {errors} lỗi, {warnings} cảnh báo, {waived} được miễn trừ, "
-                         f"trong {subs} hồ sơ.",
-                         f"{n} findings: {errors} errors, {warnings} warnings, {waived} waived, "
-                         f"in {subs} submissions."))
+        print()
+        for line in form_legend(df["form"]):
+            print(paragraph(line, width))
+        print("\n" + paragraph(say(f"{n} phát hiện: {errors} lỗi, {warnings} cảnh báo, {waived} được miễn trừ, "
+                                   f"trong {subs} hồ sơ.",
+                                   f"{n} findings: {errors} errors, {warnings} warnings, {waived} waived, "
+                                   f"in {subs} submissions."), width))
     for path in latest_data_docs(engine):
-        print(say(f"Data Docs (Great Expectations) của lần kiểm tra gần nhất: {path}",
-                  f"Data Docs (Great Expectations) of the latest validation: {path}"))
+        print(paragraph(say(f"Data Docs (Great Expectations) của lần kiểm tra gần nhất: {path}",
+                            f"Data Docs (Great Expectations) of the latest validation: {path}"), width))
     return 0
 
 
@@ -487,6 +534,9 @@ def cmd_completeness(args) -> int:
     """Who should have reported for a period and who did, per form and province.  Reads only; ``--refresh``
     first recomputes who should report (as `ccn run` and `ccn register` do after every load)."""
     from pipelines.report.completeness import completeness, last_refresh, refresh_expected
+    from pipelines.steward.findings import province_label
+    from pipelines.table import Col, paragraph, print_table, terminal_width
+    from schemas.forms import load_forms
 
     engine = _warehouse()
     if args.refresh:
@@ -507,18 +557,29 @@ def cmd_completeness(args) -> int:
         vi, en = (f" ở tỉnh {args.province}", f" in province {args.province}") if args.province else ("", "")
         print(say(f"Không có báo cáo nào phải nộp kỳ {args.period}{vi}.", f"Nothing expected for {args.period}{en}."))
         return 0
-    cols = ["form", "province_code", "expected", "received", "on_time", "late", "missing"]
-    print(say("biểu, mã tỉnh, phải nộp, đã nhận, đúng hạn, muộn, còn thiếu",
-              "form, province code, expected, received, on time, late, missing"))
-    print(df[cols].to_string(index=False))
-    totals = df.groupby("form")[cols[2:]].sum()
-    scope_vi, scope_en = (f"tỉnh {args.province}", f"province {args.province}") if args.province else \
-        ("tất cả các tỉnh", "all provinces")
-    print("\n" + say(f"Kỳ {args.period}, {scope_vi}:", f"{args.period}, {scope_en}:"))
-    print(totals.to_string())
+    numbers = [("Phải nộp / Expected", "expected"), ("Đã nhận / Received", "received"),
+               ("Đúng hạn / On time", "on_time"), ("Muộn / Late", "late"), ("Còn thiếu / Missing", "missing")]
+    count_cols = [Col(h, right=True) for h, _ in numbers]
+    keys = [k for _, k in numbers]
+    forms = load_forms()
+    width = terminal_width()
+    for form, part in df.groupby("form", sort=True):
+        title = forms[form]
+        print(paragraph(say(f"Biểu {form}: {title.title}", f"Biểu {form}: {title.title_en}"), width))
+        print_table([Col("Tỉnh / Province"), *count_cols],
+                    [(province_label(r.province_code), *(getattr(r, k) for k in keys)) for r in part.itertuples()],
+                    width=width)
+        print()
+    totals = df.groupby("form")[keys].sum()
+    scope_vi, scope_en = (f"tỉnh {province_label(args.province)}", f"province {province_label(args.province)}") \
+        if args.province else ("tất cả các tỉnh", "all provinces")
+    print(paragraph(say(f"Kỳ {args.period}, {scope_vi}:", f"{args.period}, {scope_en}:"), width))
+    print_table([Col("Biểu / Form"), *count_cols],
+                [(f"{form} {forms[form].title}", *(int(r[k]) for k in keys)) for form, r in totals.iterrows()],
+                width=width)
     stamp = when.isoformat(sep=" ", timespec="minutes")
-    print("\n" + say(f"Danh sách phải báo cáo tính lúc {stamp}; --refresh để tính lại.",
-                     f"Who should report as computed on {stamp}; --refresh recomputes it."))
+    print("\n" + paragraph(say(f"Danh sách phải báo cáo tính lúc {stamp}; --refresh để tính lại.",
+                               f"Who should report as computed on {stamp}; --refresh recomputes it."), width))
     return 0
 
 
@@ -576,7 +637,15 @@ def build_parser() -> argparse.ArgumentParser:
     r = _command(sub, "run", cmd_run,
                  help="ingest every new file in the inbox (archive, read, validate, load, summarise)",
                  description="Run the Dagster ingest job in process: every new file in the inbox is archived "
-                             "by SHA-256, read, validated and loaded; the run shows in the Dagster UI.")
+                             "by SHA-256, read, validated and loaded; the run shows in the Dagster UI.  While it "
+                             "runs, each stage is named on stderr (Lưu trữ tệp / Archiving files, Đọc tệp / "
+                             "Reading files, Kiểm tra / Validating, Nạp kho / Loading): on a terminal one line "
+                             "per stage updates in place (validation step by step: each form, the cross-level "
+                             "rules, the Data Docs); elsewhere one line when each stage ends.  At the end it "
+                             "prints what the run did beside what the warehouse holds (new files, duplicates, "
+                             "accepted, accepted with warnings, rejected, pending, superseded, late), the time "
+                             "of each stage, and each rejected report with its first error and the commands "
+                             "that show the rest." + TABLE_WIDTH)
     r.add_argument("--inbox", help="folder to ingest (default $CCN_HOME/inbox)")
     r.add_argument("--json", metavar="FILE", help="also write the run's counts and stage times to FILE as JSON")
 
@@ -587,16 +656,21 @@ def build_parser() -> argparse.ArgumentParser:
                               "summaries and the national workbook; the run and the assets show in the UI.")
     rf.add_argument("--period", type=_period, required=True, help="e.g. 2026-H1 or 2025-Y")
 
-    m = _command(sub, "summary", cmd_summary, help="print the national summary (Biểu 04 over all provinces)")
+    m = _command(sub, "summary", cmd_summary, help="print the national summary (Biểu 04 over all provinces)",
+                 description="Print, per period, the national summary of Biểu 04 over the provinces whose report "
+                             "was accepted: each row's code, indicator name, value (whole numbers for counts, "
+                             "two decimals otherwise) and unit." + TABLE_WIDTH)
     m.add_argument("--period", type=_period, help="only this period")
     m.add_argument("--truth", metavar="TRUTH_JSON", help="compare with a sample's truth.json; exit 1 on a difference")
 
     fi = _command(sub, "findings", cmd_findings,
                   help="list validation findings (filter by period, province, form, severity)",
-                  description="Every finding of the settled submissions, one line each: the finding id (for "
-                              "`ccn waive`), the submission (for `ccn feedback`), where it is (sheet!cell) and "
-                              "the message in Vietnamese and English.  Ends with the path of the Great "
-                              "Expectations Data Docs of the latest validation.",
+                  description=_para("Every finding of the settled submissions, one row each: the finding id (for "
+                              "`ccn waive`), the submission (for `ccn feedback`), form, period, province (code "
+                              "and name), unit, severity and where it is (sheet!cell); under the row its rule, "
+                              "file and report status, then the message in Vietnamese and English.  Ends with "
+                              "the names of the forms shown, the counts and the path of the Great Expectations "
+                              "Data Docs of the latest validation." + TABLE_WIDTH),
                   epilog="examples:\n  ccn findings --period 2026-H1 --province 01 --severity error\n"
                          "  ccn findings --form 04",
                   formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -629,11 +703,13 @@ def build_parser() -> argparse.ArgumentParser:
     wv.add_argument("--by", required=True, metavar="NAME", help="who decides")
 
     co = _command(sub, "completeness", cmd_completeness, help="who should have reported for a period, and who did",
-                  description="Print expected, received, on time, late and missing reports per form and "
+                  description=_para("Print expected, received, on time, late and missing reports per form and "
                               "province.  Reads only: who should report (Biểu 04 per province, 03 per commune "
                               "with clusters, 02 per registered cluster, 01 per known project) is what `ccn "
                               "run` and `ccn register` last computed, and the time of that is printed; "
-                              "--refresh recomputes it first (writes the expected reports of the period).",
+                              "--refresh recomputes it first (writes the expected reports of the period).  One "
+                              "table per form (its name above it), a row per province (code and name), then the "
+                              "totals per form." + TABLE_WIDTH),
                   epilog="examples:\n  ccn completeness --period 2026-H1 --province 15\n"
                          "  ccn completeness --period 2026-H1 --refresh",
                   formatter_class=argparse.RawDescriptionHelpFormatter)

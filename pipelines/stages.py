@@ -37,7 +37,7 @@ class Context:
     settings: Settings
     inbox: Path
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    progress: Callable[[str, int, int], None] | None = None  # (stage, done, total)
+    progress: Callable[..., None] | None = None  # (stage, done, total[, what]): see pipelines/progress.py
     _engine: Engine | None = None
 
     @property
@@ -50,7 +50,14 @@ class Context:
         show = self.progress or reporter()
         if show is None:
             return None
-        return lambda done, total: show(stage, done, total)
+
+        def step(done: int, total: int, what: str = "") -> None:
+            if what:
+                show(stage, done, total, what)
+            else:  # a callback of three arguments (tests) is enough for stages that name no step
+                show(stage, done, total)
+
+        return step
 
 
 def prepare(ctx: Context) -> None:
@@ -74,11 +81,18 @@ def validate_stage(ctx: Context):
     """Within-form and cross-level rules over the pending submissions; returns the validation report
     (findings written, time per form, the path of the run's Data Docs)."""
 
-    return validate(ctx.engine, run_id=ctx.run_id, docs=ctx.settings.home / "datadocs")
+    return validate(ctx.engine, run_id=ctx.run_id, docs=ctx.settings.home / "datadocs",
+                    progress=ctx.report("validate"))
 
 
 def publish_stage(ctx: Context) -> PublishResult:
+    show = ctx.report("publish")
+    if show:
+        show(0, 1)
     result = publish_pending(ctx.engine)
+    if show:
+        settled = result.accepted + result.accepted_with_warnings + result.rejected + result.superseded
+        show(settled, settled)
     with ctx.engine.begin() as conn:
         conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == ctx.run_id).values(
             finished_at=datetime.now(tz=VN_TZ), accepted=result.accepted + result.accepted_with_warnings,

@@ -130,9 +130,11 @@ def test_ccn_completeness_prints_the_table(loaded, monkeypatch, capsys):
     monkeypatch.setenv("CCN_WAREHOUSE_URL", str(engine.url))
     assert ccn("completeness", "--period", "2026-H1", "--refresh") == 0  # without it: reads only
     out = capsys.readouterr().out
-    assert "expected" in out and "missing" in out
-    totals = {line.split()[0]: [int(x) for x in line.split()[1:]] for line in out.splitlines()
-              if line[:2] in ("02", "03", "04") and len(line.split()) == 6}
+    assert "Phải nộp / Expected" in out and "Còn thiếu / Missing" in out
+    # the totals per form: after the "Kỳ 2026-H1" line, a row per form (code, name, five counts)
+    after = out.split("\nKỳ 2026-H1", 1)[1].splitlines()
+    totals = {line.split()[0]: [int(x) for x in line.split()[-5:]] for line in after
+              if line[:2] in ("02", "03", "04")}
     for form in ("02", "03"):
         rows = [r for r in truth["completeness"] if r["form"] == form]
         assert totals[form] == [sum(r[c] for r in rows) for c in ("expected", "received", "on_time", "late", "missing")]

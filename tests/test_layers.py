@@ -19,7 +19,7 @@ PACKAGES = ("schemas", "validations", "pipelines", "assets")
 LAYERS = [
     ["schemas"],
     ["validations"],
-    ["pipelines.settings", "pipelines.progress", "pipelines.faults"],
+    ["pipelines.settings", "pipelines.progress", "pipelines.faults", "pipelines.table"],
     ["pipelines.intake"],
     ["pipelines.read"],
     ["pipelines.load"],

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -52,9 +53,12 @@ def validate_pending(engine: Engine, run_id: str | None = None, docs: Path | Non
     return validate(engine, run_id=run_id, docs=docs).findings
 
 
-def validate(engine: Engine, run_id: str | None = None, docs: Path | None = None) -> ValidationReport:
+def validate(engine: Engine, run_id: str | None = None, docs: Path | None = None,
+             progress: Callable[..., None] | None = None) -> ValidationReport:
     """The validate stage with its figures.  ``docs``: the folder the run's Data Docs go under (the pipeline
-    gives ``$CCN_HOME/datadocs``), or None for none."""
+    gives ``$CCN_HOME/datadocs``), or None for none.  ``progress(done, total, what)``: called as each step
+    starts and once at the end; the steps are the within-form rules of each form in the batch, the cross-level
+    rules and the Data Docs."""
     started = time.perf_counter()
     report = ValidationReport(uuid.uuid4().hex)
     s = submission.c
@@ -75,7 +79,15 @@ def validate(engine: Engine, run_id: str | None = None, docs: Path | None = None
 
     runner = Runner(docs_dir)
     findings: list[tuple[int, Finding]] = []
-    for form, part in pending.groupby("form", sort=True):
+    groups = list(pending.groupby("form", sort=True))
+    steps = len(groups) + 2  # each form's within-form rules, the cross-level rules, the Data Docs
+
+    def step(done: int, what: str) -> None:
+        if progress:
+            progress(done, steps, what)
+
+    for k, (form, part) in enumerate(groups):
+        step(k, f"Biểu {form} ({len(part)})")  # the form and how many of its reports
         t0 = time.perf_counter()
         values = _long_values(engine, [int(i) for i in part.submission_id])
         wide, long = batch_frames(form, values[["submission_id", "indicator_code", "value"]],
@@ -92,11 +104,15 @@ def validate(engine: Engine, run_id: str | None = None, docs: Path | None = None
                                 "seconds": round(time.perf_counter() - t0, 3)}
 
 
+    step(len(groups), "liên cấp / cross-level")
     t0 = time.perf_counter()
     cross = evaluate(engine, ids, {sid for sid, f in findings if f.is_error})
     report.cross_seconds = round(time.perf_counter() - t0, 3)
 
+    step(len(groups) + 1, "Data Docs")
     report.data_docs = runner.build_docs()
+    if progress:
+        progress(steps, steps)
     now = datetime.now(tz=VN_TZ)
     report.seconds = round(time.perf_counter() - started, 3)
     with engine.begin() as conn:

@@ -15,6 +15,9 @@ import pandas as pd
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
+from pipelines.table import Col, render
+from schemas.admin import admin
+from schemas.forms import load_forms
 from schemas.periods import VN_TZ
 from schemas.status import Status
 from schemas.tables import finding_waiver, submission, validation_finding, validation_run
@@ -57,27 +60,63 @@ def _where(row) -> str:
     return f"{sheet}!{cell}" if sheet and cell else sheet or cell or "—"
 
 
-def format_table(df: pd.DataFrame) -> str:
-    """A fixed-width table: one line per finding, the message last and whole."""
+SEVERITY_WORDS = {"error": ("lỗi", "error"), "warning": ("cảnh báo", "warning")}
+STATUS_WORDS = {Status.PENDING: ("đang xử lý", "pending"), Status.ACCEPTED: ("nhận", "accepted"),
+                Status.ACCEPTED_WITH_WARNINGS: ("nhận, có cảnh báo", "accepted with warnings"),
+                Status.REJECTED: ("từ chối", "rejected"), Status.SUPERSEDED: ("bị thay thế", "superseded")}
+
+COLUMNS = (Col("Phát hiện / Finding", right=True), Col("Hồ sơ / Submission", right=True), Col("Biểu / Form"),
+           Col("Kỳ / Period"), Col("Tỉnh / Province"), Col("Đơn vị / Unit"), Col("Mức độ / Severity"),
+           Col("Vị trí / Where"))
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def province_label(code) -> str:
+    """``12 Tỉnh Lai Châu``: the code and the name (schemas.admin; the 2025 list first, then the old one)."""
+    code = _text(code)
+    if not code:
+        return "—"
+    a = admin()
+    unit = a.provinces.get(code) or a.old_provinces.get(code)
+    return f"{code} {unit.name}" if unit else code
+
+
+def unit_label(name, key) -> str:
+    """The unit's name, after its key when the key is an administrative code (a commune's ``03430``); a key
+    made by the pipeline (``12-bum-nua``) is not shown."""
+    name, key = _text(name), _text(key)
+    if key.isdigit():
+        return f"{key} {name}".strip()
+    return name or key or "—"
+
+
+def format_table(df: pd.DataFrame, width: int | None = None) -> str:
+    """The findings as a table of short columns (finding and submission ids, form, period, province, unit,
+    severity, sheet!cell), each row followed by its rule, file and report status, and its whole message, wrapped
+    at word boundaries to ``width`` (None: every line whole)."""
     if df.empty:
-        return "no findings"
-    head = ("finding", "subm.", "form", "period", "prov", "unit", "status", "severity", "rule", "where", "message")
-    rows = []
+        return bilingual("Không có phát hiện nào.", "No findings.")
+    rows, details = [], []
     for r in df.itertuples():
-        sev = r.severity + (" (waived)" if isinstance(r.waived_by, str) else "")
-        unit = next((u for u in (r.unit_name, r.unit_key, r.file_name) if isinstance(u, str)), "")
-        rows.append((str(r.finding_id), str(r.submission_id), _short(r.form, 4), _short(r.period, 7),
-                     _short(r.province_code, 4), _short(unit, 28), r.status, sev, r.rule_id, _short(_where(r), 22),
-                     r.message))
-    widths = [max(len(h), *(len(x[i]) for x in rows)) for i, h in enumerate(head[:-1])]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=False)) + "  " + head[-1]]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(x, widths, strict=False)) + "  " + x[-1] for x in rows]
-    return "\n".join(lines)
+        vi, en = SEVERITY_WORDS.get(r.severity, (r.severity, r.severity))
+        if isinstance(r.waived_by, str):
+            vi, en = f"{vi} (miễn trừ)", f"{en} (waived)"
+        rows.append((int(r.finding_id), int(r.submission_id), _text(r.form) or "—", _text(r.period) or "—",
+                     province_label(r.province_code), unit_label(r.unit_name, r.unit_key), f"{vi} / {en}",
+                     _where(r)))
+        st_vi, st_en = STATUS_WORDS.get(r.status, (r.status, r.status))
+        details.append(f"{r.rule_id} · {_text(r.file_name)} · hồ sơ {st_vi} / report {st_en}\n{r.message}")
+    return render(COLUMNS, rows, width=width, details=details)
 
 
-def _short(value, n: int) -> str:
-    s = "—" if value is None or value != value else str(value)
-    return s if len(s) <= n else s[: n - 1] + "…"
+def form_legend(forms) -> list[str]:
+    """``Biểu 01: <title> — <English title>`` for each form code given, in order."""
+    specs = load_forms()
+    return [bilingual(f"Biểu {f}: {specs[f].title}", f"Biểu {f}: {specs[f].title_en}")
+            for f in sorted({f for f in forms if isinstance(f, str) and f in specs})]
 
 
 class WaiverError(ValueError):
