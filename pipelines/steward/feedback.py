@@ -2,7 +2,9 @@
 
 It is the workbook as it was received (from the archive), with every cell that a finding points at filled
 (red: error, yellow: warning, grey: waived) and commented with the rule, the message and what was expected,
-and a first sheet listing every finding of the submission, each linked to its cell.
+and a first sheet listing every finding of the submission, each linked to its cell, in words a steward reads
+(severity, the rule's description, the sheet row of the cell) and set to print on A4 portrait, one page wide, its
+header on every page and every row as tall as its wrapped text (issue 13); the received sheets print on A4 too.
 
 Nothing typed by an office may turn into a live formula in the file we send back: text that starts with ``=``
 is written as text.  A ``.xlsx`` is re-saved cell by cell as it was read (openpyxl keeps each cell's type); a
