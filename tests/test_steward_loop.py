@@ -46,7 +46,7 @@ def test_bad_file_through_the_loop(home, capsys, tmp_path):
     wb = load_workbook(fb)
     assert wb.sheetnames[0] == "Kết quả kiểm tra"
     listing = [[c.value for c in row] for row in wb.worksheets[0].iter_rows(min_row=6)]
-    assert listing[0][2] == "b0304.operating_count_sum" and listing[0][4] == bad_cells["15"]
+    assert listing[0][5].endswith("(b0304.operating_count_sum)") and listing[0][2] == bad_cells["15"]
     cell = wb["Biểu 04"][bad_cells["15"]]
     assert cell.value == 7
     assert cell.fill.fgColor.rgb.endswith("FFC7CE")

@@ -56,17 +56,18 @@ def element_budget(limits: Limits) -> int:
 
 
 class Refused(Exception):
-    """The file is not read, for the reason ``vi`` (a Vietnamese sentence) and ``en`` (the same in English);
-    ``str(exc)`` is the English one, for logs.  Each half is wholly in its language (issue 11, part 6): the
-    numbers, limits, setting names (``CCN_MAX_ROWS``) and part or sheet names appear in both, a library's own
-    error text only in the English one."""
+    """The file is not read, for the reason ``vi`` (a Vietnamese sentence) and ``en`` (the same in English), which
+    findings carry.  Each half is wholly in its language (issue 11, part 6): the numbers, limits, setting names
+    (``CCN_MAX_ROWS``) and part or sheet names appear in both.  A library's own error text is no reason a reporting
+    office can act on (issue 13): it is kept in ``detail`` only, which ``str(exc)`` adds to the English one for
+    logs."""
 
-    def __init__(self, vi: str, en: str) -> None:
+    def __init__(self, vi: str, en: str, detail: str = "") -> None:
         super().__init__(vi, en)
-        self.vi, self.en = vi, en
+        self.vi, self.en, self.detail = vi, en, detail
 
     def __str__(self) -> str:
-        return self.en
+        return f"{self.en} ({self.detail})" if self.detail else self.en
 
 
 def _n(number: int) -> str:
@@ -103,11 +104,12 @@ def _too_many_elements(limits: Limits) -> Refused:
 
 def _damaged_workbook(exc: Exception) -> Refused:
     return Refused("bảng tính bị hỏng hoặc không đầy đủ (có thể tệp bị cắt mất một phần khi sao chép hoặc gửi đi)",
-                   f"the workbook is damaged or truncated ({exc})")
+                   "the workbook is damaged or truncated (the file may have been cut short when it was copied or sent)",
+                   detail=str(exc))
 
 
 def _damaged_part(name: str, exc: Exception) -> Refused:
-    return Refused(f"thành phần {name} của bảng tính bị hỏng", f"the part {name} is damaged ({exc})")
+    return Refused(f"thành phần {name} của bảng tính bị hỏng", f"the part {name} is damaged", detail=str(exc))
 
 
 def _truncated_part(name: str) -> Refused:
@@ -121,11 +123,11 @@ def _oversized_part(name: str, size: int) -> Refused:
                    f"the part {name} is {size:,} bytes; Excel writes a few thousand (a forged workbook)")
 
 
-def _entities(where_vi: str, where_en: str, detail: str = "") -> Refused:
+def _entities(where_vi: str, where_en: str, note: str = "", detail: str = "") -> Refused:
     return Refused(f"{where_vi} có khai báo thực thể XML hoặc DTD, là điều Excel không bao giờ ghi; tệp bị từ chối vì "
                    f"nghi là tấn công bằng thực thể XML",
                    f"{where_en} declares XML entities or a DTD, which Excel never writes (refused as an XML entity "
-                   f"attack{detail})")
+                   f"attack{note})", detail=detail)
 
 
 PASSWORD_VI = "bảng tính có mật khẩu (đã được mã hóa); hãy gỡ mật khẩu trong Excel rồi gửi lại"  # noqa: S105 - a message
@@ -183,8 +185,9 @@ def _inspect(path: Path, limits: Limits) -> Inspection:
         with open(path, "rb") as fh:
             head = fh.read(2048)
     except OSError as exc:
-        code = f" (mã lỗi hệ thống {exc.errno})" if exc.errno else ""
-        raise Refused(f"máy chủ không mở được tệp{code}", f"the file cannot be opened ({exc.strerror or exc})") from exc
+        vi, en = (f" (mã lỗi hệ thống {exc.errno})", f" (system error {exc.errno})") if exc.errno else ("", "")
+        raise Refused(f"máy chủ không mở được tệp{vi}", f"the server cannot open the file{en}",
+                      detail=str(exc)) from exc
     if head.startswith(b"PK\x03\x04"):
         return _inspect_zip(path, limits)
     if head.startswith(OLE_MAGIC):
@@ -323,7 +326,7 @@ def _xml(zf: zipfile.ZipFile, name: str):
     try:
         return SafeET.fromstring(data, forbid_dtd=True)
     except DefusedXmlException as exc:
-        raise _entities(f"thành phần {name}", f"the part {name}", f": {type(exc).__name__}") from exc
+        raise _entities(f"thành phần {name}", f"the part {name}", detail=f"{type(exc).__name__}: {exc}") from exc
     except SafeET.ParseError as exc:
         raise _damaged_part(name, exc) from exc
 
@@ -588,7 +591,7 @@ def _run_parser(sheet: str, fn, *args) -> None:
         raise _entities(f"trang tính {sheet!r}", f"sheet {sheet!r}") from exc
     except SafeET.ParseError as exc:
         raise Refused(f"trang tính {sheet!r} không phải XML hợp lệ (tệp bị hỏng)",
-                      f"sheet {sheet!r} is not well-formed XML ({str(exc)[:120]})") from exc
+                      f"sheet {sheet!r} is not well-formed XML (the file is damaged)", detail=str(exc)) from exc
 
 
 class _OdsCounter:
@@ -667,7 +670,7 @@ def _inspect_ole(path: Path, limits: Limits) -> Inspection:
     try:
         _scan_biff(cfb.read(streams[book]), limits, result)
     except (struct.error, IndexError, ValueError) as exc:
-        raise Refused("bảng tính bị hỏng", f"the workbook is damaged ({exc})") from exc
+        raise Refused("bảng tính bị hỏng", "the workbook is damaged", detail=str(exc)) from exc
     return result
 
 

@@ -11,6 +11,7 @@ docs/reliability.md.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -45,6 +46,8 @@ from schemas.tables import (
     validation_finding,
 )
 from validations.catalogue import Finding, finding
+
+log = logging.getLogger(__name__)
 
 PARALLEL_FROM = 64  # files; below this a process pool costs more than it saves
 FILES_PER_TASK = 16  # files handed to a worker process at once: fewer hand-offs, results still come back in order
@@ -81,9 +84,10 @@ def parse_file(sha: str, archive_path: str, file_name: str, source_path: str) ->
 
     try:
         return _parse(sha, Path(archive_path), file_name, source_path)
-    except Exception as exc:  # noqa: BLE001 - a reader defect on one file must not stop the run
-        vi = f"chương trình đọc bị lỗi khi đọc tệp này ({type(exc).__name__})"
-        en = f"the reader failed on this file ({type(exc).__name__}: {str(exc)[:160]})"
+    except Exception:  # a reader defect on one file must not stop the run
+        log.exception("the reader failed on %s (%s)", file_name, archive_path)  # the exception: for the log only
+        vi = "chương trình đọc bị lỗi khi đọc tệp này; cán bộ quản lý dữ liệu sẽ kiểm tra"
+        en = "the reader failed on this file; the data steward will look into it"
         return ParsedFile(sha, [ParsedSubmission(sheet=None, form=None, findings=[
             finding("file.unreadable", reason_vi=vi, reason_en=en)])])
 

@@ -3,6 +3,7 @@ lines an office writes around a table (``Đơn vị gửi báo cáo: …``).  Sh
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import cast
 
@@ -17,6 +18,7 @@ from schemas.forms import vocabulary
 from schemas.text import clean, loose_key
 from validations.catalogue import Finding, finding
 
+log = logging.getLogger(__name__)
 EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")  # the workbooks read (by content, once inspected), as messages say
 
 # Identification lines: what an office writes above (or below) the table, by the label before its colon
@@ -44,18 +46,22 @@ def open_sheets(path: Path, name: str, limits: Limits | None, findings: list[Fin
 
 
 def unreadable_reason(exc: Exception) -> tuple[str, str]:
-    """Why calamine could not read a file the inspection let through: (Vietnamese, English).  calamine's own
-    text is English, so it goes only into the English reason; the error's type name, a code, into both."""
+    """Why calamine could not read a file the inspection let through: (Vietnamese, English), each what the office
+    can do about it.  calamine's own text (English, about zip archives and XML) is no reason an office can act on
+    (issue 13): it goes to the log only."""
     text = str(exc).strip() or type(exc).__name__
     kind = type(exc).__name__
+    log.warning("calamine could not read a workbook: %s: %s", kind, text)
     if "password" in text.lower() or kind == "PasswordError":
         return ("bảng tính có mật khẩu; hãy gỡ mật khẩu trong Excel rồi gửi lại",
                 "the workbook is password-protected; remove the password in Excel and send it again")
     if kind in ("ZipError", "BadZipFile") or "zip" in text.lower():
         return ("tệp không phải bảng tính Excel hợp lệ hoặc đã bị hỏng; hãy mở tệp bằng Excel, lưu lại rồi gửi lại",
-                f"the file is not a valid Excel workbook or is damaged ({text[:120]})")
-    return ((f"chương trình đọc bảng tính báo lỗi {kind}; tệp có thể bị hỏng, hãy mở tệp bằng Excel, lưu lại rồi "
-             f"gửi lại"), f"{kind}: {text[:160]}")
+                "the file is not a valid Excel workbook or is damaged; open it in Excel, save it and send it again")
+    return (("chương trình đọc bảng tính không đọc được tệp; tệp có thể bị hỏng, hãy mở tệp bằng Excel, lưu lại "
+             "rồi gửi lại"),
+            ("the spreadsheet reader could not read the file, which may be damaged; open it in Excel, save it and "
+             "send it again"))
 
 
 def load_sheets(path: Path, limits: Limits | None,

@@ -2,7 +2,9 @@
 
 It is the workbook as it was received (from the archive), with every cell that a finding points at filled
 (red: error, yellow: warning, grey: waived) and commented with the rule, the message and what was expected,
-and a first sheet listing every finding of the submission, each linked to its cell.
+and a first sheet listing every finding of the submission, each linked to its cell, in words a steward reads
+(severity, the rule's description, the sheet row of the cell) and set to print on A4 portrait, one page wide, its
+header on every page and every row as tall as its wrapped text (issue 13); the received sheets print on A4 too.
 
 Nothing typed by an office may turn into a live formula in the file we send back: text that starts with ``=``
 is written as text.  A ``.xlsx`` is re-saved cell by cell as it was read (openpyxl keeps each cell's type); a
@@ -22,8 +24,10 @@ from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import coordinate_from_string
+from openpyxl.worksheet.properties import PageSetupProperties
 from python_calamine import CalamineWorkbook
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -36,15 +40,26 @@ from pipelines.read.feedback_record import (
     RECORD_TITLE,
     SUMMARY_SHEET,
 )
+from pipelines.steward.templates import LINE_POINTS, _lines, print_setup
 from schemas.admin import MERGER_DATE, admin
 from schemas.forms import load_forms
 from schemas.periods import Period
 from schemas.tables import cluster, finding_waiver, project, received_file, submission, validation_finding
 from schemas.text import bilingual
+from validations.catalogue import rules
 
 FILL = {"error": "FFC7CE", "warning": "FFEB9C", "waived": "D9D9D9"}
-HEAD = ["STT / #", "Mức độ / Severity", "Quy tắc / Rule", "Sheet", "Ô / Cell", "Dòng / Row",
-        "Nội dung / Message", "Yêu cầu / Expected", "Miễn trừ / Waiver"]
+SEVERITY = {"error": "Lỗi / Error", "warning": "Cảnh báo / Warning", "waived": "Đã miễn trừ / Waived"}
+# the findings table, (header, width in characters): one A4 portrait page wide; every header word fits its column
+COLUMNS = [("STT / #", 5), ("Mức độ / Severity", 11), ("Ô / Cell", 8), ("Dòng / Row", 7),
+           ("Chỉ tiêu / Indicator", 11), ("Quy tắc / Rule", 28), ("Nội dung / Message", 46)]
+HEAD = [h for h, _ in COLUMNS]
+HEAD_ROW = 5  # the table header, repeated on every printed page; one finding a row below it
+TABLE_WIDTH = sum(w for _, w in COLUMNS)
+UNREADABLE = (("Không mở được tệp đã nhận như một bảng tính, nên bảng tính phản hồi không kèm theo trang tính nào "
+              "của tệp; hãy xem các lỗi dưới đây và gửi lại báo cáo."),
+              ("The file received could not be opened as a workbook, so no sheet of it comes with this feedback; see "
+              "the errors below and send the report again."))
 
 
 class FeedbackError(ValueError):
@@ -82,8 +97,29 @@ def _load(path: Path):
                 for c, v in enumerate(values, start=1):
                     if v not in ("", None):
                         set_text(ws.cell(r, c), v if isinstance(v, (int, float, str)) else str(v))
+            _fit_columns(ws)
         return wb
     raise FeedbackError(bilingual("tệp lưu trữ không phải là bảng tính", "the archived file is not a workbook"))
+
+
+def _fit_columns(ws, widest: int = 60) -> None:
+    """Column widths from the text of a sheet copied value by value (a .xls keeps its widths where calamine does not
+    read them), long text wrapped and its row tall enough, so that the copy prints legibly.  A row with one cell is
+    a title line that runs across the columns and sets no width."""
+    rows = [[c for c in row if c.value not in (None, "")] for row in ws.iter_rows()]
+    widths: dict[int, int] = {}
+    for filled in rows:
+        for c in filled if len(filled) > 1 else ():
+            widths[c.column] = max(widths.get(c.column, 0), len(str(c.value)) + 2)
+    for col, width in widths.items():
+        ws.column_dimensions[get_column_letter(col)].width = min(widest, max(6, width))
+    for filled in rows:
+        if len(filled) > 1:
+            lines = max(_lines(str(c.value), min(widest, max(6, widths[c.column]))) for c in filled)
+            if lines > 1:
+                for c in filled:
+                    c.alignment = Alignment(wrap_text=True, vertical="top")
+                ws.row_dimensions[filled[0].row].height = LINE_POINTS * lines
 
 
 def write_feedback(engine: Engine, submission_id: int, out: Path) -> Feedback:
@@ -106,11 +142,13 @@ def write_feedback(engine: Engine, submission_id: int, out: Path) -> Feedback:
         raise FeedbackError(bilingual("không ghi đè lên tệp lưu trữ", "refusing to overwrite the archived file"))
     try:
         wb = _load(Path(sub.archive_path))
+        unreadable = False
     except FeedbackError:
         raise
     except Exception:  # noqa: BLE001 - an unreadable file still gets its list of findings
         wb = Workbook()
         wb.remove(wb.active)
+        unreadable = True
 
     notes: dict[tuple[str, str], list] = {}
     for r in rows:
@@ -128,46 +166,126 @@ def write_feedback(engine: Engine, submission_id: int, out: Path) -> Feedback:
         kind = "error" if any(x.severity == "error" and not x.waived_by for x in found) else \
             "warning" if any(not x.waived_by for x in found) else "waived"
         cell.fill = PatternFill("solid", start_color=FILL[kind], end_color=FILL[kind])
-        body = "\n\n".join(
-            f"[{x.severity}{' — waived' if x.waived_by else ''}] {x.rule_id}\n{x.message}"
-            + (f"\nYêu cầu / expected: {x.expected}" if x.expected else "") for x in found)
+        body = "\n\n".join(f"{_severity(x)}: {_rule(x.rule_id)}\n{_message(x)}" for x in found)
         comment = Comment(body, "CCN")
-        comment.width, comment.height = 420, min(600, 90 + 70 * len(found))
+        comment.width, comment.height = 420, min(600, 120 + 90 * len(found))
         cell.comment = comment
         marked += 1
+    for sheet in wb.worksheets:
+        _printable(sheet)
 
     ws = wb.create_sheet(SUMMARY_SHEET, 0)
-    set_text(ws["A1"], f"{FEEDBACK_MARK}: {sub.file_name}")
-    ws["A1"].font = Font(bold=True, size=13)
-    set_text(ws["A2"], f"Mã hồ sơ / Submission {sub.submission_id} · Biểu {sub.form or '?'} · kỳ / period "
-                       f"{sub.period or '?'} · {sub.unit_name or sub.unit_key or '?'} · "
-                       f"trạng thái / status: {sub.status}")
-    set_text(ws["A3"], "Ô tô đỏ: lỗi phải sửa; ô tô vàng: cảnh báo cần xem lại; ô tô xám: đã được chấp nhận. "
-                       "Red: error to correct; yellow: warning to review; grey: waived.")
-    for c, h in enumerate(HEAD, start=1):
-        set_text(ws.cell(5, c), h)
-        ws.cell(5, c).font = Font(bold=True)
-    for i, r in enumerate(rows, start=1):
-        waived = f"{r.waived_by}: {r.reason}" if r.waived_by else ""
-        for c, v in enumerate([i, r.severity, r.rule_id, r.sheet or "", r.cell or "", r.indicator_code or "",
-                               r.message, r.expected or "", waived], start=1):
-            set_text(ws.cell(5 + i, c), v)
-        kind = "waived" if r.waived_by else r.severity
-        ws.cell(5 + i, 2).fill = PatternFill("solid", start_color=FILL[kind], end_color=FILL[kind])
-        ws.cell(5 + i, 7).alignment = Alignment(wrap_text=True, vertical="top")
-        if r.sheet and r.cell and (r.sheet, r.cell) in notes:
-            target = ws.cell(5 + i, 5)
-            target.hyperlink = f"#'{r.sheet}'!{r.cell}"
-            target.font = Font(color="0563C1", underline="single")
-    if not rows:
-        set_text(ws.cell(6, 1), "Không có phát hiện nào / No findings")
-    for col, width in zip("ABCDEFGHI", (8, 12, 34, 14, 8, 10, 90, 28, 30), strict=True):
-        ws.column_dimensions[col].width = width
+    _write_findings(ws, sub, rows, notes, unreadable)
     _write_record(ws, record)
     wb.active = 0
     out.parent.mkdir(parents=True, exist_ok=True)
     wb.save(out)
     return Feedback(out, len(rows), marked)
+
+
+STATUS = {"pending": "chờ xử lý / pending", "accepted": "được nhận / accepted",
+          "accepted_with_warnings": "được nhận, có cảnh báo / accepted with warnings",
+          "rejected": "bị từ chối / rejected", "superseded": "đã được thay thế / superseded"}
+
+
+def _severity(r) -> str:
+    return SEVERITY["waived" if r.waived_by else r.severity]
+
+
+def _rule(rule_id: str) -> str:
+    """The rule in words (its description in the catalogue, validations/rules.toml), its id after it."""
+    rule = rules().get(rule_id)
+    return f"{rule.description_vi}\n({rule_id})" if rule else rule_id
+
+
+def _message(r) -> str:
+    """The finding's message, the Vietnamese line above the English one, then what was expected and the waiver."""
+    vi, dash, en = r.message.partition(" — ")
+    lines = [vi, en] if dash else [r.message]
+    if r.expected:
+        lines.append(f"Yêu cầu / Expected: {r.expected}")
+    if r.waived_by:
+        lines.append(f"Miễn trừ / Waived by {r.waived_by}: {r.reason}")
+    return "\n".join(lines)
+
+
+def _row_of(ref: str | None) -> int | None:
+    """The sheet row of a cell (``D14`` → 14)."""
+    try:
+        return coordinate_from_string(ref)[1] if ref else None
+    except ValueError:
+        return None
+
+
+def _write_findings(ws, sub, rows, notes, unreadable: bool) -> None:
+    """The findings sheet: the file and the report, how cells are marked, then one finding a row; set to print on
+    A4 portrait, one page wide, the table header on every page, every wrapped line shown."""
+    wrap = Alignment(wrap_text=True, vertical="top")
+    last = get_column_letter(len(COLUMNS))
+    unit = sub.unit_name or sub.unit_key
+    lines = [
+        (f"{FEEDBACK_MARK}: {sub.file_name}", Font(bold=True, size=13)),
+        (" · ".join(part for part, known in (
+            (f"Mã hồ sơ / Submission {sub.submission_id}", True), (f"Biểu {sub.form}", sub.form),
+            (f"trang tính / sheet {sub.sheet}", sub.sheet), (f"kỳ / period {sub.period}", sub.period), (unit, unit),
+            (f"trạng thái / status: {STATUS.get(sub.status, sub.status)}", True)) if known), None),
+        (("Ô tô đỏ: lỗi phải sửa; ô tô vàng: cảnh báo cần xem lại; ô tô xám: đã được chấp nhận.\n"
+         "Red: error to correct; yellow: warning to review; grey: waived."), None),
+    ]
+    if unreadable:
+        lines[2] = ("\n".join(UNREADABLE), Font(bold=True, color="C00000"))
+    for row, (text, font) in enumerate(lines, start=1):
+        set_text(ws.cell(row, 1), text)
+        ws.merge_cells(f"A{row}:{last}{row}")
+        ws.cell(row, 1).alignment = wrap
+        if font:
+            ws.cell(row, 1).font = font
+        size = font.size if font and font.size else 11
+        ws.row_dimensions[row].height = LINE_POINTS * size / 11 * _lines(text, TABLE_WIDTH * 11 / size)
+    thin = Side(style="thin")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    for c, (head, width) in enumerate(COLUMNS, start=1):
+        set_text(ws.cell(HEAD_ROW, c), head)
+        ws.cell(HEAD_ROW, c).font = Font(bold=True)
+        ws.cell(HEAD_ROW, c).alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
+        ws.cell(HEAD_ROW, c).border = border
+        ws.column_dimensions[get_column_letter(c)].width = width
+    ws.row_dimensions[HEAD_ROW].height = LINE_POINTS * max(_lines(h, w) for h, w in COLUMNS)
+    for i, r in enumerate(rows, start=1):
+        at = HEAD_ROW + i
+        where = r.cell or ""
+        if r.sheet and r.sheet != sub.sheet:
+            where = f"{r.sheet}!{where}" if where else r.sheet
+        values = [i, _severity(r), where, _row_of(r.cell), r.indicator_code or "", _rule(r.rule_id), _message(r)]
+        for c, v in enumerate(values, start=1):
+            set_text(ws.cell(at, c), v)
+            ws.cell(at, c).alignment = wrap
+            ws.cell(at, c).border = border
+        kind = "waived" if r.waived_by else r.severity
+        ws.cell(at, 2).fill = PatternFill("solid", start_color=FILL[kind], end_color=FILL[kind])
+        if r.sheet and r.cell and (r.sheet, r.cell) in notes:
+            target = ws.cell(at, 3)
+            target.hyperlink = f"#'{r.sheet}'!{r.cell}"
+            target.font = Font(color="0563C1", underline="single")
+        ws.row_dimensions[at].height = LINE_POINTS * max(_lines(str(v), w) for v, (_, w) in zip(values, COLUMNS,
+                                                                                                  strict=True))
+    end = HEAD_ROW + max(1, len(rows))
+    if not rows:
+        set_text(ws.cell(HEAD_ROW + 1, 1), "Không có phát hiện nào / No findings")
+        ws.merge_cells(f"A{HEAD_ROW + 1}:{last}{HEAD_ROW + 1}")
+    print_setup(ws, title_rows=f"{HEAD_ROW}:{HEAD_ROW}", area=f"A1:{last}{end}")
+    ws.freeze_panes = ws.cell(HEAD_ROW + 1, 1)
+
+
+def _printable(ws) -> None:
+    """A sheet of the workbook as received prints on A4, one page wide (the office's own orientation, print area
+    and titles kept); a legacy .xls copied value by value has lost its column widths: they are set from the text."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    if ws.sheet_properties.pageSetUpPr is None:
+        ws.sheet_properties.pageSetUpPr = PageSetupProperties()
+    if not ws.sheet_properties.pageSetUpPr.fitToPage:
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
 
 
 # --- the identification record, and reading a feedback workbook sent back ----------------------------------------

@@ -177,8 +177,8 @@ LINE_POINTS = 15  # the height of one line of 11-point text, in Excel and LibreO
 
 def _lines(text: str, width: float) -> int:
     """How many lines ``text`` takes wrapped in a column ``width`` characters wide (a character of Vietnamese text
-    is narrower than the digit a width counts, so this never falls short)."""
-    return max(1, -(-len(text) // max(1, int(width) - 2)))
+    is narrower than the digit a width counts, so this never falls short); each line break starts a new line."""
+    return sum(max(1, -(-len(line) // max(1, int(width) - 2))) for line in text.split("\n"))
 
 
 def print_setup(ws, *, title_rows: str, area: str, landscape: bool = False) -> None:
