@@ -31,12 +31,12 @@ from sqlalchemy.engine import Engine
 from pipelines.report.completeness import completeness, refresh_expected
 from pipelines.steward.feedback import set_text
 from pipelines.steward.templates import (
-    _NUMBER_FORMATS,
     LINE_POINTS,
+    NUMBER_FORMATS,
     FormContent,
     Identification,
-    _lines,
     print_setup,
+    wrapped_lines,
     write_form,
 )
 from schemas.admin import REGIONS, admin
@@ -211,7 +211,7 @@ def _table(ws, title: tuple[str, str], columns: list[Column], rows: Iterable[lis
         set_text(cell, line)
         cell.font, cell.alignment = font, Alignment(wrap_text=True, vertical="top")
         ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=n)
-        ws.row_dimensions[r].height = LINE_POINTS * _lines(line, total)
+        ws.row_dimensions[r].height = LINE_POINTS * wrapped_lines(line, total)
     header_row = len(title) + 2
     for c, col in enumerate(columns, start=1):
         cell = ws.cell(row=header_row, column=c)
@@ -219,7 +219,7 @@ def _table(ws, title: tuple[str, str], columns: list[Column], rows: Iterable[lis
         cell.font, cell.border, cell.fill = BOLD, BORDER, HEADER_FILL
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         ws.column_dimensions[get_column_letter(c)].width = col.width
-    ws.row_dimensions[header_row].height = LINE_POINTS * max(_lines(c.header, c.width) for c in columns)
+    ws.row_dimensions[header_row].height = LINE_POINTS * max(wrapped_lines(c.header, c.width) for c in columns)
     bold = set(bold_rows)
     r = header_row
     for i, row in enumerate(rows):
@@ -231,7 +231,7 @@ def _table(ws, title: tuple[str, str], columns: list[Column], rows: Iterable[lis
             set_text(cell, row.text)
             cell.font, cell.border, cell.alignment = BOLD, BORDER, Alignment(wrap_text=True)
             ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=n)
-            ws.row_dimensions[r].height = LINE_POINTS * _lines(row.text, total)
+            ws.row_dimensions[r].height = LINE_POINTS * wrapped_lines(row.text, total)
             continue
         height = 1
         for c, (col, given) in enumerate(zip(columns, row, strict=True), start=1):
@@ -241,7 +241,7 @@ def _table(ws, title: tuple[str, str], columns: list[Column], rows: Iterable[lis
             cell.border = BORDER
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             if isinstance(value, str):
-                height = max(height, _lines(value, col.width))
+                height = max(height, wrapped_lines(value, col.width))
             elif fmt and value is not None:
                 cell.number_format = fmt
             if i in bold:
@@ -269,7 +269,7 @@ def _region_sheet(ws, regions: pd.DataFrame, period: Period) -> None:
         rows.append(Heading(f"{region} ({reporting} tỉnh, thành phố báo cáo / provinces reporting)"))
         for row in spec.rows:
             r = part.get(row.code)
-            fmt = _NUMBER_FORMATS[row.unit]
+            fmt = NUMBER_FORMATS[row.unit]
             rows.append([row.code, row.label_vi, row.unit_vi,
                          Number(rounded(r.reported_value, row) if r else None, fmt),
                          Number(rounded(r.computed_value, row) if r else None, fmt),

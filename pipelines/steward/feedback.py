@@ -40,7 +40,7 @@ from pipelines.read.feedback_record import (
     RECORD_TITLE,
     SUMMARY_SHEET,
 )
-from pipelines.steward.templates import LINE_POINTS, _lines, print_setup
+from pipelines.steward.templates import LINE_POINTS, print_setup, wrapped_lines
 from schemas.admin import MERGER_DATE, admin
 from schemas.forms import load_forms
 from schemas.periods import Period
@@ -115,7 +115,7 @@ def _fit_columns(ws, widest: int = 60) -> None:
         ws.column_dimensions[get_column_letter(col)].width = min(widest, max(6, width))
     for filled in rows:
         if len(filled) > 1:
-            lines = max(_lines(str(c.value), min(widest, max(6, widths[c.column]))) for c in filled)
+            lines = max(wrapped_lines(str(c.value), min(widest, max(6, widths[c.column]))) for c in filled)
             if lines > 1:
                 for c in filled:
                     c.alignment = Alignment(wrap_text=True, vertical="top")
@@ -241,7 +241,7 @@ def _write_findings(ws, sub, rows, notes, unreadable: bool) -> None:
         if font:
             ws.cell(row, 1).font = font
         size = font.size if font and font.size else 11
-        ws.row_dimensions[row].height = LINE_POINTS * size / 11 * _lines(text, TABLE_WIDTH * 11 / size)
+        ws.row_dimensions[row].height = LINE_POINTS * size / 11 * wrapped_lines(text, TABLE_WIDTH * 11 / size)
     thin = Side(style="thin")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     for c, (head, width) in enumerate(COLUMNS, start=1):
@@ -250,7 +250,7 @@ def _write_findings(ws, sub, rows, notes, unreadable: bool) -> None:
         ws.cell(HEAD_ROW, c).alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
         ws.cell(HEAD_ROW, c).border = border
         ws.column_dimensions[get_column_letter(c)].width = width
-    ws.row_dimensions[HEAD_ROW].height = LINE_POINTS * max(_lines(h, w) for h, w in COLUMNS)
+    ws.row_dimensions[HEAD_ROW].height = LINE_POINTS * max(wrapped_lines(h, w) for h, w in COLUMNS)
     for i, r in enumerate(rows, start=1):
         at = HEAD_ROW + i
         where = r.cell or ""
@@ -267,7 +267,7 @@ def _write_findings(ws, sub, rows, notes, unreadable: bool) -> None:
             target = ws.cell(at, 3)
             target.hyperlink = f"#'{r.sheet}'!{r.cell}"
             target.font = Font(color="0563C1", underline="single")
-        ws.row_dimensions[at].height = LINE_POINTS * max(_lines(str(v), w) for v, (_, w) in zip(values, COLUMNS,
+        ws.row_dimensions[at].height = LINE_POINTS * max(wrapped_lines(str(v), w) for v, (_, w) in zip(values, COLUMNS,
                                                                                                   strict=True))
     end = HEAD_ROW + max(1, len(rows))
     if not rows:

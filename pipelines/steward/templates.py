@@ -175,7 +175,7 @@ WIDTHS = [6, 70, 18, 20, 14]  # columns (1)–(5): TT, indicator, unit, value, r
 LINE_POINTS = 15  # the height of one line of 11-point text, in Excel and LibreOffice alike
 
 
-def _lines(text: str, width: float) -> int:
+def wrapped_lines(text: str, width: float) -> int:
     """How many lines ``text`` takes wrapped in a column ``width`` characters wide (a character of Vietnamese text
     is narrower than the digit a width counts, so this never falls short); each line break starts a new line."""
     return sum(max(1, -(-len(line) // max(1, int(width) - 2))) for line in text.split("\n"))
@@ -224,7 +224,7 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
         """A line of text over the whole width of the table, wrapped, its row as tall as its lines."""
         put(row, first, text, alignment=Alignment(wrap_text=True, vertical="top"), **style)
         ws.merge_cells(start_row=row, start_column=first, end_row=row, end_column=c0 + 4)
-        ws.row_dimensions[row].height = LINE_POINTS * _lines(text, table_width)
+        ws.row_dimensions[row].height = LINE_POINTS * wrapped_lines(text, table_width)
     if t.row_offset:
         put(1, first, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")
     r = r0
@@ -307,14 +307,15 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
             text = _label(stitle, t.label_style, t)
             put(r, c0 + 1, text, font=bold, border=border, alignment=Alignment(wrap_text=True))
             ws.merge_cells(start_row=r, start_column=c0 + 1, end_row=r, end_column=c0 + 4)
-            ws.row_dimensions[r].height = LINE_POINTS * _lines(text, sum(WIDTHS[1:]))
+            ws.row_dimensions[r].height = LINE_POINTS * wrapped_lines(text, sum(WIDTHS[1:]))
             r += 1
         if t.codes:
             put(r, c0, _code(row.code, t.code_style), border=border)
         label = _label(row.label_vi, t.label_style, t)
         put(r, c0 + 1, label, border=border, alignment=Alignment(wrap_text=True, vertical="top"))
         put(r, c0 + 2, row.unit_vi, border=border, alignment=Alignment(wrap_text=True, vertical="top"))
-        ws.row_dimensions[r].height = LINE_POINTS * max(_lines(label, WIDTHS[1]), _lines(row.unit_vi, WIDTHS[2]))
+        ws.row_dimensions[r].height = LINE_POINTS * max(wrapped_lines(label, WIDTHS[1]),
+                                                        wrapped_lines(row.unit_vi, WIDTHS[2]))
         value = content.values.get(row.code)
         value_cell = put(r, c0 + 3, _typed(value, row, t), border=border)
         if isinstance(value_cell.value, float):
@@ -333,7 +334,7 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
         # the signature block under columns (4)–(5), wrapped there: nothing runs past the printed page
         put(row_at, c0 + 3, text, font=font, alignment=Alignment(horizontal="center", wrap_text=True))
         ws.merge_cells(start_row=row_at, start_column=c0 + 3, end_row=row_at, end_column=c0 + 4)
-        ws.row_dimensions[row_at].height = LINE_POINTS * _lines(text, WIDTHS[3] + WIDTHS[4])
+        ws.row_dimensions[row_at].height = LINE_POINTS * wrapped_lines(text, WIDTHS[3] + WIDTHS[4])
     r += len(signature) - 2  # the print area below ends at the last line of the signature (r + 1)
     for i, w in enumerate(WIDTHS):
         if c0 + i >= 1:
@@ -375,7 +376,7 @@ def _typed(value: float | str | None, row, t: Typing) -> object:
 # --- `ccn template`: empty forms to fill in, with drop-down lists, locked labels and number formats ---------------
 LISTS_SHEET = "Danh mục"  # hidden sheet holding the long drop-down lists
 PERIOD_CHOICES = ["6 tháng đầu năm", "Năm"]
-_NUMBER_FORMATS = {"billion_vnd": "#,##0.00", "ha": "#,##0.00", "percent": "0.00", "persons": "#,##0",
+NUMBER_FORMATS = {"billion_vnd": "#,##0.00", "ha": "#,##0.00", "percent": "0.00", "persons": "#,##0",
                    "million_vnd_per_person_month": "#,##0.00", "projects": "#,##0", "clusters": "#,##0", "flag": "0"}
 
 
@@ -469,7 +470,7 @@ def write_template(path, form: str, generation: str = "commune", province_code: 
                 "Năm của kỳ báo cáo", "Chọn năm trong danh sách")
     for code, ref in layout["values"].items():
         row = spec.row(code)
-        ws[ref].number_format = _NUMBER_FORMATS[row.unit]
+        ws[ref].number_format = NUMBER_FORMATS[row.unit]
         if row.unit == "flag":
             _validation(ws, "0", ref, "Ghi 1 (có) hoặc 0 (không)", "Chỉ ghi 1 hoặc 0", kind="whole",
                         operator="between", formula2="1")
@@ -520,7 +521,7 @@ def write_register_template(path, province_code: str | None = None, rows: int = 
         cell.font, cell.border, cell.fill = Font(bold=True), border, fill
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         ws.column_dimensions[get_column_letter(j)].width = width
-    ws.row_dimensions[header_row].height = LINE_POINTS * max(_lines(label, width) for label, width in cols)
+    ws.row_dimensions[header_row].height = LINE_POINTS * max(wrapped_lines(label, width) for label, width in cols)
     last = first + rows - 1
     for j, col in enumerate(reg.columns, start=2):
         letter = get_column_letter(j)
