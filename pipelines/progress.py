@@ -30,7 +30,7 @@ STAGES: dict[str, tuple[str, str, str, str]] = {
     "publish": ("Nạp kho", "Loading", "hồ sơ", "reports"),
     "inbox_files": ("Lưu trữ tệp", "Archiving files", "", ""),
     "read_reports": ("Đọc tệp", "Reading files", "", ""),
-    "validation_findings": ("Kiểm tra", "Validating", "", ""),
+    "findings": ("Kiểm tra", "Validating", "", ""),
     "warehouse": ("Nạp kho", "Loading", "", ""),
     "expected_reports": ("Danh sách phải báo cáo", "Who should report", "", ""),
     "national_summary": ("Tổng hợp toàn quốc", "National summary", "", ""),

@@ -106,7 +106,7 @@ def test_webserver_shows_assets_checks_sensor_schedules(webserver):
         assert node["isPartitioned"] == (wired[f"asset {key} partitions"] is not None), key
     checks = {f"{key}:{c['name']}" for key, a in assets.items() for c in a["assetChecksOrError"]["checks"]}
     assert checks == {k.split(" ")[1] for k in wired if k.startswith("check ")}
-    assert "2026-H1|37" in assets["province_reports"]["partitionKeys"]
+    assert "2026-H1|37 Ninh Bình" in assets["province_reports"]["partitionKeys"]  # the grid names provinces
     assert len(assets["province_reports"]["partitionKeys"]) == 34 * len(assets["province_summary"]["partitionKeys"])
 
     assert {s["name"] for s in repo["sensors"]} == set(named("sensor", "job"))
