@@ -599,9 +599,15 @@ def cmd_bi_role(args) -> int:
     """Create (or re-tighten) a read-only PostgreSQL role for BI tools."""
     from schemas.grants import BIRoleError, create_bi_role
 
+    password = None
+    if args.password_env:  # an unset or empty variable is a mistake, never a role without a password
+        password = os.environ.get(args.password_env)
+        if not password:
+            _fail("bi-role", f"biến môi trường {args.password_env} chưa đặt hoặc rỗng: không tạo vai trò nào.",
+                  f"the environment variable {args.password_env} is unset or empty: no role was created.")
+            return 2
     try:
-        views = create_bi_role(_warehouse(create=True), args.name,
-                               os.environ.get(args.password_env) if args.password_env else None)
+        views = create_bi_role(_warehouse(create=True), args.name, password, without_password=args.no_password)
     except BIRoleError as exc:
         print(f"ccn bi-role: {exc}", file=sys.stderr)
         return 2
@@ -734,7 +740,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "On the embedded SQLite warehouse there are no roles: the command says so.")
     bi.add_argument("name", help="role name: lower-case letters, digits and _")
     bi.add_argument("--password-env", metavar="VAR",
-                    help="environment variable holding the role's password (never on the command line)")
+                    help="environment variable holding the role's password (never on the command line); "
+                         "unset or empty is refused")
+    bi.add_argument("--no-password", action="store_true",
+                    help="create the role without a password, because the server authenticates it otherwise "
+                         "(certificate or peer in pg_hba.conf); a new role needs this or --password-env")
 
     rg = _command(sub, "register", cmd_register,
                   help="load provinces' cluster register workbooks (the official cluster lists)",

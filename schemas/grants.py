@@ -47,8 +47,11 @@ def grant_views(conn, role: str) -> None:
         conn.execute(text(f'GRANT SELECT ON "{view}" TO "{role}"'))
 
 
-def create_bi_role(engine: Engine, role: str, password: str | None = None) -> list[str]:
-    """Create (or re-tighten) the read-only role on an upgraded warehouse; returns the views it can read."""
+def create_bi_role(engine: Engine, role: str, password: str | None = None, *, without_password: bool = False
+                   ) -> list[str]:
+    """Create (or re-tighten) the read-only role on an upgraded warehouse; returns the views it can read.  A new
+    role gets ``password``; without one it is refused unless ``without_password`` says the server authenticates it
+    otherwise (certificate, peer).  Re-tightening an existing role without a password keeps the one it has."""
     role = check_name(role)
     if engine.dialect.name != "postgresql":
         raise BIRoleError(bilingual("vai trò BI cần kho dữ liệu trên PostgreSQL (đặt CCN_WAREHOUSE_URL); kho SQLite "
@@ -62,6 +65,12 @@ def create_bi_role(engine: Engine, role: str, password: str | None = None) -> li
         schema = conn.execute(text("SELECT current_schema()")).scalar()
         exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
         options = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS"
+        if not exists and not password and not without_password:
+            raise BIRoleError(bilingual(
+                f"vai trò {role} chưa có: hãy cho mật khẩu qua --password-env BIẾN, hoặc --no-password nếu máy chủ "
+                "xác thực bằng chứng thư hay peer (pg_hba.conf)",
+                f"role {role} does not exist yet: give its password with --password-env VAR, or --no-password if the "
+                "server authenticates it by certificate or peer (pg_hba.conf)"))
         verb = "ALTER" if exists else "CREATE"
         secret = f" PASSWORD {_literal(password)}" if password else ""
         conn.execute(text(f'{verb} ROLE "{role}" {options}{secret}'))

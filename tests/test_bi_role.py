@@ -109,3 +109,22 @@ def test_bi_role_name_is_checked(pg_url, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("CCN_WAREHOUSE_URL", pg_url)
     assert ccn("bi-role", 'x"; DROP TABLE submission; --') == 2
     assert "role name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_bi_role_with_its_password_variable_unset_is_refused(pg_url, monkeypatch, tmp_path, capsys, bi_role, value):
+    """``--password-env VAR`` with VAR unset or empty once created a login with no password and said it was done."""
+    monkeypatch.setenv("CCN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CCN_WAREHOUSE_URL", pg_url)
+    monkeypatch.delenv("CCN_BI_PASSWORD", raising=False)
+    if value is not None:
+        monkeypatch.setenv("CCN_BI_PASSWORD", value)
+    assert ccn("bi-role", bi_role, "--password-env", "CCN_BI_PASSWORD") == 2
+    assert "CCN_BI_PASSWORD" in capsys.readouterr().err
+    assert ccn("bi-role", bi_role) == 2  # no password asked for at all: a new role needs one, or --no-password
+    assert "--no-password" in capsys.readouterr().err
+    owner = create_engine(pg_url)
+    with owner.connect() as conn:
+        assert conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": bi_role}).first() is None
+    owner.dispose()
+    assert ccn("bi-role", bi_role, "--no-password") == 0  # said on purpose: the server authenticates it
