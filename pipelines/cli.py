@@ -39,7 +39,8 @@ examples:
   ccn summary --period 2026-H1                   national summary of Biểu 04
   ccn completeness --period 2026-H1              who should have reported, and who did
   ccn export national --period 2026-H1 --out n.xlsx   the national report workbook
-  ccn bi-role powerbi                            a read-only PostgreSQL role for BI tools
+  ccn bi-role powerbi --password-env CCN_BI_PASSWORD   a read-only PostgreSQL role for BI tools
+  ccn user add hoa --role province --province 37 --password-env PW   an account of the stewards' portal
   ccn findings --province 01 --severity error    what failed, with finding and submission ids
   ccn feedback 42 --out phan_hoi.xlsx            the workbook to send back, failing cells marked
   ccn template 03 --out bieu03.xlsx              an empty Biểu 03 to fill in (drop-downs, labels locked)
@@ -618,6 +619,59 @@ def cmd_bi_role(args) -> int:
     return 0
 
 
+def _new_password(variable: str | None) -> str | None:
+    """The password from the environment variable named, or typed twice on a terminal; None: refused (said)."""
+    if variable:
+        value = os.environ.get(variable)
+        if not value:
+            _fail("user", f"biến môi trường {variable} chưa đặt hoặc rỗng.", f"the environment variable {variable} "
+                  "is unset or empty.")
+        return value or None
+    if not sys.stdin.isatty():
+        _fail("user", "không có terminal để gõ mật khẩu: dùng --password-env BIẾN.",
+              "no terminal to type the password on: use --password-env VAR.")
+        return None
+    import getpass
+
+    first = getpass.getpass("Mật khẩu / Password: ")
+    if first != getpass.getpass("Nhập lại / Again: "):
+        _fail("user", "hai lần gõ mật khẩu không giống nhau.", "the two passwords typed differ.")
+        return None
+    return first
+
+
+def cmd_user(args) -> int:
+    """Accounts of the stewards' portal: add one, or list them (never a password or its hash)."""
+    import getpass
+
+    from pipelines.steward.accounts import ROLES, AccountError, add_user, users
+
+    if args.action == "list":
+        from pipelines.table import Col, print_table
+        from schemas.admin import admin
+
+        provinces = admin().provinces
+        rows = [[u.name, f"{ROLES[u.role][0]} / {ROLES[u.role][1]}",
+                 f"{u.province_code} {provinces[u.province_code].name}" if u.province_code else "",
+                 f"{u.created_at:%Y-%m-%d %H:%M}", "có / yes" if u.disabled_at else ""] for u in users(_warehouse())]
+        print_table([Col("Tên đăng nhập / Login"), Col("Vai trò / Role"), Col("Tỉnh / Province"),
+                     Col("Tạo lúc / Created"), Col("Đã khoá / Disabled")], rows)
+        return 0
+    password = _new_password(args.password_env)
+    if password is None:
+        return 2
+    try:
+        account = add_user(_warehouse(create=True), args.name, args.role, password, province_code=args.province,
+                           actor=f"cli:{getpass.getuser()}")
+    except AccountError as exc:
+        print(f"ccn user: {exc}", file=sys.stderr)
+        return 2
+    vi, en = ROLES[account.role]
+    where = f" ({account.province_code})" if account.province_code else ""
+    print(say(f"Đã tạo tài khoản {account.name}: {vi}{where}.", f"Account {account.name} created: {en}{where}."))
+    return 0
+
+
 def _command(sub, name: str, func, **kwargs) -> argparse.ArgumentParser:
     """The subcommand ``name``, which runs ``func``."""
     parser = sub.add_parser(name, **kwargs)
@@ -745,6 +799,24 @@ def build_parser() -> argparse.ArgumentParser:
     bi.add_argument("--no-password", action="store_true",
                     help="create the role without a password, because the server authenticates it otherwise "
                          "(certificate or peer in pg_hba.conf); a new role needs this or --password-env")
+
+    us = _command(sub, "user", cmd_user, help="accounts of the stewards' portal: add one, list them",
+                  description="Accounts of the stewards' portal. There is no default account: create the first "
+                              "with `ccn user add`. The password is read from an environment variable "
+                              "(--password-env) or typed twice on a terminal, never given on the command line, and "
+                              "is kept only as its argon2id hash. Each account created is recorded in the audit "
+                              "trail (table audit_event).")
+    user_sub = us.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = user_sub.add_parser("add", help="create an account")
+    add.add_argument("name", help="the login: 2–64 lower-case letters, digits, '.', '_' or '-'")
+    add.add_argument("--role", required=True, choices=["province", "ministry", "viewer"],
+                     help="province: one province's steward (needs --province); ministry: all provinces, waives "
+                          "and accepts; viewer: reads summaries only")
+    add.add_argument("--province", metavar="CODE", help="the 2025 province code of a province steward, e.g. 37")
+    add.add_argument("--password-env", metavar="VAR",
+                     help="environment variable holding the password (at least 12 characters); without it the "
+                          "password is typed twice on the terminal")
+    user_sub.add_parser("list", help="the accounts, with role, province and whether disabled (no password)")
 
     rg = _command(sub, "register", cmd_register,
                   help="load provinces' cluster register workbooks (the official cluster lists)",

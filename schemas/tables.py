@@ -281,3 +281,27 @@ bi_role = Table(
     Column("name", String(63), primary_key=True),
     Column("created_at", AwareDateTime, nullable=False),
 )
+
+# accounts of the stewards' portal (``ccn user add``): a password is kept only as its argon2 hash
+portal_user = Table(
+    "portal_user", metadata,
+    Column("name", String(64), primary_key=True),  # the login
+    Column("role", String(16), nullable=False),  # province | ministry | viewer (pipelines/steward/accounts.py)
+    Column("province_code", String(2)),  # the 2025 province of a province steward; NULL for the others
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", AwareDateTime, nullable=False),
+    Column("disabled_at", AwareDateTime),
+)
+
+# who did what, when and from where: accounts, uploads, sending, waivers, approvals, unlocks, failed logins
+audit_event = Table(
+    "audit_event", metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", AwareDateTime, nullable=False),
+    Column("actor", Text, nullable=False),  # a portal login, or "cli:<system user>"
+    Column("action", String(32), nullable=False),  # user.add, login.failed, …
+    Column("address", Text),  # the client's address (NULL on the command line)
+    Column("target", Text),  # what was acted on: a login, a submission, a finding, a period
+    Column("detail", Text),
+)
+Index("ix_audit_event_at", audit_event.c.at)
