@@ -220,6 +220,7 @@ def _print_run(result, stats) -> dict:
     from pipelines.settings import settings
     from pipelines.table import Col, print_table
     from schemas.database import make_engine
+    from schemas.status import status_label
 
     meta = {}
     for event in result.get_asset_materialization_events():
@@ -232,10 +233,9 @@ def _print_run(result, stats) -> dict:
     finally:
         engine.dispose()
     rows = [("Tệp mới / New files", "new_files"), ("Trùng / Duplicates", "duplicates"),
-            ("Nhận / Accepted", Status.ACCEPTED),
-            ("Nhận, có cảnh báo / Accepted with warnings", Status.ACCEPTED_WITH_WARNINGS),
-            ("Từ chối / Rejected", Status.REJECTED), ("Chờ xử lý / Pending", Status.PENDING),
-            ("Bị thay thế / Superseded", Status.SUPERSEDED), ("Nộp muộn / Late", "late")]
+            *((status_label(status, capital=True), status) for status in (
+                Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS, Status.REJECTED, Status.PENDING, Status.SUPERSEDED)),
+            ("Nộp muộn / Late", "late")]
     counts = {key: int(meta.get(key, 0) or 0) for _, key in rows if key != Status.PENDING}
     counts[Status.PENDING] = int((subs["status"] == Status.PENDING).sum()) if not subs.empty else 0
     stages = {st.step_key: round((st.end_time or 0) - (st.start_time or 0), 3) for st in stats}

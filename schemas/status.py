@@ -15,3 +15,15 @@ class Status:
     SUPERSEDED = "superseded"
     ACTIVE = (ACCEPTED, ACCEPTED_WITH_WARNINGS)  # the reports that count: they reach the views and the summaries
     SETTLED = (ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, SUPERSEDED)
+
+
+# each status in words, (Vietnamese, English), for people: the terminal, the feedback workbook, the portal
+STATUS_WORDS = {Status.PENDING: ("chờ xử lý", "pending"), Status.ACCEPTED: ("nhận", "accepted"),
+                Status.ACCEPTED_WITH_WARNINGS: ("nhận, có cảnh báo", "accepted with warnings"),
+                Status.REJECTED: ("từ chối", "rejected"), Status.SUPERSEDED: ("bị thay thế", "superseded")}
+
+
+def status_label(status: str, *, capital: bool = False) -> str:
+    """``từ chối / rejected`` (``Từ chối / Rejected`` with ``capital``); an unknown status is shown as it is."""
+    vi, en = STATUS_WORDS.get(status, (status, status))
+    return f"{vi[:1].upper()}{vi[1:]} / {en.capitalize()}" if capital else f"{vi} / {en}"

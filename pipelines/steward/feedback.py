@@ -44,6 +44,7 @@ from pipelines.steward.templates import LINE_POINTS, print_setup, wrapped_lines
 from schemas.admin import MERGER_DATE, admin
 from schemas.forms import load_forms
 from schemas.periods import Period
+from schemas.status import status_label
 from schemas.tables import cluster, finding_waiver, project, received_file, submission, validation_finding
 from schemas.text import bilingual
 from validations.catalogue import rules
@@ -183,11 +184,6 @@ def write_feedback(engine: Engine, submission_id: int, out: Path) -> Feedback:
     return Feedback(out, len(rows), marked)
 
 
-STATUS = {"pending": "chờ xử lý / pending", "accepted": "được nhận / accepted",
-          "accepted_with_warnings": "được nhận, có cảnh báo / accepted with warnings",
-          "rejected": "bị từ chối / rejected", "superseded": "đã được thay thế / superseded"}
-
-
 def _severity(r) -> str:
     return SEVERITY["waived" if r.waived_by else r.severity]
 
@@ -228,7 +224,7 @@ def _write_findings(ws, sub, rows, notes, unreadable: bool) -> None:
         (" · ".join(part for part, known in (
             (f"Mã hồ sơ / Submission {sub.submission_id}", True), (f"Biểu {sub.form}", sub.form),
             (f"trang tính / sheet {sub.sheet}", sub.sheet), (f"kỳ / period {sub.period}", sub.period), (unit, unit),
-            (f"trạng thái / status: {STATUS.get(sub.status, sub.status)}", True)) if known), None),
+            (f"trạng thái / status: {status_label(sub.status)}", True)) if known), None),
         (("Ô tô đỏ: lỗi phải sửa; ô tô vàng: cảnh báo cần xem lại; ô tô xám: đã được chấp nhận.\n"
          "Red: error to correct; yellow: warning to review; grey: waived."), None),
     ]

@@ -19,7 +19,7 @@ from pipelines.table import Col, render
 from schemas.admin import admin
 from schemas.forms import load_forms
 from schemas.periods import VN_TZ
-from schemas.status import Status
+from schemas.status import STATUS_WORDS, Status
 from schemas.tables import finding_waiver, submission, validation_finding, validation_run
 from schemas.text import bilingual
 
@@ -61,10 +61,6 @@ def _where(row) -> str:
 
 
 SEVERITY_WORDS = {"error": ("lỗi", "error"), "warning": ("cảnh báo", "warning")}
-STATUS_WORDS = {Status.PENDING: ("đang xử lý", "pending"), Status.ACCEPTED: ("nhận", "accepted"),
-                Status.ACCEPTED_WITH_WARNINGS: ("nhận, có cảnh báo", "accepted with warnings"),
-                Status.REJECTED: ("từ chối", "rejected"), Status.SUPERSEDED: ("bị thay thế", "superseded")}
-
 COLUMNS = (Col("Phát hiện / Finding", right=True), Col("Hồ sơ / Submission", right=True), Col("Biểu / Form"),
            Col("Kỳ / Period"), Col("Tỉnh / Province"), Col("Đơn vị / Unit"), Col("Mức độ / Severity"),
            Col("Vị trí / Where"))
