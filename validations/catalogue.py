@@ -34,6 +34,8 @@ HERE = Path(__file__).parent
 CATALOGUE = HERE / "rules.toml"
 
 SEVERITIES = ("error", "warning")  # error blocks loading, warning loads with a flag (DHIS2's importance)
+# a severity in words, (Vietnamese, English), and a finding a steward has waived
+SEVERITY_WORDS = {"error": ("lỗi", "error"), "warning": ("cảnh báo", "warning"), "waived": ("đã miễn trừ", "waived")}
 SCOPES = ("file", "form", "submission")  # where a finding template's finding attaches
 PERIOD_KINDS = ("H1", "Y")  # the period types a check applies to
 OPERATORS = ("<=", ">=", "==")

@@ -47,10 +47,10 @@ from schemas.periods import Period
 from schemas.status import status_label
 from schemas.tables import cluster, finding_waiver, project, received_file, submission, validation_finding
 from schemas.text import bilingual
-from validations.catalogue import rules
+from validations.catalogue import SEVERITY_WORDS, rules
 
 FILL = {"error": "FFC7CE", "warning": "FFEB9C", "waived": "D9D9D9"}
-SEVERITY = {"error": "Lỗi / Error", "warning": "Cảnh báo / Warning", "waived": "Đã miễn trừ / Waived"}
+SEVERITY = {k: f"{vi[:1].upper()}{vi[1:]} / {en.capitalize()}" for k, (vi, en) in SEVERITY_WORDS.items()}
 # the findings table, (header, width in characters): one A4 portrait page wide; every header word fits its column
 COLUMNS = [("STT / #", 5), ("Mức độ / Severity", 11), ("Ô / Cell", 8), ("Dòng / Row", 7),
            ("Chỉ tiêu / Indicator", 11), ("Quy tắc / Rule", 28), ("Nội dung / Message", 46)]

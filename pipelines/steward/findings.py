@@ -22,6 +22,7 @@ from schemas.periods import VN_TZ
 from schemas.status import STATUS_WORDS, Status
 from schemas.tables import finding_waiver, submission, validation_finding, validation_run
 from schemas.text import bilingual
+from validations.catalogue import SEVERITY_WORDS
 
 SEVERITIES = ("error", "warning")
 
@@ -60,7 +61,6 @@ def _where(row) -> str:
     return f"{sheet}!{cell}" if sheet and cell else sheet or cell or "—"
 
 
-SEVERITY_WORDS = {"error": ("lỗi", "error"), "warning": ("cảnh báo", "warning")}
 COLUMNS = (Col("Phát hiện / Finding", right=True), Col("Hồ sơ / Submission", right=True), Col("Biểu / Form"),
            Col("Kỳ / Period"), Col("Tỉnh / Province"), Col("Đơn vị / Unit"), Col("Mức độ / Severity"),
            Col("Vị trí / Where"))
