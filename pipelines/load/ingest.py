@@ -102,7 +102,7 @@ def _parse(sha: str, path, file_name: str, source_path: str) -> ParsedFile:
     subs = []
     for report in reading.reports:
         ident = resolve_units(report, file_name, folders)
-        conflict = _folder_conflict(ident.province_code, folders, report.sheet)
+        conflict = folder_conflict(ident.province_code, folders, report.sheet)
         subs.append(ParsedSubmission(
             sheet=report.sheet, form=report.form, identity=replace(ident, findings=[]), wording=report.wording,
             sector=report.header.get("sector", (None,))[0], values=list(report.values.values()),
@@ -119,7 +119,7 @@ def _provinces_named(folders: tuple[str, ...]) -> frozenset[str]:
                      for u in admin().find_province(f.replace("_", " ").replace("-", " ")))
 
 
-def _folder_conflict(province_code: str | None, folders: list[str], sheet: str | None) -> list:
+def folder_conflict(province_code: str | None, folders: list[str], sheet: str | None) -> list:
     """An error when the inbox folders name exactly one province and the workbook names another.
 
     A province's folder is where its own offices deliver; a report for another province found there is either

@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.load.ingest import folder_conflict
 from pipelines.read.identify import repeated_units, resolve_units, unit_of
 from pipelines.read.register import read_register
 from pipelines.read.sheets import EXTENSIONS
@@ -105,7 +106,12 @@ def collect(paths: list[Path]) -> Collected:
     return out
 
 
-def check_file(path: Path) -> FileCheck:
+def check_file(path: Path, folders: list[str] | None = None) -> FileCheck:
+    """The findings of one workbook.  ``folders``: the inbox folders the file will be delivered into (the
+    portal's upload, pipelines/steward/upload.py); when given, the units are resolved with them as the run
+    resolves them and a report of a province other than the folders' gets the run's error
+    (``identity.province_folder_conflict``).  Without them, the name of the folder holding the file helps
+    identify the units, and no folder is taken for a province's own."""
     out = FileCheck(path)
     if not path.is_file():
         out.findings.append(finding("file.unreadable", reason_vi="không có tệp này", reason_en="no such file"))
@@ -116,7 +122,8 @@ def check_file(path: Path) -> FileCheck:
         if not any(f.rule_id == "register.header_not_found" for f in register.findings):
             return register_check(path, register)
     out.findings.extend(reading.findings)
-    folders = [path.resolve().parent.name]
+    delivered = folders is not None
+    folders = list(folders) if folders is not None else [path.resolve().parent.name]
     found = []
     for report in reading.reports:
         who = resolve_units(report, path.name, folders)
@@ -128,6 +135,8 @@ def check_file(path: Path) -> FileCheck:
                  who.district_name, who.commune_name, who.cluster_name, who.project_name]
         sheet = SheetCheck(report.sheet, " · ".join(p for p in parts if p), len(report.values),
                            report.findings + who.findings + again)
+        if delivered:
+            sheet.findings.extend(folder_conflict(who.province_code, folders, report.sheet))
         sheet.findings.extend(within_form(report, who.period.code if who.period else None))
         out.sheets.append(sheet)
     return out
