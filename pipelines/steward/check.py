@@ -33,6 +33,7 @@ class SheetCheck:
     values: int
     findings: list[Finding] = field(default_factory=list)
     counted: tuple[str, str] = ("giá trị", "values")  # what ``values`` counts, in Vietnamese and English
+    period: str | None = None  # the period the report is for, when it was identified
 
 
 @dataclass
@@ -134,7 +135,7 @@ def check_file(path: Path, folders: list[str] | None = None) -> FileCheck:
                  (who.old_province_name and f"{who.old_province_name} (→ {who.province_name})") or who.province_name,
                  who.district_name, who.commune_name, who.cluster_name, who.project_name]
         sheet = SheetCheck(report.sheet, " · ".join(p for p in parts if p), len(report.values),
-                           report.findings + who.findings + again)
+                           report.findings + who.findings + again, period=who.period.code if who.period else None)
         if delivered:
             sheet.findings.extend(folder_conflict(who.province_code, folders, report.sheet))
         sheet.findings.extend(within_form(report, who.period.code if who.period else None))

@@ -142,7 +142,13 @@ def stage_upload(staging: Path, province_code: str, name: str, data: bytes | Bin
         out_of.refused = bilingual(f.message_vi, f.message_en)
         path.unlink(missing_ok=True)  # a refused file is not kept: only why it was refused
     else:
-        out_of.check = check_file(path, folders=[folder])
+        try:
+            out_of.check = check_file(path, folders=[folder])
+        except Exception:  # a reader fault is the program's, not the steward's: logged, and the file not judged
+            log.exception("upload %s: the check failed", token)
+            f = finding("file.unreadable", reason_vi="lỗi chương trình khi đọc tệp; đã ghi vào nhật ký",
+                        reason_en="a program error while reading the file; it was logged")
+            out_of.refused = bilingual(f.message_vi, f.message_en)
     _save(staging / token, out_of)
     return out_of
 
@@ -182,7 +188,8 @@ def staged(staging: Path, token: str) -> Staged | None:
     out = Staged(**{**meta, "path": Path(meta["path"])})
     if check is not None:
         out.check = FileCheck(Path(check["path"]), [
-            SheetCheck(s["sheet"], s["what"], s["values"], [Finding(**f) for f in s["findings"]], tuple(s["counted"]))
+            SheetCheck(s["sheet"], s["what"], s["values"], [Finding(**f) for f in s["findings"]], tuple(s["counted"]),
+                       s.get("period"))
             for s in check["sheets"]], [Finding(**f) for f in check["findings"]])
     return out
 
