@@ -113,3 +113,81 @@ def test_a_login_must_be_plain(home):
                 add_user(eng, bad, "viewer", PASSWORD, actor="test")
     finally:
         eng.dispose()
+
+
+def test_logins_are_limited_per_account_and_audited(home):
+    from datetime import timedelta
+
+    from pipelines.steward.accounts import LOGIN_WINDOW, MAX_FAILED_PER_ACCOUNT, LoginThrottled, login, login_wait
+
+    eng = engine()
+    try:
+        add_user(eng, "hoa.nb", "province", PASSWORD, province_code="37", actor="test")
+        add_user(eng, "lan", "viewer", PASSWORD, actor="test")
+        here, there = "203.0.113.7", "198.51.100.4"
+        ok = login(eng, "hoa.nb", PASSWORD, here)
+        assert ok is not None and ok.province_code == "37"
+        for _ in range(MAX_FAILED_PER_ACCOUNT):
+            assert login_wait(eng, "hoa.nb", here) == 0
+            assert login(eng, "hoa.nb", PASSWORD + "x", here) is None
+        wait = login_wait(eng, "hoa.nb", there)  # the account waits, from any address
+        failed = [at for (at,) in _rows("SELECT at FROM audit_event WHERE action = 'login.failed' ORDER BY at")]
+        assert len(failed) == MAX_FAILED_PER_ACCOUNT
+        assert 0 < wait <= LOGIN_WINDOW.total_seconds()
+        # the 6th attempt, even with the right password, is refused and does not lengthen the wait
+        with pytest.raises(LoginThrottled) as refused:
+            login(eng, "hoa.nb", PASSWORD, there)
+        assert isinstance(refused.value, AccountError) and 0 < refused.value.seconds <= wait
+        assert "phút" in str(refused.value) and "minute" in str(refused.value)
+        # until the oldest failure leaves the window: then one more attempt is allowed
+        oldest = datetime.fromisoformat(str(failed[0])) if isinstance(failed[0], str) else failed[0]
+        assert login_wait(eng, "hoa.nb", here, now=oldest + LOGIN_WINDOW - timedelta(seconds=30)) == 30
+        assert login_wait(eng, "hoa.nb", here, now=oldest + LOGIN_WINDOW + timedelta(seconds=1)) == 0
+        assert login(eng, "lan", PASSWORD, here) is not None  # another account from the same address: allowed
+        events = _rows("SELECT actor, action, address FROM audit_event WHERE action LIKE 'login.%' ORDER BY event_id")
+        assert events == [("hoa.nb", "login.ok", here), *[("hoa.nb", "login.failed", here)] * 5,
+                          ("hoa.nb", "login.throttled", there), ("lan", "login.ok", here)]
+    finally:
+        eng.dispose()
+
+
+def test_logins_are_limited_per_address_and_names_kept_short(home):
+    from pipelines.steward.accounts import (
+        ACTOR_LENGTH,
+        MAX_FAILED_PER_ADDRESS,
+        LoginThrottled,
+        audit_events,
+        login,
+        login_wait,
+    )
+
+    eng = engine()
+    try:
+        add_user(eng, "lan", "viewer", PASSWORD, actor="test")
+        guesser, elsewhere = "192.0.2.66", "192.0.2.67"
+        long_name = "x" * 100
+        assert login(eng, long_name, PASSWORD, guesser) is None
+        for n in range(1, MAX_FAILED_PER_ADDRESS):  # a different name each time: no account reaches its limit
+            assert login(eng, f"guess{n}", PASSWORD, guesser) is None
+        assert login_wait(eng, "lan", guesser) > 0
+        with pytest.raises(LoginThrottled):
+            login(eng, "lan", PASSWORD, guesser)
+        assert login(eng, "lan", PASSWORD, elsewhere) is not None  # the account itself is not locked
+        assert _rows("SELECT actor FROM audit_event WHERE action = 'login.failed' ORDER BY event_id")[0] == (
+            "x" * ACTOR_LENGTH,)
+
+        # the ministry's view of the trail: newest first, filtered, counted, paged
+        page, total = audit_events(eng, action="login.failed", limit=5)
+        assert total == MAX_FAILED_PER_ADDRESS and [e.actor for e in page] == [
+            f"guess{n}" for n in range(MAX_FAILED_PER_ADDRESS - 1, MAX_FAILED_PER_ADDRESS - 6, -1)]
+        assert all(e.address == guesser for e in page)
+        everything, total = audit_events(eng, limit=1000)
+        assert total == len(everything) == 1 + MAX_FAILED_PER_ADDRESS + 2  # user.add, failures, throttled, ok
+        assert [e.action for e in everything[:2]] == ["login.ok", "login.throttled"] and everything[-1].action == (
+            "user.add")
+        assert [e.event_id for e in everything] == sorted((e.event_id for e in everything), reverse=True)
+        second, _ = audit_events(eng, limit=3, offset=3)
+        assert second == everything[3:6]
+        assert audit_events(eng, actor="lan")[1] == 2
+    finally:
+        eng.dispose()

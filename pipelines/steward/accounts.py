@@ -8,13 +8,14 @@ and failed login, is an ``audit_event``: who, what, when, from where.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from schemas.admin import admin
@@ -104,3 +105,85 @@ def authenticate(engine: Engine, name: str, password: str) -> Account | None:
     if row is None or row.disabled_at is not None:
         return None
     return Account(row.name, row.role, row.province_code, row.created_at, row.disabled_at)
+
+
+# --- logins: attempts limited per account and per address (issue 14) -----------------------------------------
+LOGIN_WINDOW = timedelta(minutes=15)  # failed logins counted over this span
+MAX_FAILED_PER_ACCOUNT = 5  # failed logins of one login name in the window; the next attempt waits
+MAX_FAILED_PER_ADDRESS = 20  # failed logins from one address in the window, whatever the names
+ACTOR_LENGTH = 64  # of a typed login name kept in the audit trail (no login is longer)
+
+
+class LoginThrottled(AccountError):
+    """Too many failed logins: the next attempt is refused, even with the right password, for ``seconds``."""
+
+    def __init__(self, seconds: int):
+        self.seconds = seconds
+        minutes = -(-seconds // 60)
+        super().__init__(bilingual(f"đăng nhập sai quá nhiều lần; hãy thử lại sau {minutes} phút",
+                                   f"too many failed logins; try again in {minutes} minute{'s' * (minutes > 1)}"))
+
+
+def _typed(name: str) -> str:
+    return (name or "")[:ACTOR_LENGTH]
+
+
+def login_wait(engine: Engine, name: str, address: str | None, now: datetime | None = None) -> int:
+    """Seconds to wait before another login attempt for ``name`` from ``address`` (0: allowed).  With ``limit``
+    failed logins or more in the last LOGIN_WINDOW (MAX_FAILED_PER_ACCOUNT for the name, MAX_FAILED_PER_ADDRESS
+    for the address), the wait lasts until enough of them have left the window to fall under the limit."""
+    now = now or datetime.now(VN_TZ)
+    since = now - LOGIN_WINDOW
+    e = audit_event.c
+    failed = select(e.at).where(e.action == "login.failed", e.at > since, e.at <= now).order_by(e.at.desc())
+    wait = timedelta(0)
+    with engine.connect() as conn:
+        for who, limit in ((e.actor == _typed(name), MAX_FAILED_PER_ACCOUNT),
+                           (e.address == address if address else None, MAX_FAILED_PER_ADDRESS)):
+            if who is None:
+                continue
+            times = conn.execute(failed.where(who).limit(limit)).scalars().all()  # newest first
+            if len(times) >= limit:  # allowed again when the limit-th newest leaves the window
+                wait = max(wait, times[limit - 1] + LOGIN_WINDOW - now)
+    return max(1, math.ceil(wait.total_seconds())) if wait > timedelta(0) else 0
+
+
+def login(engine: Engine, name: str, password: str, address: str | None) -> Account | None:
+    """The account when the password is right and no wait is due; None when it is wrong (recorded as
+    ``login.failed`` with the name typed and the address).  Raises LoginThrottled while a wait is due (recorded as
+    ``login.throttled``, which does not lengthen the wait); a right login is recorded as ``login.ok``."""
+    actor = _typed(name)
+    wait = login_wait(engine, name, address)
+    if wait:
+        with engine.begin() as conn:
+            record(conn, actor, "login.throttled", address=address, detail=f"{wait} s")
+        raise LoginThrottled(wait)
+    account = authenticate(engine, name, password)
+    with engine.begin() as conn:
+        record(conn, actor, "login.ok" if account else "login.failed", address=address)
+    return account
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    event_id: int
+    at: datetime
+    actor: str
+    action: str
+    address: str | None
+    target: str | None
+    detail: str | None
+
+
+def audit_events(engine: Engine, *, action: str | None = None, actor: str | None = None, limit: int = 100,
+                 offset: int = 0) -> tuple[list[AuditEvent], int]:
+    """The audit trail, newest first, filtered by action and actor: one page and how many events match in all."""
+    if limit < 1 or offset < 0:
+        raise ValueError("limit >= 1 and offset >= 0")
+    e = audit_event.c
+    where = [c == v for c, v in ((e.action, action), (e.actor, actor)) if v is not None]
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(audit_event).where(*where)).scalar_one()
+        rows = conn.execute(select(e.event_id, e.at, e.actor, e.action, e.address, e.target, e.detail).where(*where)
+                            .order_by(e.at.desc(), e.event_id.desc()).limit(limit).offset(offset)).all()
+    return [AuditEvent(*r) for r in rows], int(total)

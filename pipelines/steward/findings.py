@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import select, text
+from sqlalchemy import Select, column, func, literal_column, select, table, text
 from sqlalchemy.engine import Engine
 
+from pipelines.steward.scope import submissions_of
 from pipelines.table import Col, render
 from schemas.admin import admin
 from schemas.forms import load_forms
@@ -41,6 +42,45 @@ def list_findings(engine: Engine, period: str | None = None, province: str | Non
         df = pd.read_sql(text(sql), conn, params=params)
     return df.sort_values(["province_code", "form", "period", "submission_id", "finding_id"],
                           na_position="first").reset_index(drop=True)
+
+
+MAX_PER_PAGE = 1000  # findings on one page; the count of pages has no cap
+_MART_FINDINGS = table("mart_findings", *(column(c) for c in (
+    "finding_id", "submission_id", "province_code", "form", "period", "rule_id", "severity", "waived_by")))
+
+
+def findings_page(engine: Engine, *, period: str | None = None, province: str | None = None,
+                  form: str | None = None, rule: str | None = None, severity: str | None = None,
+                  waived: bool | None = None, page: int = 1, per_page: int = 50) -> tuple[pd.DataFrame, int]:
+    """One page of the findings of settled submissions (view ``mart_findings``, every column), filtered, and how
+    many findings match in all.  ``province``: the findings that province may see (pipelines/steward/scope.py:
+    those of an unreadable file count for the province folder it came from); ``waived``: True only the waived,
+    False only those standing, None both.  The order is that of :func:`list_findings` (province, form, period,
+    submission, finding; an unknown value first) on both backends, and the page is cut in SQL: a page costs the
+    same among 100 or 100,000 findings."""
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise ValueError(f"page >= 1 and 1 <= per_page <= {MAX_PER_PAGE}")
+    m = _MART_FINDINGS.c
+    where = [m[col] == value for col, value in (("period", period), ("form", form), ("rule_id", rule),
+                                                 ("severity", severity)) if value is not None]
+    if province is not None:
+        where.append(m.submission_id.in_(submissions_of(province)))
+    if waived is not None:
+        where.append(m.waived_by.is_not(None) if waived else m.waived_by.is_(None))
+    # NULL sorts first on SQLite and last on PostgreSQL: "IS NOT NULL" before each column that may be NULL
+    order = [t for c in ("province_code", "form", "period") for t in (m[c].is_not(None), m[c])]
+    stmt: Select = (select(literal_column("*")).select_from(_MART_FINDINGS).where(*where)
+            .order_by(*order, m.submission_id, m.finding_id).limit(per_page).offset((page - 1) * per_page))
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(_MART_FINDINGS).where(*where)).scalar_one()
+        df = pd.read_sql(stmt, conn)
+    return df, int(total)
+
+
+def finding_rules(engine: Engine) -> list[str]:
+    """The rules that have findings of settled submissions, sorted (the choices of a rule filter)."""
+    with engine.connect() as conn:
+        return sorted(r[0] for r in conn.execute(text("SELECT DISTINCT rule_id FROM mart_findings")))
 
 
 def latest_data_docs(engine: Engine, run_ids: list[str] | None = None) -> list[str]:
