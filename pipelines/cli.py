@@ -672,6 +672,21 @@ def cmd_user(args) -> int:
     return 0
 
 
+def cmd_portal(args) -> int:
+    """The stewards' portal, served by uvicorn until interrupted."""
+    import uvicorn
+
+    from pipelines.portal.app import create_app
+    from pipelines.settings import settings
+
+    s = settings()
+    app = create_app(s, _warehouse(create=True), run_on_send=not args.no_run)
+    print(say(f"Cổng cán bộ dữ liệu: http://{args.host}:{args.port}  (Ctrl+C để dừng; kho {s.warehouse_url})",
+              f"Stewards' portal: http://{args.host}:{args.port}  (Ctrl+C stops it)"), flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def _command(sub, name: str, func, **kwargs) -> argparse.ArgumentParser:
     """The subcommand ``name``, which runs ``func``."""
     parser = sub.add_parser(name, **kwargs)
@@ -817,6 +832,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="environment variable holding the password (at least 12 characters); without it the "
                           "password is typed twice on the terminal")
     user_sub.add_parser("list", help="the accounts, with role, province and whether disabled (no password)")
+
+    po = _command(sub, "portal", cmd_portal, help="serve the stewards' portal (upload, check, findings, approval)",
+                  description="Serve the stewards' portal on http://127.0.0.1:8080 against the same CCN_HOME and "
+                              "warehouse as the other commands: province stewards upload and check workbooks and "
+                              "send them into the inbox, the Ministry reviews findings, waives, accepts and unlocks "
+                              "periods, viewers read the summaries. Create the first account with `ccn user add`. "
+                              "After a file is sent the portal runs `ccn run` itself (one run at a time) unless "
+                              "--no-run leaves it to the Dagster daemon's inbox sensor. Behind a reverse proxy on "
+                              "this machine that sets X-Forwarded-Proto: https, session cookies are marked Secure.")
+    po.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    po.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    po.add_argument("--no-run", action="store_true",
+                    help="do not run the ingest job after a file is sent (the Dagster inbox sensor does)")
 
     rg = _command(sub, "register", cmd_register,
                   help="load provinces' cluster register workbooks (the official cluster lists)",

@@ -22,9 +22,12 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _NON_ALNUM = re.compile(r"[^0-9a-z.]+")
 
 
+BILINGUAL_SEPARATOR = " — "
+
+
 def bilingual(vi: str, en: str) -> str:
     """One message as the project writes every message to a person: wholly Vietnamese, then wholly English."""
-    return f"{vi} — {en}"
+    return f"{vi}{BILINGUAL_SEPARATOR}{en}"
 
 
 def nfc(text: str) -> str:

@@ -27,6 +27,7 @@ LAYERS = [
     ["pipelines.report"],
     ["pipelines.sample"],
     ["pipelines.stages"],
+    ["pipelines.portal"],
     ["assets"],
     ["pipelines.cli", "schemas.migrations.env"],  # entry points: the ccn command, Alembic's own command line
 ]
@@ -126,3 +127,25 @@ def test_the_graph_is_read():
     assert "pipelines.read.workbook" in GRAPH["pipelines.load.ingest"]
     assert "assets.definitions" in GRAPH["pipelines.cli"]  # an import inside a function counts
     assert sum(len(v) for v in GRAPH.values()) > 150
+
+
+# the libraries only the wiring may import: the domain code stays plain Python, tested on its own
+WIRING = {"dagster": ("assets", "pipelines.cli"), "starlette": ("pipelines.portal",), "uvicorn": ("pipelines.cli",),
+          "jinja2": ("pipelines.portal",), "multipart": ("pipelines.portal",)}
+
+
+def _third_party(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_only_the_wiring_imports_dagster_and_the_web():
+    wrong = sorted(f"{module} imports {lib}" for module, path in MODULES.items() for lib in _third_party(path)
+                   if lib in WIRING and not any(module == p or module.startswith(p + ".") for p in WIRING[lib]))
+    assert not wrong, "\n".join(wrong)
+    assert "starlette" in _third_party(ROOT / "pipelines" / "portal" / "app.py")  # the reader sees them

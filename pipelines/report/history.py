@@ -62,7 +62,7 @@ def _row(r) -> SubmissionRow:
 
 
 def submissions(engine: Engine, *, province_code: str | None = None, period: str | None = None,
-                form: str | None = None, limit: int | None = None,
+                form: str | None = None, sha256: str | None = None, limit: int | None = None,
                 offset: int = 0) -> tuple[list[SubmissionRow], int]:
     """Submissions, newest first (received, then id), filtered; the page asked for and how many there are in all.
     ``province_code``: the submissions that province may see (pipelines/steward/scope.py).  Submissions still
@@ -76,6 +76,8 @@ def submissions(engine: Engine, *, province_code: str | None = None, period: str
         where.append(_s.period == period)
     if form is not None:
         where.append(_s.form == form)
+    if sha256 is not None:  # the reports of one file
+        where.append(_s.sha256 == sha256)
     joined = submission.join(received_file, _f.sha256 == _s.sha256)
     stmt = (select(*_COLUMNS).select_from(joined).where(*where)
             .order_by(_s.received_at.desc(), _s.submission_id.desc()).offset(offset))
