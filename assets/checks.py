@@ -2,13 +2,13 @@
 
 One check per family of rules in ``validations/rules.toml`` (``file``, ``structure``, ``value``, ``identity``,
 ``timeliness`` …) on the ``warehouse`` asset.  A check describes the warehouse as it is after the run, not what
-the run did: it passes when no finding of its family stands (on a report pending, rejected or accepted with
-warnings, and not waived), whichever run wrote it; otherwise it fails with ERROR severity when any standing
-finding is an error (a report kept out) and WARN when all are warnings.  So a run that loads nothing new leaves
-the checks as they were, and a check turns green only when a steward has corrected or waived what failed.  The
-metadata counts the standing findings per rule and per period, with the run's own count beside them, and
-previews them with their province, unit, file, sheet and cell.  Checks never block the pipeline: a rejected
-report is a normal outcome for a steward.
+the run did: it passes when no finding of its family stands (on a report pending, rejected, accepted with
+warnings or held for a locked period, and not waived), whichever run wrote it; otherwise it fails with ERROR
+severity when any standing finding is an error (a report kept out) and WARN when all are warnings.  So a run that
+loads nothing new leaves the checks as they were, and a check turns green only when a steward has corrected or
+waived what failed.  The metadata counts the standing findings per rule and per period, with the run's own count
+beside them, and previews them with their province, unit, file, sheet and cell.  Checks never block the
+pipeline: a rejected report is a normal outcome for a steward.
 """
 
 

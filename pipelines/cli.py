@@ -47,6 +47,7 @@ examples:
   ccn check bieu03.xlsx bieu02_*.xlsx            check workbooks before sending them; exit 1 on any error
   ccn check bao_cao/                             check every workbook in a folder and its subfolders
   ccn waive 1234 --reason "..." --by "Name"      accept a finding knowingly; loads on the next run
+  ccn period accept --province 37 --period 2026-H1 --by "Name"   the Ministry accepts and locks a period
 """
 
 
@@ -213,8 +214,8 @@ def cmd_run(args) -> int:
 
 def _print_run(result, stats) -> dict:
     """Print the run's closing tables: what the run did beside what the warehouse holds now (files, accepted,
-    accepted with warnings, rejected, pending, superseded, late), then each stage by name with its time; return
-    them as data (``--json``)."""
+    accepted with warnings, rejected, pending, superseded, held for a locked period, late), then each stage by name
+    with its time; return them as data (``--json``)."""
     from pipelines.progress import stage_name
     from pipelines.report.observe import run_submissions, status_counts
     from pipelines.settings import settings
@@ -234,7 +235,8 @@ def _print_run(result, stats) -> dict:
         engine.dispose()
     rows = [("Tệp mới / New files", "new_files"), ("Trùng / Duplicates", "duplicates"),
             *((status_label(status, capital=True), status) for status in (
-                Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS, Status.REJECTED, Status.PENDING, Status.SUPERSEDED)),
+                Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS, Status.REJECTED, Status.PENDING, Status.SUPERSEDED,
+                Status.HELD)),
             ("Nộp muộn / Late", "late")]
     counts = {key: int(meta.get(key, 0) or 0) for _, key in rows if key != Status.PENDING}
     counts[Status.PENDING] = int((subs["status"] == Status.PENDING).sum()) if not subs.empty else 0
@@ -489,6 +491,81 @@ def cmd_waive(args) -> int:
     elif w.status == Status.REJECTED:
         print(say(f"Hồ sơ {w.submission_id} vẫn còn {w.errors_left} lỗi.",
                   f"submission {w.submission_id} still has {w.errors_left} standing error(s)."))
+    elif w.status == Status.HELD:
+        print(say(f"Hồ sơ {w.submission_id} đang tạm giữ vì kỳ đã khoá: được xử lý ở lần `ccn run` sau khi Bộ mở khoá.",
+                  f"submission {w.submission_id} is held, its period locked: the first `ccn run` after the Ministry "
+                  "unlocks it settles it."))
+    return 0
+
+
+def cmd_period(args) -> int:
+    """A province's period on its way to the Ministry: show the states, or submit, accept, return, unlock."""
+    from pipelines.steward.approval import (
+        STATE_WORDS,
+        ApprovalError,
+        accept_period,
+        period_state,
+        return_period,
+        submit_period,
+        unlock_period,
+    )
+    from pipelines.steward.findings import province_label
+
+    if args.action == "show":
+        return _show_periods(args)
+    engine = _warehouse()
+    actor = f"cli:{args.by}"
+    province, period = args.province, args.period.code
+    try:
+        before = period_state(engine, province, period)
+        if args.action == "submit":
+            after = submit_period(engine, province, period, actor)
+        elif args.action == "accept":
+            after = accept_period(engine, province, period, actor, comment=args.comment)
+        elif args.action == "return":
+            after = return_period(engine, province, period, actor, args.comment)
+        else:
+            after = unlock_period(engine, province, period, actor, args.reason)
+    except ApprovalError as exc:
+        print(f"ccn period: {exc}", file=sys.stderr)
+        return 2
+    (vi0, en0), (vi1, en1) = STATE_WORDS[before.state], STATE_WORDS[after.state]
+    where = f"{province_label(province)}, {period}"
+    print(say(f"Kỳ {where}: {vi0} → {vi1} (bởi {args.by}).", f"{where}: {en0} → {en1} (by {args.by})."))
+    if args.action == "unlock":
+        print(say("Báo cáo đang tạm giữ của kỳ này được xử lý ở lần `ccn run` tới.",
+                  "the reports held for this period are settled by the next `ccn run`."))
+    return 0
+
+
+def _show_periods(args) -> int:
+    """``ccn period show``: with --period every 2025 province (or the one of --province) with its state, open
+    included; without it, every province and period whose state ever changed."""
+    from pipelines.steward.approval import ApprovalError, PeriodState, period_states
+    from pipelines.steward.findings import province_label
+    from pipelines.table import Col, print_table
+    from schemas.admin import admin
+    from schemas.status import Approval
+
+    engine = _warehouse()
+    try:
+        states = period_states(engine, args.period.code if args.period else None, province_code=args.province)
+    except ApprovalError as exc:
+        print(f"ccn period: {exc}", file=sys.stderr)
+        return 2
+    if args.period:  # every province asked for, open ones included
+        found = {s.province_code: s for s in states}
+        states = [found.get(code) or PeriodState(code, args.period.code, Approval.OPEN, None, None, None)
+                  for code in ([args.province] if args.province else sorted(admin().provinces))]
+    if not states:
+        print(say("Chưa kỳ nào được gửi, duyệt hay trả lại: mọi kỳ đang nhận báo cáo.",
+                  "No period was submitted, accepted or returned yet: every period is open."))
+        return 0
+    print_table([Col("Tỉnh / Province"), Col("Kỳ / Period"), Col("Trạng thái / State"), Col("Lúc / When"),
+                 Col("Bởi / By"), Col("Nhận xét / Comment")],
+                [(province_label(s.province_code), s.period, s.label,
+                  f"{s.changed_at:%Y-%m-%d %H:%M}" if s.changed_at else "", s.changed_by or "", s.comment or "")
+                 for s in states])
     return 0
 
 
@@ -560,6 +637,8 @@ def cmd_completeness(args) -> int:
         return 0
     numbers = [("Phải nộp / Expected", "expected"), ("Đã nhận / Received", "received"),
                ("Đúng hạn / On time", "on_time"), ("Muộn / Late", "late"), ("Còn thiếu / Missing", "missing")]
+    if df["held"].sum():  # missing units whose report arrived after the Ministry locked the period
+        numbers.append(("Tạm giữ / Held", "held"))
     count_cols = [Col(h, right=True) for h, _ in numbers]
     keys = [k for _, k in numbers]
     forms = load_forms()
@@ -718,7 +797,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "per stage updates in place (validation step by step: each form, the cross-level "
                              "rules, the Data Docs); elsewhere one line when each stage ends.  At the end it "
                              "prints what the run did beside what the warehouse holds (new files, duplicates, "
-                             "accepted, accepted with warnings, rejected, pending, superseded, late), the time "
+                             "accepted, accepted with warnings, rejected, pending, superseded, held for a "
+                             "period the Ministry has locked, late), the time "
                              "of each stage, and each rejected report with its first error and the commands "
                              "that show the rest." + TABLE_WIDTH)
     r.add_argument("--inbox", help="folder to ingest (default $CCN_HOME/inbox)")
@@ -845,6 +925,46 @@ def build_parser() -> argparse.ArgumentParser:
     po.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     po.add_argument("--no-run", action="store_true",
                     help="do not run the ingest job after a file is sent (the Dagster inbox sensor does)")
+
+    pe = _command(sub, "period", cmd_period,
+                  help="a province's period on its way to the Ministry: show, submit, accept, return, unlock",
+                  description=_para("A province's period is open (reports arrive), submitted by the province "
+                                    "for the Ministry's approval, accepted by the Ministry (the period is "
+                                    "locked: a report that arrives for it afterwards is held, shown with its "
+                                    "findings but counted nowhere, until the Ministry unlocks the period; the "
+                                    "next `ccn run` then settles it), or returned to the province with a "
+                                    "comment. Every change is recorded in the audit trail (table audit_event) "
+                                    "with who made it (--by, recorded as cli:NAME)."),
+                  epilog="examples:\n  ccn period show --period 2026-H1\n"
+                         "  ccn period submit --province 37 --period 2026-H1 --by \"Nguyễn Thị Hoa\"\n"
+                         "  ccn period accept --province 37 --period 2026-H1 --by \"Trần Văn Bình\"\n"
+                         "  ccn period return --province 37 --period 2026-H1 --comment \"Thiếu Biểu 03 của 2 xã\" "
+                         "--by \"Trần Văn Bình\"\n"
+                         "  ccn period unlock --province 37 --period 2026-H1 --reason \"Tỉnh gửi bổ sung Biểu 02\" "
+                         "--by \"Trần Văn Bình\"",
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    period_sub = pe.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = period_sub.add_parser("show", help="the state of each province's period (a table)",
+                                 description="With --period: every 2025 province (or only --province) and its "
+                                             "state, open included. Without: every province and period whose "
+                                             "state was ever changed.")
+    show.add_argument("--period", type=_period, help="e.g. 2026-H1 or 2025-Y")
+    show.add_argument("--province", metavar="CODE", help="a 2025 province code, e.g. 37")
+    moves = {"submit": ("the province submits its period for the Ministry's approval (from open or returned)", None),
+             "accept": ("the Ministry accepts the period and locks it (from open, submitted or returned)",
+                        ("--comment", False, "a remark kept with the acceptance")),
+             "return": ("the Ministry returns the period to the province (from open or submitted)",
+                        ("--comment", True, "what the province must do (required)")),
+             "unlock": ("the Ministry unlocks an accepted period; reports held for it settle at the next run",
+                        ("--reason", True, "why the period is unlocked (required)"))}
+    for action, (text, extra) in moves.items():
+        mv = period_sub.add_parser(action, help=text, description=text[:1].upper() + text[1:] + ".")
+        mv.add_argument("--province", required=True, metavar="CODE", help="the 2025 province code, e.g. 37")
+        mv.add_argument("--period", type=_period, required=True, help="e.g. 2026-H1 or 2025-Y")
+        if extra:
+            flag, required, what = extra
+            mv.add_argument(flag, required=required, metavar="TEXT", help=what)
+        mv.add_argument("--by", required=True, metavar="NAME", help="who decides (recorded as cli:NAME)")
 
     rg = _command(sub, "register", cmd_register,
                   help="load provinces' cluster register workbooks (the official cluster lists)",

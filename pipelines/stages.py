@@ -91,8 +91,8 @@ def publish_stage(ctx: Context) -> PublishResult:
         show(0, 1)
     result = publish_pending(ctx.engine)
     if show:
-        settled = result.accepted + result.accepted_with_warnings + result.rejected + result.superseded
-        show(settled, settled)
+        done = result.accepted + result.accepted_with_warnings + result.rejected + result.superseded + result.held
+        show(done, done)
     with ctx.engine.begin() as conn:
         conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == ctx.run_id).values(
             finished_at=datetime.now(tz=VN_TZ), accepted=result.accepted + result.accepted_with_warnings,

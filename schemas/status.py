@@ -6,13 +6,16 @@ from __future__ import annotations
 class Status:
     """The values of ``submission.status``, the life of a report (docs/validation.md): ``pending`` when read and not
     yet settled, then ``accepted``, ``accepted_with_warnings`` or ``rejected``, and ``superseded`` once a later
-    report of the same form, period and unit counts instead."""
+    report of the same form, period and unit counts instead.  ``held``: validated, for a province and period the
+    Ministry has accepted (locked, table ``period_approval``); received and shown, but counting nowhere until the
+    period is unlocked, when the next run settles it like a pending one.  Held is neither ACTIVE nor SETTLED."""
 
     PENDING = "pending"
     ACCEPTED = "accepted"
     ACCEPTED_WITH_WARNINGS = "accepted_with_warnings"
     REJECTED = "rejected"
     SUPERSEDED = "superseded"
+    HELD = "held"
     ACTIVE = (ACCEPTED, ACCEPTED_WITH_WARNINGS)  # the reports that count: they reach the views and the summaries
     SETTLED = (ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, SUPERSEDED)
 
@@ -20,7 +23,21 @@ class Status:
 # each status in words, (Vietnamese, English), for people: the terminal, the feedback workbook, the portal
 STATUS_WORDS = {Status.PENDING: ("chờ xử lý", "pending"), Status.ACCEPTED: ("nhận", "accepted"),
                 Status.ACCEPTED_WITH_WARNINGS: ("nhận, có cảnh báo", "accepted with warnings"),
-                Status.REJECTED: ("từ chối", "rejected"), Status.SUPERSEDED: ("bị thay thế", "superseded")}
+                Status.REJECTED: ("từ chối", "rejected"), Status.SUPERSEDED: ("bị thay thế", "superseded"),
+                Status.HELD: ("tạm giữ (kỳ đã khoá)", "held (period locked)")}
+
+
+class Approval:
+    """The values of ``period_approval.state``, a province's period on its way to the Ministry
+    (pipelines/steward/approval.py): ``open`` (no row), ``submitted`` by the province, ``accepted`` by the Ministry
+    (the period is locked: a new report for it is ``held``), or ``returned`` to the province with a comment."""
+
+    OPEN = "open"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    RETURNED = "returned"
+    STATES = (OPEN, SUBMITTED, ACCEPTED, RETURNED)
+    LOCKED = ACCEPTED
 
 
 def status_label(status: str, *, capital: bool = False) -> str:

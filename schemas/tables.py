@@ -305,3 +305,15 @@ audit_event = Table(
     Column("detail", Text),
 )
 Index("ix_audit_event_at", audit_event.c.at)
+
+# a province's period on its way to the Ministry (pipelines/steward/approval.py); no row: open.  While the state is
+# accepted the period is locked: a new report for it is held (schemas.status.Status.HELD) until it is unlocked
+period_approval = Table(
+    "period_approval", metadata,
+    Column("province_code", String(2), primary_key=True),  # 2025 province
+    Column("period", String(7), primary_key=True),
+    Column("state", String(16), nullable=False),  # one of schemas.status.Approval.STATES
+    Column("changed_at", AwareDateTime, nullable=False),
+    Column("changed_by", Text, nullable=False),  # a portal login, or "cli:<name given by --by>"
+    Column("comment", Text),  # the Ministry's comment (accept, return) or reason (unlock)
+)

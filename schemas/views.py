@@ -14,6 +14,7 @@ def sql_list(values: tuple[str, ...]) -> str:
 ACTIVE = sql_list(Status.ACTIVE)
 PENDING = f"'{Status.PENDING}'"
 NOT_CURRENT = sql_list((Status.REJECTED, Status.SUPERSEDED))  # received and not counting (completeness: rejected_only)
+HELD = f"'{Status.HELD}'"  # received for a locked period: shown, counting nowhere (completeness: held)
 
 # name -> SELECT; created in this order, dropped in reverse.
 VIEWS: dict[str, str] = {
@@ -91,15 +92,20 @@ VIEWS["mart_reporting_completeness"] = f"""
     ), refused AS (
         SELECT DISTINCT s.form, s.period, s.unit_key FROM submission s
         WHERE s.status IN {NOT_CURRENT} AND s.unit_key IS NOT NULL
+    ), held AS (
+        SELECT DISTINCT s.form, s.period, s.unit_key FROM submission s
+        WHERE s.status = {HELD} AND s.unit_key IS NOT NULL
     )
     SELECT e.period, e.form, e.province_code, COUNT(*) AS expected, COUNT(c.unit_key) AS received,
            SUM(CASE WHEN c.unit_key IS NOT NULL AND c.late = 0 THEN 1 ELSE 0 END) AS on_time,
            SUM(CASE WHEN c.late = 1 THEN 1 ELSE 0 END) AS late,
            COUNT(*) - COUNT(c.unit_key) AS missing,
-           SUM(CASE WHEN c.unit_key IS NULL AND r.unit_key IS NOT NULL THEN 1 ELSE 0 END) AS rejected_only
+           SUM(CASE WHEN c.unit_key IS NULL AND r.unit_key IS NOT NULL THEN 1 ELSE 0 END) AS rejected_only,
+           SUM(CASE WHEN c.unit_key IS NULL AND h.unit_key IS NOT NULL THEN 1 ELSE 0 END) AS held
     FROM expected_report e
     LEFT JOIN current_report c ON c.form = e.form AND c.period = e.period AND c.unit_key = e.unit_key
     LEFT JOIN refused r ON r.form = e.form AND r.period = e.period AND r.unit_key = e.unit_key
+    LEFT JOIN held h ON h.form = e.form AND h.period = e.period AND h.unit_key = e.unit_key
     GROUP BY e.period, e.form, e.province_code
 """
 

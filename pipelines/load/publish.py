@@ -9,6 +9,12 @@ A rejected submission whose every error has been waived is settled again on the 
 national semester settles in seconds): either every pending submission of the run is settled or none is.
 Only submissions the validate stage has claimed (``validated_at``) are settled: one another run has read since
 waits for that run's (or the next run's) validation.
+
+A province's period the Ministry has accepted is locked (table ``period_approval``, pipelines/steward/approval.py):
+a submission for a locked (province, period) is ``held`` instead of settled, so nothing of a locked period
+changes.  A held submission has its findings already; every run looks at it again and settles it like a pending
+one once its period is unlocked (it then supersedes what it replaces, as it would have).  An acceptance committed
+while a run is publishing takes effect from the next run.
 """
 
 from __future__ import annotations
@@ -17,12 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from schemas.database import chunks
 from schemas.periods import VN_TZ
-from schemas.status import Status
-from schemas.tables import finding_waiver, submission, validation_finding
+from schemas.status import Approval, Status
+from schemas.tables import finding_waiver, period_approval, submission, validation_finding
 
 
 @dataclass(frozen=True)
@@ -32,10 +38,18 @@ class PublishResult:
     rejected: int
     superseded: int
     late: int
+    held: int  # put on hold by this run (a locked period); those already held and still locked are not counted
+
+
+def locked_pairs(conn: Connection) -> set[tuple[str, str]]:
+    """The (province_code, period) pairs the Ministry has accepted, hence locked: the one place that says which."""
+    a = period_approval.c
+    return {(r.province_code, r.period) for r in conn.execute(
+        select(a.province_code, a.period).where(a.state == Approval.LOCKED))}
 
 
 def publish_pending(engine: Engine) -> PublishResult:
-    counts = dict.fromkeys((*Status.SETTLED, "late"), 0)
+    counts = dict.fromkeys((*Status.SETTLED, "late", Status.HELD), 0)
     f, w = validation_finding.c, finding_waiver.c
     waived = exists().where(w.finding_id == f.finding_id)
     standing_error = and_(f.severity == "error", ~waived)
@@ -45,8 +59,10 @@ def publish_pending(engine: Engine) -> PublishResult:
                     ~exists().where(f.submission_id == submission.c.submission_id, standing_error))
     # a pending submission is settled once its rules have run (one without a form has no rules to run)
     validated = or_(submission.c.validated_at.is_not(None), submission.c.form.is_(None))
-    todo = or_(and_(submission.c.status == Status.PENDING, validated), resettle)
+    # held: re-examined every run, settled once its period is unlocked (its findings are there already)
+    todo = or_(and_(submission.c.status == Status.PENDING, validated), resettle, submission.c.status == Status.HELD)
     with engine.connect() as conn:
+        locked = locked_pairs(conn)
         pending = conn.execute(select(submission).where(todo)
                                .order_by(submission.c.received_at, submission.c.submission_id)).all()
         tallies = {r.submission_id: (r.errors, r.warnings) for r in conn.execute(
@@ -56,21 +72,34 @@ def publish_pending(engine: Engine) -> PublishResult:
             .where(f.submission_id.in_(select(submission.c.submission_id).where(todo)))
             .group_by(f.submission_id))}
     now = datetime.now(tz=VN_TZ)
-    settled = []
+    settled, held = [], []
     for sub in pending:
         errors, warnings = tallies.get(sub.submission_id, (0, 0))
+        if (sub.province_code, sub.period) in locked:
+            if sub.status != Status.HELD:  # its findings counted, as a settled report's are
+                held.append({"b_id": sub.submission_id, "b_errors": errors or 0, "b_warnings": warnings or 0})
+            continue
         status = Status.REJECTED if errors else Status.ACCEPTED_WITH_WARNINGS if warnings else Status.ACCEPTED
         counts[status] += 1
         counts["late"] += bool(sub.is_late)
         settled.append({"b_id": sub.submission_id, "b_status": status, "b_errors": errors or 0,
                         "b_warnings": warnings or 0})
-    if not settled:
+    counts[Status.HELD] = len(held)
+    if not settled and not held:
         return PublishResult(**counts)
     with engine.begin() as conn:
+        if held:
+            conn.execute(update(submission).where(submission.c.submission_id == bindparam("b_id"))
+                         .values(status=Status.HELD, errors=bindparam("b_errors"),
+                                 warnings=bindparam("b_warnings")), held)
+        if not settled:
+            return PublishResult(**counts)
         conn.execute(update(submission).where(submission.c.submission_id == bindparam("b_id")).values(
             status=bindparam("b_status"), errors=bindparam("b_errors"), warnings=bindparam("b_warnings"),
             loaded_at=now), settled)
-        keys = {(r.form, r.period, r.unit_key) for r in pending if r.form and r.period and r.unit_key}
+        done = {b["b_id"] for b in settled}
+        keys = {(r.form, r.period, r.unit_key) for r in pending
+                if r.submission_id in done and r.form and r.period and r.unit_key}
         counts[Status.SUPERSEDED] = _supersede(conn, keys)
     return PublishResult(**counts)
 

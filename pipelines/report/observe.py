@@ -10,8 +10,9 @@ from sqlalchemy.engine import Engine
 from schemas.status import Status
 from schemas.views import sql_list
 
-# the statuses whose findings still stand: errors that keep a report out, warnings on a report that counts
-OPEN_STATUSES = (Status.PENDING, Status.REJECTED, Status.ACCEPTED_WITH_WARNINGS)
+# the statuses whose findings still stand: errors that keep a report out, warnings on a report that counts, and
+# those of a report held for a locked period (they decide how it settles once the period is unlocked)
+OPEN_STATUSES = (Status.PENDING, Status.REJECTED, Status.ACCEPTED_WITH_WARNINGS, Status.HELD)
 
 PREVIEW_ROWS = 20
 
@@ -60,8 +61,8 @@ def run_findings(engine: Engine, run_id: str) -> pd.DataFrame:
 
 def open_findings(engine: Engine) -> pd.DataFrame:
     """The findings that stand in the warehouse now, whichever run wrote them: those of every report that is
-    pending, rejected or accepted with warnings (a superseded report's are settled by the report that replaced
-    it), less the waived ones.  Rule, severity, period, province, unit, file, sheet, cell, message."""
+    pending, rejected, accepted with warnings or held (a superseded report's are settled by the report that
+    replaced it), less the waived ones.  Rule, severity, period, province, unit, file, sheet, cell, message."""
     return _df(engine, f"""
         SELECT v.rule_id, v.severity, s.period, s.province_code, s.unit_name, f.file_name, v.sheet, v.cell,
                v.message
@@ -73,10 +74,10 @@ def open_findings(engine: Engine) -> pd.DataFrame:
 
 
 def status_counts(engine: Engine) -> dict[str, int]:
-    """How many reports the warehouse holds in each status (every status, 0 included)."""
+    """How many reports the warehouse holds in each status (every status, 0 included; held ones too)."""
     found = _df(engine, "SELECT status, COUNT(*) AS n FROM submission GROUP BY status")
     counts = dict(zip(found["status"], found["n"].astype(int), strict=True))
-    return {status: int(counts.get(status, 0)) for status in (Status.PENDING, *Status.SETTLED)}
+    return {status: int(counts.get(status, 0)) for status in (Status.PENDING, *Status.SETTLED, Status.HELD)}
 
 
 def by_period(findings: pd.DataFrame) -> dict[str, dict[str, int]]:

@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import Select, column, func, literal_column, select, table, text
 from sqlalchemy.engine import Engine
 
+from pipelines.steward.accounts import record
 from pipelines.steward.scope import submissions_of
 from pipelines.table import Col, render
 from schemas.admin import admin
@@ -169,8 +170,9 @@ class Waiver:
     errors_left: int  # standing errors of the submission after this waiver
 
 
-def waive(engine: Engine, finding_id: int, reason: str, by: str) -> Waiver:
-    """Record a waiver of ``finding_id``; raises WaiverError with a reason a steward understands."""
+def waive(engine: Engine, finding_id: int, reason: str, by: str, *, address: str | None = None) -> Waiver:
+    """Record a waiver of ``finding_id`` and its audit event (``finding.waive``, same transaction); raises
+    WaiverError with a reason a steward understands.  ``address``: the client's, from the portal."""
     reason, by = (reason or "").strip(), (by or "").strip()
     if not reason or not by:
         raise WaiverError(bilingual("miễn trừ cần lý do (--reason) và tên người quyết định (--by)",
@@ -194,6 +196,7 @@ def waive(engine: Engine, finding_id: int, reason: str, by: str) -> Waiver:
                                         f"finding {finding_id} was already waived by {done.waived_by} on {when}"))
         conn.execute(finding_waiver.insert().values(finding_id=finding_id, waived_by=by, reason=reason,
                                                     waived_at=datetime.now(tz=VN_TZ)))
+        record(conn, by, "finding.waive", address=address, target=f"finding {finding_id}", detail=reason)
         left = conn.execute(select(f.finding_id).where(
             f.submission_id == row.submission_id, f.severity == "error",
             f.finding_id.not_in(select(w.finding_id)))).all()
