@@ -186,6 +186,29 @@ def _upload(client, name: str, data: bytes):
     return client.post("/upload", data={"csrf": client.csrf}, files=[("files", (name, data))])
 
 
+def test_several_files_are_sent_at_once_and_only_by_their_uploader(site, tmp_path):
+    steward, other = logged_in(site, "tinh-p"), logged_in(site, "tinh-q")
+    files = []
+    for i, value in enumerate((83, 84)):
+        path = tmp_path / f"b{i}.xlsx"
+        write_report(path, "04", {**B0304, "20": value}, province=site["p"])
+        files.append(("files", (f"Biểu 04 lần {i}.xlsx", path.read_bytes())))
+    page = steward.post("/upload", data={"csrf": steward.csrf}, files=files)
+    assert "2 tệp đã kiểm tra: 0 bị từ chối, 0 có lỗi, 2 không có lỗi." in page.text
+    tokens = re.findall(r'name="token" value="([^"]+)"', page.text)
+    assert len(tokens) == 2
+    assert other.post("/upload/send", data={"csrf": other.csrf, "token": tokens}).status_code == 404
+    assert other.post(f"/upload/{tokens[0]}/send", data={"csrf": other.csrf}).status_code == 404
+    r = steward.post("/upload/send", data={"csrf": steward.csrf, "token": tokens})
+    assert r.status_code == 303
+    shas = r.headers["location"].removeprefix("/sent/").split(",")
+    assert len(shas) == 2
+    page = steward.get(r.headers["location"])
+    assert "Biểu 04 lần 0.xlsx" in page.text and "Biểu 04 lần 1.xlsx" in page.text
+    assert other.get(r.headers["location"]).status_code == 404
+    assert steward.post("/upload/send", data={"csrf": steward.csrf, "token": tokens}).status_code == 404  # once
+
+
 def test_the_loop_upload_check_send_run_accept_lock_hold_unlock(site, tmp_path):
     from pipelines.portal.app import ROUTES  # noqa: F401 - the route table the note lists
 
@@ -244,7 +267,8 @@ def test_every_route_is_listed_with_its_roles(site):
     from pipelines.portal.app import ROUTES
 
     paths = {path for path, *_ in ROUTES}
-    assert paths == {"/login", "/logout", "/", "/upload", "/upload/{token}/send", "/sent/{sha256}", "/dashboard",
+    assert paths == {"/login", "/logout", "/", "/upload", "/upload/{token}/send", "/upload/send", "/sent/{files}",
+                     "/dashboard",
                      "/periods/{province}/{period}/{action}", "/submissions", "/submissions/{submission_id}",
                      "/submissions/{submission_id}/original", "/submissions/{submission_id}/feedback.xlsx",
                      "/findings", "/findings/{finding_id}/waive", "/summary", "/export/{period}.xlsx", "/audit"}

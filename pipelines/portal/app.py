@@ -97,11 +97,11 @@ class Visit:
         """May this account see things of ``province_code``?  A province steward sees only their own."""
         return self.user.role != "province" or (province_code is not None and province_code == self.user.province_code)
 
-    def page(self, name: str, status_code: int = 200, **context) -> Response:
+    def page(self, template: str, status_code: int = 200, **context) -> Response:
         context.update(account=self.account, csrf=self.session.csrf, path=self.request.url.path,
-                       roles=accounts.ROLES, province_name=province_name, status_words=STATUS_WORDS,
-                       severity_words=SEVERITY_WORDS, state_words=approval.STATE_WORDS)
-        return self.portal.templates.TemplateResponse(self.request, name, context, status_code=status_code)
+                       roles=accounts.ROLES, province_name=province_name, provinces=sorted(admin().provinces),
+                       status_words=STATUS_WORDS, severity_words=SEVERITY_WORDS, state_words=approval.STATE_WORDS)
+        return self.portal.templates.TemplateResponse(self.request, template, context, status_code=status_code)
 
     def field(self, name: str) -> str:
         value = self.form.get(name) if self.form is not None else None
@@ -249,42 +249,61 @@ async def upload_page(visit: Visit) -> Response:
 
 
 def _stage_one(visit: Visit, item: UploadFile) -> dict:
-    account, portal = visit.user, visit.portal
-    staged = upload.stage_upload(portal.staging, account.province_code, item.filename or "", item.file,
-                                 portal.limits)
+    account, portal, province = visit.user, visit.portal, visit.user.province_code or ""
+    staged = upload.stage_upload(portal.staging, province, item.filename or "", item.file, portal.limits)
     upload.record_upload(portal.engine, account.name, staged, address=visit.address)
     if staged.check is None:
-        return {"staged": staged, "sheets": [], "locked": []}
+        return {"staged": staged, "sheets": [], "locked": [], "sendable": False}
     views = {v.sheet: v for v in sheet_views(staged.path, staged.check)}
     periods = sorted({s.period for s in staged.check.sheets if s.period})
-    locked = [p for p in periods if approval.period_state(portal.engine, account.province_code, p).locked]
-    return {"staged": staged, "sheets": [(s, views.get(s.sheet)) for s in staged.check.sheets], "locked": locked}
+    locked = [p for p in periods if approval.period_state(portal.engine, province, p).locked]
+    return {"staged": staged, "sheets": [(s, views.get(s.sheet or "")) for s in staged.check.sheets], "locked": locked,
+            "sendable": not staged.check.errors}
 
 
 @route("/upload/{token}/send", "province", methods=("POST",))
 async def send(visit: Visit) -> Response:
     """Send a checked file into the inbox (a province steward, their own upload only); a run then loads it."""
-    token = visit.request.path_params["token"]
-    staged = await run_in_threadpool(upload.staged, visit.portal.staging, token)
-    if staged is None or staged.province_code != visit.user.province_code or staged.refused:
-        return not_found(visit)
-    await run_in_threadpool(upload.send_upload, visit.portal.staging, token, visit.portal.settings.inbox,
-                            visit.portal.engine, visit.user.name, address=visit.address)
-    visit.portal.runner.request()
-    return RedirectResponse(f"/sent/{staged.sha256}", 303)
+    sent_files = await run_in_threadpool(_send, visit, [visit.request.path_params["token"]])
+    return RedirectResponse(f"/sent/{sent_files[0]}", 303) if sent_files else not_found(visit)
 
 
-@route("/sent/{sha256}", *STEWARDS)
+@route("/upload/send", "province", methods=("POST",))
+async def send_many(visit: Visit) -> Response:
+    """Send every file of an upload that has no error in one go (a province steward, their own uploads only)."""
+    tokens = [t for t in visit.form.getlist("token") if isinstance(t, str)][:MAX_FILES] if visit.form else []
+    sent_files = await run_in_threadpool(_send, visit, tokens)
+    return RedirectResponse(f"/sent/{','.join(sent_files)}", 303) if sent_files else not_found(visit)
+
+
+def _send(visit: Visit, tokens: list[str]) -> list[str]:
+    """Send the uploads of ``tokens`` that this steward made and that were not refused; their SHA-256s."""
+    portal, done = visit.portal, []
+    for token in tokens:
+        staged = upload.staged(portal.staging, token)
+        if staged is None or staged.province_code != visit.user.province_code or staged.refused:
+            continue
+        upload.send_upload(portal.staging, token, portal.settings.inbox, portal.engine, visit.user.name,
+                           address=visit.address)
+        done.append(staged.sha256)
+    if done:
+        portal.runner.request()
+    return done
+
+
+@route("/sent/{files}", *STEWARDS)
 async def sent(visit: Visit) -> Response:
-    """What became of a sent file: waiting for the run, then its reports and their status (the sender's province
-    and the ministry)."""
-    sha = visit.request.path_params["sha256"]
-    found = await run_in_threadpool(_sent_file, visit.portal.engine, sha)
-    if found is None or not visit.sees(found["province_code"]):
+    """What became of sent files (their SHA-256s, comma-separated): waiting for the run, then each file's reports
+    and their status (the sender's province and the ministry)."""
+    shas = visit.request.path_params["files"].split(",")[:MAX_FILES]
+    files = await run_in_threadpool(lambda: [_sent_file(visit.portal.engine, sha) for sha in shas])
+    if not files or any(f is None or not visit.sees(f["province_code"]) for f in files):
         return not_found(visit)
-    rows, _ = await run_in_threadpool(lambda: history.submissions(visit.portal.engine, sha256=sha))
-    waiting = not rows or any(r.status == Status.PENDING for r in rows)
-    return visit.page("sent.html", file=found, rows=rows, waiting=waiting, running=visit.portal.runner.busy)
+    for f in files:
+        f["rows"], _ = await run_in_threadpool(lambda f=f: history.submissions(visit.portal.engine,
+                                                                               sha256=f["sha256"]))
+    waiting = any(not f["rows"] or any(r.status == Status.PENDING for r in f["rows"]) for f in files)
+    return visit.page("sent.html", files=files, waiting=waiting, running=visit.portal.runner.busy)
 
 
 def _sent_file(engine: Engine, sha: str) -> dict | None:
@@ -312,7 +331,7 @@ def _period(visit: Visit) -> str:
     try:
         return Period.parse(asked).code
     except ValueError:
-        known = reported_periods()
+        known = reported_periods(visit.portal.engine)
         return known[-1].code if known else _periods()[0]
 
 
@@ -445,7 +464,8 @@ async def findings_list(visit: Visit) -> Response:
                "rule": q.get("rule") or None, "severity": q.get("severity") or None}
     page = _page(q.get("page"))
     rows, total = await run_in_threadpool(lambda: findings.findings_page(
-        visit.portal.engine, **filters, page=page, per_page=PER_PAGE))
+        visit.portal.engine, period=filters["period"], province=province, form=filters["form"],
+        rule=filters["rule"], severity=filters["severity"], page=page, per_page=PER_PAGE))
     rules = await run_in_threadpool(findings.finding_rules, visit.portal.engine)
     return visit.page("findings.html", rows=records(rows), total=total, page=page, pages=_pages(total), rules=rules,
                       filters={k: v or "" for k, v in filters.items()}, periods=_periods(),
@@ -535,7 +555,7 @@ def _query(params) -> str:
 
 
 # the routes above, in the order they were declared
-APP_ROUTES = [login, logout, home, upload_page, send, sent, dashboard_page, period_action, submissions_page,
+APP_ROUTES = [login, logout, home, upload_page, send, send_many, sent, dashboard_page, period_action, submissions_page,
               submission_page, original, feedback, findings_list, waive, summary, export, audit]
 
 
