@@ -296,12 +296,12 @@ async def sent(visit: Visit) -> Response:
     """What became of sent files (their SHA-256s, comma-separated): waiting for the run, then each file's reports
     and their status (the sender's province and the ministry)."""
     shas = visit.request.path_params["files"].split(",")[:MAX_FILES]
-    files = await run_in_threadpool(lambda: [_sent_file(visit.portal.engine, sha) for sha in shas])
-    if not files or any(f is None or not visit.sees(f["province_code"]) for f in files):
+    found = await run_in_threadpool(lambda: [_sent_file(visit.portal.engine, sha) for sha in shas])
+    files = [f for f in found if f is not None and visit.sees(f["province_code"])]
+    if not files or len(files) < len(found):
         return not_found(visit)
     for f in files:
-        f["rows"], _ = await run_in_threadpool(lambda f=f: history.submissions(visit.portal.engine,
-                                                                               sha256=f["sha256"]))
+        f["rows"], _ = await run_in_threadpool(history.submissions, visit.portal.engine, sha256=f["sha256"])
     waiting = any(not f["rows"] or any(r.status == Status.PENDING for r in f["rows"]) for f in files)
     return visit.page("sent.html", files=files, waiting=waiting, running=visit.portal.runner.busy)
 
