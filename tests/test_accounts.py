@@ -191,3 +191,28 @@ def test_logins_are_limited_per_address_and_names_kept_short(home):
         assert audit_events(eng, actor="lan")[1] == 2
     finally:
         eng.dispose()
+
+
+def test_parallel_guesses_on_one_account_are_counted_one_by_one(home):
+    """Twelve wrong passwords for one account at the same time (the portal serves each in its own thread): only
+    MAX_FAILED_PER_ACCOUNT are tried against the hash, the rest wait, as if they had come one after another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipelines.steward.accounts import MAX_FAILED_PER_ACCOUNT, LoginThrottled, login
+
+    eng = engine()
+    try:
+        add_user(eng, "hoa.nb", "province", PASSWORD, province_code="37", actor="test")
+
+        def guess(n: int) -> str:
+            try:
+                return "ok" if login(eng, "hoa.nb", f"{PASSWORD}-{n}", f"192.0.2.{n}") else "failed"
+            except LoginThrottled:
+                return "throttled"
+
+        with ThreadPoolExecutor(12) as pool:
+            outcomes = sorted(pool.map(guess, range(12)))
+        assert outcomes == ["failed"] * MAX_FAILED_PER_ACCOUNT + ["throttled"] * (12 - MAX_FAILED_PER_ACCOUNT)
+        assert _rows("SELECT count(*) FROM audit_event WHERE action = 'login.failed'") == [(MAX_FAILED_PER_ACCOUNT,)]
+    finally:
+        eng.dispose()

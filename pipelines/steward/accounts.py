@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -153,15 +154,21 @@ def login(engine: Engine, name: str, password: str, address: str | None) -> Acco
     ``login.failed`` with the name typed and the address).  Raises LoginThrottled while a wait is due (recorded as
     ``login.throttled``, which does not lengthen the wait); a right login is recorded as ``login.ok``."""
     actor = _typed(name)
-    wait = login_wait(engine, name, address)
-    if wait:
+    with _LOGIN_LOCKS[hash(actor) % len(_LOGIN_LOCKS)]:  # attempts on one name in parallel are counted one by one
+        wait = login_wait(engine, name, address)
+        if wait:
+            with engine.begin() as conn:
+                record(conn, actor, "login.throttled", address=address, detail=f"{wait} s")
+            raise LoginThrottled(wait)
+        account = authenticate(engine, name, password)
         with engine.begin() as conn:
-            record(conn, actor, "login.throttled", address=address, detail=f"{wait} s")
-        raise LoginThrottled(wait)
-    account = authenticate(engine, name, password)
-    with engine.begin() as conn:
-        record(conn, actor, "login.ok" if account else "login.failed", address=address)
+            record(conn, actor, "login.ok" if account else "login.failed", address=address)
     return account
+
+
+# A fixed pool (not one lock per typed name, which anyone could grow): within a process, the check of the wait and
+# the record of the attempt are one step for a name, so parallel guesses cannot all pass the same check.
+_LOGIN_LOCKS = [threading.Lock() for _ in range(64)]
 
 
 @dataclass(frozen=True)
