@@ -30,6 +30,11 @@ demo: install
 	$(BIN)/ccn refresh --period 2026-H1
 	$(BIN)/ccn summary --period 2026-H1
 	$(BIN)/ccn summary --truth $(SAMPLE)/truth.json
+	@echo
+	@echo "Cổng cán bộ dữ liệu: tạo tài khoản đầu tiên rồi mở cổng (README, docs/portal.md)."
+	@echo "The stewards' portal: create the first account, then start it (README, docs/portal.md)."
+	@echo "  . .venv/bin/activate; read -rs PW; export PW; ccn user add thanh --role ministry --password-env PW"
+	@echo "  ccn portal    # http://127.0.0.1:8080"
 
 # ruff over the tree, mypy over the four packages (configured in pyproject.toml); any finding fails
 lint: install
