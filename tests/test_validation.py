@@ -8,6 +8,7 @@ published.  The findings must name the rule, the sheet and the cell the value wa
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -242,7 +243,62 @@ def test_validation_run_is_recorded_with_data_docs(rule_batch, module_home):
     html = docs.read_text(encoding="utf-8")
     for form in ("01", "02", "03", "04"):  # one validation per form, not per file
         assert f"ccn_bieu_{form}" in html
-    assert len(list((docs.parent / "validations").rglob("*.html"))) == 4
+    pages = sorted((docs.parent / "validations").rglob("*.html"))
+    assert len(pages) == 4
+
+    # the failing rows name the check (rule id), the report, the sheet and the cell: GX's pages show a sample with
+    # these columns, the first page lists them all per form; every within-form finding is one of them, at its cell
+    from tests.helpers import rows
+    from validations.within_form import checks
+
+    for page in pages:  # each form of the batch has failing reports
+        assert any(r[-4:] == ["check", "submission_id", "sheet", "cell"]
+                   for r in _table_rows(page.read_text(encoding="utf-8"))), page
+    listed = {(form, check.split("[")[0], int(sid), sheet, cell)
+              for form, table in re.findall(r"<h3>Biểu (\d\d)</h3>(<table.*?</table>)", html, re.DOTALL)
+              for check, sid, sheet, cell, _excess in _table_rows(table)[1:]}
+    within = {c.rule.id for form in ("01", "02", "03", "04") for c in checks(form)}
+    found = {(r.form, r.rule_id, r.submission_id, r.sheet, r.cell)
+             for r in rows("SELECT form, rule_id, submission_id, sheet, cell FROM mart_findings")
+             if r.rule_id in within}
+    assert len(found) > 20 and found <= listed
+
+    # whole without the internet: nothing is fetched from another site, the style sheet is the project's, copied
+    for page in [docs, *pages, *(docs.parent / "expectations").glob("*.html")]:
+        text_ = page.read_text(encoding="utf-8")
+        assert not re.search(r'<(link|script|img)\b[^>]*(href|src)="https?://', text_), page
+        assert "url('http" not in text_ and 'ccn-docs.css"' in text_, page
+    assert (docs.parent / "static" / "styles" / "ccn-docs.css").read_bytes() == (
+        Path(__file__).parents[1] / "validations" / "datadocs" / "ccn-docs.css").read_bytes()
+
+
+def _table_rows(html: str) -> list[list[str]]:
+    """The text of every table row of a page (header and data cells alike)."""
+    from html.parser import HTMLParser
+
+    class Rows(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows, self.cell = [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+            elif tag in ("td", "th"):
+                self.cell = []
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th") and self.cell is not None and self.rows:
+                self.rows[-1].append(" ".join("".join(self.cell).split()))
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell.append(data)
+
+    parser = Rows()
+    parser.feed(html)
+    return parser.rows
 
 
 @pytest.mark.slow

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 
 import pandas as pd
@@ -42,6 +44,7 @@ SUITES = HERE / "suites"
 INDEX = "submission_id"
 CHECK = "check"
 EXCESS = "excess"
+SHEET, CELL = "sheet", "cell"  # where a failing check's row is, named in the Data Docs beside the check and report
 
 
 def structure_columns(form: str) -> list[tuple[str, str, ValueExpectation]]:
@@ -92,12 +95,31 @@ def suite_spec(form: str) -> dict:
                         **({"skipped_finding": True} if c.rule.skipped_finding else {})})
     expectations = [{"type": "expect_column_values_to_be_between",
                      "kwargs": {"column": EXCESS, "max_value": 0},
+                     "description": _described("excess", form, len(covered)),
                      "meta": {"kind": "excess", "checks": covered}}]
     missing = [c for c in covered if c.get("skipped_finding")]
     if missing:
         expectations.append({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": EXCESS},
+                             "description": _described("missing", form, len(missing)),
                              "meta": {"kind": "missing", "checks": missing}})
     return {"name": f"ccn_bieu_{form}", "form": form, "expectations": expectations}
+
+
+_DESCRIPTIONS = {  # what each expectation means, shown by the Data Docs in place of GX's "values must be ..."
+    "excess": (("Biểu {form}: {n} kiểm tra của danh mục quy tắc; mỗi báo cáo phải đạt từng kiểm tra "
+               "(phần vượt, cột excess, không quá 0). Mỗi dòng sai nêu kiểm tra (mã quy tắc), báo cáo "
+               "(submission_id), trang và ô; trang đầu của lượt kiểm tra liệt kê tất cả."),
+               ("Form {form}: {n} check{s} of the rule catalogue; every report must meet each of them (the excess "
+               "column at most 0). Each failing row names the check (rule id), the report (submission_id), the "
+               "sheet and the cell; the first page of the validation run lists them all.")),
+    "missing": ("Biểu {form}: {n} kiểm tra không được bỏ trống; một dòng để trống là một phát hiện.",
+                "Form {form}: {n} check{s} that may not be left blank; a blank row is a finding of its own."),
+}
+
+
+def _described(kind: str, form: str, n: int) -> str:
+    """The description of an expectation: Vietnamese, then English (two paragraphs in the Data Docs)."""
+    return "\n\n".join(text.format(form=form, n=n, s="s" * (n != 1)) for text in _DESCRIPTIONS[kind])
 
 
 def write_suites(folder: Path = SUITES) -> list[Path]:
@@ -153,6 +175,7 @@ class FormResult:
     checks: int  # rows of the long frame: (submission, check) pairs evaluated
     expectations: int
     findings: list[tuple[int, Finding]]
+    failing: list[dict] = field(default_factory=list)  # GX's unexpected rows: check, submission_id, sheet, cell, excess
 
 
 class Runner:
@@ -181,6 +204,7 @@ class Runner:
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             })
         self.source = self.context.data_sources.add_pandas("ccn_batches")
+        self.results: list[FormResult] = []  # of the forms validated, for the index of the Data Docs
 
     def suite(self, form: str):
         from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
@@ -188,8 +212,8 @@ class Runner:
         spec = suite_spec(form)
         suite = self.gx.ExpectationSuite(name=spec["name"])
         for e in spec["expectations"]:
-            suite.add_expectation_configuration(ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"],
-                                                                         meta=e["meta"]))
+            suite.add_expectation_configuration(ExpectationConfiguration(
+                type=e["type"], kwargs=e["kwargs"], meta=e["meta"], description=e["description"]))
         return self.context.suites.add(suite)
 
     def run(self, form: str, wide, long, cells: dict, sheets: dict[int, str | None]) -> FormResult:
@@ -200,15 +224,19 @@ class Runner:
         batch = asset.add_batch_definition_whole_dataframe("pending")
         vd = self.context.validation_definitions.add(
             self.gx.ValidationDefinition(name=f"bieu_{form}_pending", data=batch, suite=suite))
-        result = vd.run(batch_parameters={"dataframe": long},
-                        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [INDEX, CHECK]})
+        result = vd.run(batch_parameters={"dataframe": _located(form, long, cells, sheets)},
+                        result_format={"result_format": "COMPLETE",
+                                       "unexpected_index_column_names": [CHECK, INDEX, SHEET, CELL]})
         by_check = {c.column: c for c in checks(form)}
         structure = {s["check"]: s for s in _structure_checks(form)}
         findings: list[tuple[int, Finding]] = []
+        failing: list[dict] = []
         for r in result.results:
             if r.success:
                 continue
-            for hit in r.result.get("unexpected_index_list") or []:
+            hits = r.result.get("unexpected_index_list") or []
+            failing += hits
+            for hit in hits:
                 sid, name = int(hit[INDEX]), hit[CHECK]
                 check = by_check.get(name)
                 code = check.code if check else structure[name]["indicator_code"]
@@ -220,14 +248,99 @@ class Runner:
                     f = form_finding(check, wide.loc[sid].to_dict(), sheet=sheet, cell=cell)
                 if f is not None:
                     findings.append((sid, f))
-        return FormResult(form, len(wide), len(long), len(result.results), findings)
+        outcome = FormResult(form, len(wide), len(long), len(result.results), findings, failing)
+        self.results.append(outcome)
+        return outcome
 
     def build_docs(self) -> Path | None:
         if self.docs_dir is None:
             return None
         self.context.build_data_docs(site_names=["ccn"])
+        offline(self.docs_dir)
+        write_index(self.docs_dir, self.results)
         index = self.docs_dir / "index.html"
         return index if index.exists() else None
+
+
+DOCS_STYLE = HERE / "datadocs" / "ccn-docs.css"
+# what the GX pages fetch from other sites (style sheets, scripts, logos, the newsletter link)
+_REMOTE = re.compile(r'<link\b[^>]*href="https?://[^"]*"[^>]*>|<script\b[^>]*src="https?://[^"]*"[^>]*>\s*</script>'
+                     r'|<img\b[^>]*src="https?://[^"]*"[^>]*>|<p>[^<]*<a href="https?://greatexpectations\.io[^>]*>.*?</p>',
+                     re.DOTALL)
+_REMOTE_URL = re.compile(r"url\('https?://[^']*'\)")  # a logo in GX's inline style
+
+
+def offline(site: Path) -> None:
+    """Make the Data Docs under ``site`` whole without the internet: every reference to another site is removed
+    and the project's style sheet (copied next to the pages) is linked in their place."""
+    styles = site / "static" / "styles"
+    styles.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(DOCS_STYLE, styles / DOCS_STYLE.name)
+    for page in site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        here = Path(*[".."] * (len(page.relative_to(site).parts) - 1), "static", "styles", DOCS_STYLE.name)
+        link = f'<link rel="stylesheet" href="{here.as_posix()}">\n</head>'
+        html = _REMOTE_URL.sub("none", _REMOTE.sub("", html)).replace("</head>", link, 1)
+        page.write_text(html, encoding="utf-8")
+
+
+def write_index(site: Path, results: list[FormResult]) -> None:
+    """The site's first page, in place of GX's (whose lists its scripts draw): per form, the reports validated,
+    the checks evaluated, the findings, and links to the validation and the suite."""
+    rows = []
+    for r in sorted(results, key=lambda r: r.form):
+        pages = sorted((site / "validations" / f"ccn_bieu_{r.form}").rglob("*.html"))
+        validation = pages[-1].relative_to(site).as_posix() if pages else None
+        rows.append(f"<tr><td>Biểu {r.form}</td><td class=num>{r.rows:,}</td><td class=num>{r.checks:,}</td>"
+                    f"<td class=num>{len(r.findings):,}</td>"
+                    f"<td>{f'<a href={validation!r}>ccn_bieu_{r.form}</a>' if validation else '—'}</td>"
+                    f"<td><a href='expectations/ccn_bieu_{r.form}.html'>ccn_bieu_{r.form}</a></td></tr>")
+    site.joinpath("index.html").write_text(f"""<!doctype html>
+<html lang="vi"><head><meta charset="utf-8"><title>Kiểm tra theo danh mục quy tắc — Great Expectations</title>
+<link rel="stylesheet" href="static/styles/{DOCS_STYLE.name}"></head>
+<body><main class="container-fluid">
+<h1>Kết quả kiểm tra theo biểu của lượt kiểm tra</h1>
+<p class="lead">Results of the rule catalogue's checks per form in this validation run</p>
+<table class="table"><thead><tr><th>Biểu<br><small>Form</small></th><th class=num>Báo cáo<br><small>Reports</small></th>
+<th class=num>Lượt kiểm tra<br><small>Checks evaluated</small></th>
+<th class=num>Phát hiện trong biểu<br><small>Within-form findings</small></th>
+<th>Kết quả<br><small>Validation</small></th><th>Bộ kỳ vọng<br><small>Suite</small></th></tr></thead>
+<tbody>{"".join(rows)}</tbody></table>
+<h2>Các dòng sai <small>Failing rows</small></h2>
+<p>Mọi dòng sai của từng biểu (trang kết quả của GX chỉ hiện một mẫu): kiểm tra (mã quy tắc), báo cáo, trang, ô và
+phần vượt; thông điệp của từng phát hiện: <code>ccn findings</code>.</p>
+<p>Every failing row of each form (GX's validation pages show a sample): the check (rule id), the report, the sheet,
+the cell and the excess; each finding's message: <code>ccn findings</code>.</p>
+{"".join(_failing_table(r) for r in sorted(results, key=lambda r: r.form) if r.failing)}
+</main></body></html>
+""", encoding="utf-8")
+
+
+def _failing_table(result: FormResult) -> str:
+    """The failing rows of one form's validation, ordered by report and check."""
+    rows = "".join(
+        f"<tr><td>{escape(str(hit[CHECK]))}</td><td class=num>{int(hit[INDEX])}</td>"
+        f"<td>{escape(str(hit.get(SHEET) or ''))}</td><td>{escape(str(hit.get(CELL) or ''))}</td>"
+        f"<td class=num>{'' if pd.isna(hit.get(EXCESS)) else f'{float(hit[EXCESS]):.6g}'}</td></tr>"
+        for hit in sorted(result.failing, key=lambda h: (int(h[INDEX]), str(h[CHECK]))))
+    return (f"<h3>Biểu {result.form}</h3><table class=table><thead><tr><th>Kiểm tra<br><small>Check</small></th>"
+            "<th class=num>Báo cáo<br><small>submission_id</small></th><th>Trang<br><small>Sheet</small></th>"
+            "<th>Ô<br><small>Cell</small></th><th class=num>Phần vượt<br><small>Excess</small></th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def _located(form: str, long, cells: dict, sheets: dict[int, str | None]):
+    """``long`` with the sheet and cell of the check's row on each failing row (blank on the others, which the
+    Data Docs never show), so that the unexpected rows of the docs say where to look."""
+    code_of = {c.column: c.code for c in checks(form)} | {s["check"]: s["indicator_code"]
+                                                          for s in _structure_checks(form)}
+    failing = long.index[~(long[EXCESS] <= 0)]
+    where = [cells.get((int(sid), code_of[check]), (sheets.get(int(sid)), None))
+             for sid, check in zip(long.loc[failing, INDEX], long.loc[failing, CHECK], strict=True)]
+    located = long.assign(**{SHEET: "", CELL: ""})
+    located.loc[failing, SHEET] = [sheet or "" for sheet, _ in where]
+    located.loc[failing, CELL] = [cell or "" for _, cell in where]
+    return located
 
 
 def _structure_finding(form: str, rule_id: str, code: str, value, sheet, cell) -> Finding:
