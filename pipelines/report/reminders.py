@@ -63,7 +63,7 @@ from schemas.text import bilingual, clean, slug
 POLICY_FILE = Path(__file__).resolve().parents[2] / "schemas" / "reminders.toml"
 BEFORE, AFTER = "before", "after"
 KINDS = (BEFORE, AFTER)
-KIND_WORDS = {BEFORE: ("trước hạn", "before the deadline"), AFTER: ("sau hạn", "after the deadline")}
+KIND_WORDS = {BEFORE: ("trước hạn", "before"), AFTER: ("sau hạn", "after")}  # the deadline
 SENDING, SENT, DRAFTED = "sending", "sent", "drafted"
 
 # what happened to each expected report, in words (Vietnamese, English); the table of ``ccn remind`` prints them
@@ -750,6 +750,7 @@ def remind(engine: Engine, period: Period, *, contacts: Contacts, outbox: Outbox
             detail = str(outbox.path_for(letter)) if isinstance(outbox, DraftOutbox) else ""
             result.outcomes += [_outcome(d, would, letter.recipients, detail) for d in letter.dues]
         result.letters = len(p.letters)
+        result.outcomes.sort(key=_order)
         return result
     try:
         go_on = True
@@ -773,5 +774,9 @@ def remind(engine: Engine, period: Period, *, contacts: Contacts, outbox: Outbox
     finally:
         if isinstance(outbox, SmtpOutbox):
             outbox.close()
-    result.outcomes.sort(key=lambda o: (o.province_code, o.form, o.kind, o.unit))
+    result.outcomes.sort(key=_order)
     return result
+
+
+def _order(o: Outcome) -> tuple[str, str, str, str, str]:
+    return o.province_code, o.form, o.kind, o.unit, o.unit_key
