@@ -692,11 +692,17 @@ def cmd_remind(args) -> int:
     for note in result.notes:
         print(paragraph(note, width))
     if result.outcomes:
-        print_table([Col("Tỉnh / Province"), Col("Biểu / Form"), Col("Đơn vị / Unit"), Col("Mã / Key"),
-                     Col("Nhắc / Kind"), Col("Hạn trước / Due before"), Col("Gửi tới / To"), Col("Kết quả / Outcome")],
-                    [(province_label(o.province_code), o.form, o.unit, o.unit_key, " / ".join(KIND_WORDS[o.kind]),
-                      f"{o.deadline:%d/%m/%Y}", ", ".join(o.recipients), o.words) for o in result.outcomes],
-                    details=[o.detail for o in result.outcomes], width=width)
+        def detail(o) -> str:  # under each row: the unit's key (for the contacts file), the deadline, to whom
+            parts = [f"mã / key {o.unit_key}", f"hạn trước / due before {o.deadline:%d/%m/%Y}"]
+            if o.recipients:
+                parts.append(f"gửi tới / to {', '.join(o.recipients)}")
+            return " · ".join([*parts, *([o.detail] if o.detail else [])])
+
+        print_table([Col("Tỉnh / Province"), Col("Biểu / Form"), Col("Đơn vị / Unit"), Col("Nhắc / Kind"),
+                     Col("Kết quả / Outcome")],
+                    [(province_label(o.province_code), o.form, o.unit, " / ".join(KIND_WORDS[o.kind]), o.words)
+                     for o in result.outcomes],
+                    details=[detail(o) for o in result.outcomes], width=width)
     else:
         print(paragraph(say(f"Kỳ {args.period}: không có đơn vị nào phải nhắc.",
                             f"{args.period}: no unit to remind."), width))
@@ -955,7 +961,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "set or --drafts is given. No unit is reminded twice for the same deadline and kind "
                               "(table reminder): a run that stopped while sending leaves the reminder "
                               "'unconfirmed', never re-sent by itself. Prints a row per unit: sent, drafted, "
-                              "reminded already, no address, refused, unconfirmed. Exit 0: done; 1: a unit has no "
+                              "reminded already, no address, refused, unconfirmed; under it the unit's key (as the "
+                              "contacts file names it), the deadline and the addresses. Exit 0: done; 1: a unit has no "
                               "address or a reminder was refused or is unconfirmed; 2: wrong input (contacts file, "
                               "settings, code); 3: the database or the mail server cannot be used." + TABLE_WIDTH),
                   epilog="contacts file (CSV, UTF-8):\n"

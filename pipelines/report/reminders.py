@@ -28,6 +28,7 @@ translation; sent through the mail server of ``CCN_SMTP_URL`` or written as ``.e
 
 from __future__ import annotations
 
+import base64
 import csv
 import email.policy
 import email.utils
@@ -407,11 +408,11 @@ def message(letter: Letter, sender: str | None, now: datetime, *, draft: bool = 
     msg["Subject"] = subject
     msg["Date"] = email.utils.format_datetime(now.astimezone(VN_TZ))
     msg["Message-ID"] = letter.message_id(sender)
-    msg["Content-Language"] = "vi, en"
     msg["X-CCN-Reminder"] = f"{letter.period.code} {letter.kind} {letter.province_code}"
     if draft:
         msg["X-Unsent"] = "1"  # mail programs open the file as a message to send
     msg.set_content(f"{text_vi}\n\n{SEPARATOR}\n\n{text_en}\n", charset="utf-8", cte="quoted-printable")
+    msg["Content-Language"] = "vi, en"  # after set_content, which clears the Content-* headers
     return msg
 
 
@@ -473,8 +474,8 @@ class SmtpOutbox:
                 if s.tls == "starttls":
                     smtp.starttls(context=ssl.create_default_context())
             if s.user:
-                smtp.login(s.user, s.password or "")
-        except (OSError, smtplib.SMTPException) as exc:
+                _login(smtp, s.user, s.password or "")
+        except (OSError, smtplib.SMTPException, UnicodeError) as exc:
             raise MailServerError(bilingual(f"không kết nối được máy chủ thư {s} (CCN_SMTP_URL): {exc}",
                                             f"cannot use the mail server {s} (CCN_SMTP_URL): {exc}")) from exc
         self._smtp = smtp
@@ -496,6 +497,20 @@ class SmtpOutbox:
             except (OSError, smtplib.SMTPException):
                 pass
             self._smtp = None
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in; smtplib encodes credentials as ASCII, so others go as AUTH PLAIN in UTF-8 (RFC 4616)."""
+    if (user + password).isascii():
+        smtp.login(user, password)
+        return
+    smtp.ehlo_or_helo_if_needed()
+    if "plain" not in smtp.esmtp_features.get("auth", "").lower().split():
+        raise smtplib.SMTPException("the server offers no AUTH PLAIN, the only way to send a non-ASCII login")
+    token = base64.b64encode(b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8")).decode("ascii")
+    code, answer = smtp.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, answer)
 
 
 Outbox = DraftOutbox | SmtpOutbox
@@ -637,9 +652,9 @@ def plan(engine: Engine, period: Period, *, contacts: Contacts, now: datetime, p
             before = done.get((due.form, due.unit_key, due.kind))
             if before is not None:
                 when = (before.sent_at or before.claimed_at).isoformat(sep=" ", timespec="minutes")
-                where = before.draft_path if before.channel == "draft" else before.recipients
+                where = f"lúc / at {when} · {before.draft_path if before.channel == 'draft' else before.recipients}"
                 outcome = "unconfirmed" if before.state == SENDING else "already"
-                result.skipped.append(_outcome(due, outcome, before.recipients.split(", "), f"{when} · {where}"))
+                result.skipped.append(_outcome(due, outcome, before.recipients.split(", "), where))
                 continue
             own = contacts.unit(due.form, due.unit_key)
             department = contacts.department(code)
