@@ -967,8 +967,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "settings, code); 3: the database or the mail server cannot be used." + TABLE_WIDTH),
                   epilog="contacts file (CSV, UTF-8):\n"
                          "  province_code,form,unit_key,name,email\n"
-                         "  15,,,Sở Công Thương tỉnh Lào Cai,sct@laocai.gov.vn       the Department (and its Biểu 04)\n"
-                         "  15,02,15-dong-pho-moi,Công ty CP Hạ tầng Đông Phố Mới,ht@dpm.vn   a unit, key as printed\n"
+                         "  15,,,Sở Công Thương tỉnh Lào Cai,sct.laocai@example.vn   the Department (and its Biểu 04)\n"
+                         "  15,02,15-au-lau,,ccn.aulau@example.vn; ketoan@example.vn    a unit, its key as printed\n"
                          "environment:\n"
                          "  CCN_SMTP_URL   smtp://host:25, smtp+starttls://user:password@host:587 or "
                          "smtps://user:password@host:465\n"

@@ -436,9 +436,18 @@ def test_ccn_remind(sample, monkeypatch, tmp_path, capsys):
     assert capsys.readouterr().out.count("đã nhắc trước đó / reminded already") == len(missing[b04])
     assert ccn("remind", "--period", H1.code, "--province", "99") == 2
     assert "99 is not a 2025 province code" in capsys.readouterr().err
-    monkeypatch.setenv("CCN_SMTP_URL", "smtp://127.0.0.1:1")
+    closed = _free_port()
+    monkeypatch.setenv("CCN_SMTP_URL", f"smtp://127.0.0.1:{closed}")
     assert ccn("remind", "--period", H1.code) == 2
     assert "CCN_MAIL_FROM" in capsys.readouterr().err
+    monkeypatch.setenv("CCN_MAIL_FROM", SENDER)  # a server that is not there: nothing sent, nothing recorded
+    contacts.write_text(contacts.read_text(encoding="utf-8") + "01,,,,sct.hanoi@example.vn\n", encoding="utf-8")
+    before = rows("SELECT COUNT(*) AS n FROM reminder")[0].n
+    assert ccn("remind", "--period", H1.code) == 3
+    done = capsys.readouterr()
+    assert f"cannot use the mail server smtp://127.0.0.1:{closed}" in done.err
+    assert "chưa gửi: dừng sau lỗi / not sent: stopped after an error" in done.out
+    assert rows("SELECT COUNT(*) AS n FROM reminder")[0].n == before
 
 
 def test_ccn_remind_help(capsys):

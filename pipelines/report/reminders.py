@@ -483,6 +483,11 @@ class SmtpOutbox:
     def send(self, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
         """The addresses the server refused while accepting the others; :class:`SmtpRefused` when it accepted
         it for no one; any other error leaves it unknown whether it was sent."""
+        if self._smtp is not None:  # a server may drop a connection left idle: nothing is sent yet, reconnect
+            try:
+                self._smtp.noop()
+            except (OSError, smtplib.SMTPException):
+                self._smtp = None
         self.open()
         assert self._smtp is not None  # noqa: S101 - open() sets it or raises
         try:
@@ -702,24 +707,34 @@ def _draft(engine: Engine, letter: Letter, outbox: DraftOutbox, now: datetime) -
     return [_outcome(d, "drafted", letter.recipients, str(path)) for d in letter.dues]
 
 
-def _send(engine: Engine, letter: Letter, outbox: SmtpOutbox, now: datetime) -> tuple[list[Outcome], bool]:
-    """Claim (rows ``sending``, committed), send, mark ``sent``; (outcomes, whether to go on)."""
+def _release(engine: Engine, letter: Letter) -> None:
+    """Forget the claim of a letter that was certainly not sent: the next run tries again."""
+    with engine.begin() as conn:
+        for key in _keys(letter):
+            conn.execute(delete(reminder).where(key))
+
+
+def _send(engine: Engine, letter: Letter, outbox: SmtpOutbox, now: datetime
+          ) -> tuple[list[Outcome], bool, str | None]:
+    """Claim (rows ``sending``, committed), send, mark ``sent``; (outcomes, whether to go on, the mail server's
+    error when it could not be used)."""
     msg = message(letter, outbox.sender, now)
     try:
         with engine.begin() as conn:
             conn.execute(reminder.insert(), _rows(letter, outbox, SENDING, now, None))
     except IntegrityError:
-        return [_outcome(d, "taken") for d in letter.dues], True
+        return [_outcome(d, "taken") for d in letter.dues], True, None
     try:
         refused = outbox.send(msg)
     except SmtpRefused as exc:  # accepted for no one: not sent, the next run tries again
-        with engine.begin() as conn:
-            for key in _keys(letter):
-                conn.execute(delete(reminder).where(key))
-        return [_outcome(d, "refused", letter.recipients, str(exc)) for d in letter.dues], True
+        _release(engine, letter)
+        return [_outcome(d, "refused", letter.recipients, str(exc)) for d in letter.dues], True, None
+    except MailServerError as exc:  # the connection could not be made again: nothing was sent
+        _release(engine, letter)
+        return [_outcome(d, "not_tried", letter.recipients) for d in letter.dues], False, str(exc)
     except (OSError, smtplib.SMTPException) as exc:  # it may have gone: keep the claim, stop this run
         return [_outcome(d, "unconfirmed", letter.recipients, f"{type(exc).__name__}: {exc}")
-                for d in letter.dues], False
+                for d in letter.dues], False, None
     faults.pause("remind:sent")
     detail = "; ".join(f"{addr}: {code} {text.decode(errors='replace')}" for addr, (code, text) in refused.items())
     sent_at = datetime.now(tz=VN_TZ)
@@ -727,7 +742,7 @@ def _send(engine: Engine, letter: Letter, outbox: SmtpOutbox, now: datetime) -> 
         for key in _keys(letter):
             conn.execute(update(reminder).where(key).values(state=SENT, sent_at=sent_at, detail=detail or None))
     accepted = [e for e in letter.recipients if e not in refused]
-    return [_outcome(d, "sent", accepted, detail) for d in letter.dues], True
+    return [_outcome(d, "sent", accepted, detail) for d in letter.dues], True, None
 
 
 def resend_unconfirmed(engine: Engine, period: Period, *, province: str | None = None,
@@ -783,7 +798,8 @@ def remind(engine: Engine, period: Period, *, contacts: Contacts, outbox: Outbox
                     for rest in p.letters[i:]:
                         result.outcomes += [_outcome(d, "not_tried", rest.recipients) for d in rest.dues]
                     break
-                outcomes, go_on = _send(engine, letter, outbox, now)
+                outcomes, go_on, error = _send(engine, letter, outbox, now)
+                result.error = result.error or error
             result.outcomes += outcomes
             result.letters += any(o.outcome in ("sent", "drafted") for o in outcomes)
     finally:
