@@ -27,6 +27,8 @@ EPILOG = """environment:
   CCN_WAREHOUSE_URL   SQLAlchemy URL of the warehouse, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test
   CCN_MAX_FILE_MB, CCN_MAX_UNCOMPRESSED_MB, CCN_MAX_ROWS, CCN_MAX_COLUMNS, CCN_MAX_CELLS
                       limits on one input file (20, 100, 10000, 256, 500000); see docs/reliability.md
+  CCN_SMTP_URL, CCN_MAIL_FROM, CCN_CONTACTS
+                      the mail server, sender address and contacts file of `ccn remind` (docs/reminders.md)
 
 exit status:
   0 done; 1 a file has an error (check, register) or the summary differs from truth.json;
@@ -48,6 +50,7 @@ examples:
   ccn check bao_cao/                             check every workbook in a folder and its subfolders
   ccn waive 1234 --reason "..." --by "Name"      accept a finding knowingly; loads on the next run
   ccn period accept --province 37 --period 2026-H1 --by "Name"   the Ministry accepts and locks a period
+  ccn remind --period 2026-H1 --dry-run          who has not reported and would be reminded (e-mail or drafts)
 """
 
 
@@ -663,6 +666,76 @@ def cmd_completeness(args) -> int:
     return 0
 
 
+def cmd_remind(args) -> int:
+    """Remind the expected senders of a period that have not reported (by e-mail, or as .eml drafts)."""
+    from pipelines.report.reminders import (
+        KIND_WORDS,
+        ReminderError,
+        outbox_for,
+        read_contacts,
+        remind,
+    )
+    from pipelines.settings import settings
+    from pipelines.steward.findings import province_label
+    from pipelines.table import Col, paragraph, print_table, terminal_width
+
+    s = settings()
+    try:
+        outbox = outbox_for(s, Path(args.drafts).resolve() if args.drafts else None)
+        contacts = read_contacts(s.contacts, required=s.contacts_required)
+        result = remind(_warehouse(), args.period, contacts=contacts, outbox=outbox, province=args.province,
+                        kind=args.kind, forms=args.form, dry_run=args.dry_run, resend=args.resend_unconfirmed)
+    except ReminderError as exc:
+        print(f"ccn remind: {exc}", file=sys.stderr)
+        return 2
+    width = terminal_width()
+    for note in result.notes:
+        print(paragraph(note, width))
+    if result.outcomes:
+        def detail(o) -> str:  # under each row: the unit's key (for the contacts file), the deadline, to whom
+            parts = [f"mã / key {o.unit_key}", f"hạn trước / due before {o.deadline:%d/%m/%Y}"]
+            if o.recipients:
+                parts.append(f"gửi tới / to {', '.join(o.recipients)}")
+            return " · ".join([*parts, *([o.detail] if o.detail else [])])
+
+        print_table([Col("Tỉnh / Province"), Col("Biểu / Form"), Col("Đơn vị / Unit"), Col("Nhắc / Kind"),
+                     Col("Kết quả / Outcome")],
+                    [(province_label(o.province_code), o.form, o.unit, " / ".join(KIND_WORDS[o.kind]), o.words)
+                     for o in result.outcomes],
+                    details=[detail(o) for o in result.outcomes], width=width)
+    else:
+        print(paragraph(say(f"Kỳ {args.period}: không có đơn vị nào phải nhắc.",
+                            f"{args.period}: no unit to remind."), width))
+    where_vi, where_en = result.where
+    done = sum(o.outcome in ("sent", "drafted", "would_send", "would_draft") for o in result.outcomes)
+    if args.dry_run:
+        print(paragraph(say(f"Chạy thử: {result.letters} thư nhắc {done} đơn vị sẽ đi tới {where_vi}; chưa gửi, "
+                            "chưa ghi gì.",
+                            f"Dry run: {result.letters} letter(s) reminding {done} unit(s) would go to {where_en}; "
+                            "nothing sent or recorded."), width))
+    else:
+        print(paragraph(say(f"{result.letters} thư nhắc {done} đơn vị đã đi tới {where_vi}.",
+                            f"{result.letters} letter(s) reminding {done} unit(s) went to {where_en}."), width))
+    if result.count("no_address"):
+        print(paragraph(say(f"{result.count('no_address')} đơn vị không có địa chỉ thư, của đơn vị hay của Sở "
+                            f"Công Thương tỉnh: thêm vào {s.contacts} (province_code,form,unit_key,name,email), "
+                            "lần chạy sau sẽ nhắc.",
+                            f"{result.count('no_address')} unit(s) have no e-mail address, neither their own nor "
+                            f"their province's Department's: add it to {s.contacts} (province_code,form,unit_key,"
+                            "name,email) and the next run reminds them."), width))
+    if result.count("unconfirmed"):
+        print(paragraph(say(f"{result.count('unconfirmed')} thư nhắc chưa rõ đã gửi hay chưa (lần chạy bị dừng "
+                            "giữa lúc gửi): không tự gửi lại; xem nhật ký máy chủ thư, rồi --resend-unconfirmed để "
+                            "gửi lại.",
+                            f"{result.count('unconfirmed')} reminder(s) may or may not have gone (a run stopped while "
+                            "sending): they are not sent again by themselves; check the mail server's log, then "
+                            "--resend-unconfirmed sends them again."), width))
+    if result.error:
+        print(f"ccn remind: {result.error}", file=sys.stderr)
+        return 3
+    return 1 if result.needs_attention else 0
+
+
 def cmd_export(args) -> int:
     """Write the national report of a period (Biểu 04 layout, a sheet per province, completeness)."""
     from pipelines.report.export import export_national
@@ -872,6 +945,53 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--province", help="only this 2025 province code, e.g. 37")
     co.add_argument("--refresh", action="store_true",
                     help="recompute who should report for the period first (a write to the warehouse)")
+
+    rm = _command(sub, "remind", cmd_remind,
+                  help="remind the senders that have not reported, before or after the deadline (e-mail or drafts)",
+                  description=_para("Before and after each legal deadline, write to every expected sender of the "
+                              "period that has not reported (Biểu 01 projects, 02 cluster investors, 03 communes, 04 "
+                              "provinces' Departments of Industry and Trade): an official letter in Vietnamese with "
+                              "its English translation below, naming the units and the deadline. Kind: 'before' "
+                              "while the form's deadline has not come, 'after' from the first late day (by the "
+                              "clock unless --kind). Addresses come from the contacts file (CCN_CONTACTS, default "
+                              "$CCN_HOME/contacts.csv): a unit with its own address gets its own letter, copied to "
+                              "its province's Department; the others are listed in one letter to the Department; "
+                              "units with neither are listed here as 'no address'. Sent through CCN_SMTP_URL (from "
+                              "CCN_MAIL_FROM), or written as .eml drafts into $CCN_HOME/drafts when no server is "
+                              "set or --drafts is given. No unit is reminded twice for the same deadline and kind "
+                              "(table reminder): a run that stopped while sending leaves the reminder "
+                              "'unconfirmed', never re-sent by itself. Prints a row per unit: sent, drafted, "
+                              "reminded already, no address, refused, unconfirmed; under it the unit's key (as the "
+                              "contacts file names it), the deadline and the addresses. Exit 0: done; 1: a unit has no "
+                              "address or a reminder was refused or is unconfirmed; 2: wrong input (contacts file, "
+                              "settings, code); 3: the database or the mail server cannot be used." + TABLE_WIDTH),
+                  epilog="contacts file (CSV, UTF-8):\n"
+                         "  province_code,form,unit_key,name,email\n"
+                         "  15,,,Sở Công Thương tỉnh Lào Cai,sct.laocai@example.vn   the Department (and its Biểu 04)\n"
+                         "  15,02,15-au-lau,,ccn.aulau@example.vn; ketoan@example.vn    a unit, its key as printed\n"
+                         "environment:\n"
+                         "  CCN_SMTP_URL   smtp://host:25, smtp+starttls://user:password@host:587 or "
+                         "smtps://user:password@host:465\n"
+                         "  CCN_MAIL_FROM  the address reminders come from (required with CCN_SMTP_URL)\n"
+                         "  CCN_CONTACTS   the contacts file (default $CCN_HOME/contacts.csv)\n"
+                         "examples:\n"
+                         "  ccn remind --period 2026-H1 --dry-run            who would be reminded, and how\n"
+                         "  ccn remind --period 2026-H1 --province 15 --kind after\n"
+                         "  ccn remind --period 2026-Y --drafts thu_nhac/    write drafts to review, send nothing",
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    rm.add_argument("--period", type=_period, required=True, help="e.g. 2026-H1 or 2025-Y")
+    rm.add_argument("--province", metavar="CODE", help="only this 2025 province, e.g. 15")
+    rm.add_argument("--kind", choices=["before", "after"],
+                    help="only reminders of this kind (default: each form's by the clock); a form whose deadline "
+                         "does not allow it is left aside with a note")
+    rm.add_argument("--form", action="append", choices=form_codes(), metavar="FORM",
+                    help="only this form (01–04; may be repeated)")
+    rm.add_argument("--drafts", metavar="DIR",
+                    help="write the letters as .eml drafts into DIR instead of sending them (recorded as reminded)")
+    rm.add_argument("--dry-run", action="store_true", help="show what would be sent; send, write and record nothing")
+    rm.add_argument("--resend-unconfirmed", action="store_true",
+                    help="send again the reminders a stopped run left unconfirmed (after checking the mail "
+                         "server's log: a recipient may get one twice)")
 
     ex = _command(sub, "export", cmd_export, help="write the national report workbook of a period",
                   description="ccn export national --period P --out F.xlsx: Biểu 04 for the nation in the "

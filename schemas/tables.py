@@ -317,3 +317,26 @@ period_approval = Table(
     Column("changed_by", Text, nullable=False),  # a portal login, or "cli:<name given by --by>"
     Column("comment", Text),  # the Ministry's comment (accept, return) or reason (unlock)
 )
+
+# the deadline reminders sent or drafted (pipelines/report/reminders.py), one row per expected report reminded of:
+# the key is the sender (form, unit_key) of a period and the kind of reminder, so none is sent twice.  A row is
+# written ``sending`` before the mail server is asked and ``sent`` once it accepted; a row left ``sending`` (the
+# run stopped in between) is shown as unconfirmed and never re-sent by itself (at most once, docs/reminders.md)
+reminder = Table(
+    "reminder", metadata,
+    Column("period", String(7), primary_key=True),
+    Column("form", String(2), primary_key=True),
+    Column("unit_key", String(160), primary_key=True),
+    Column("kind", String(8), primary_key=True),  # before | after (the deadline)
+    Column("province_code", String(2), nullable=False),  # 2025 province
+    Column("deadline", AwareDateTime, nullable=False),  # the first late instant (schemas.periods.Period.deadline)
+    Column("state", String(12), nullable=False),  # sending | sent | drafted
+    Column("channel", String(8), nullable=False),  # smtp | draft
+    Column("recipients", Text, nullable=False),  # the addresses it went to (To, then Cc), comma-separated
+    Column("to_department", Boolean, nullable=False),  # listed in a letter to the province's Department
+    Column("message_id", Text, nullable=False),  # the letter's Message-ID (several units may share one letter)
+    Column("draft_path", Text),  # the .eml written (channel draft)
+    Column("claimed_at", AwareDateTime, nullable=False),
+    Column("sent_at", AwareDateTime),  # the server accepted it (smtp) or the draft was written
+    Column("detail", Text),  # addresses the server refused while accepting the others
+)

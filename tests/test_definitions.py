@@ -14,7 +14,7 @@ import difflib
 import json
 import os
 import re
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ from assets.jobs import INGEST_ASSETS
 from assets.partitions import PERIODS, province_key
 from assets.schedules import TZ
 from pipelines.report.completeness import period_codes
+from pipelines.report.reminders import policy
 from schemas.admin import admin
 from schemas.forms import load_forms
 from schemas.periods import VN_TZ, Period
@@ -118,11 +119,18 @@ def test_snapshot_reads_what_the_wiring_says():
     assert found["job ingest assets"] == ", ".join(sorted(INGEST_ASSETS))
     schedules = {k.split()[1] for k in found if k.startswith("schedule ")}
     for spec in load_forms().values():  # every form's legal deadline is a schedule's cron, 00:15 the first late day
-        (name,) = (n for n in schedules if f"_{spec.sender_level}s" in n)
+        (name,) = (n for n in schedules if f"_{spec.sender_level}s" in n and n.startswith("after_deadline_"))
         for month_day in spec.deadline.values():
             month, day = (int(x) for x in month_day.split("-"))
             assert f"15 0 {day} {month} *" in found[f"schedule {name} cron"].split("; ")
         assert found[f"schedule {name} timezone"] == TZ
+        # and two reminders: days_before ahead of it and on its first late day, at the hour of reminders.toml
+        for kind, ahead in (("before", policy().days_before), ("after", 0)):
+            (name,) = (n for n in schedules if f"_{spec.sender_level}s" in n and n.startswith(f"remind_{kind}_"))
+            assert found[f"schedule {name} job"] == "remind" and found[f"schedule {name} timezone"] == TZ
+            for month_day in spec.deadline.values():
+                when = date(2001, *(int(x) for x in month_day.split("-"))) - timedelta(days=ahead)
+                assert f"0 {policy().hour} {when.day} {when.month} *" in found[f"schedule {name} cron"].split("; ")
     periods = "static: periods 2024-Y to those begun on the day the definitions load"
     assert found["asset completeness partitions"] == periods
     assert found["asset province_reports partitions"] == \
