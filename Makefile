@@ -6,7 +6,7 @@ CCN_HOME ?= $(CURDIR)/.ccn
 export CCN_HOME
 SAMPLE := $(CCN_HOME)/inbox/sample-2026-H1
 
-.PHONY: install office demo lint test test-fast bench ui pictures clean-demo
+.PHONY: install office browser demo lint test test-fast bench ui pictures clean-demo
 
 $(BIN)/ccn: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,13 @@ office:
 	@command -v soffice >/dev/null && command -v pdftotext >/dev/null || { \
 	  echo "installing LibreOffice Calc and poppler-utils for the printing tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-calc-nogui poppler-utils; }
+
+# Debian's Chromium, which Playwright drives for the portal's browser tests and the pictures (no browser is ever
+# downloaded: the machines may have no internet; Debian package, needs root)
+browser:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # a national sample (3 provinces) through the whole pipeline on the embedded SQLite warehouse, and the period
 # refreshed as the deadline schedules do, so that the Dagster UI shows every asset of the period materialised
@@ -42,7 +49,7 @@ lint: install
 	$(BIN)/mypy
 
 # lint first; then two workers (the machine's two cores), a test file per worker so module fixtures load once
-test: install lint office
+test: install lint office browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # the loop while changing code: every test not marked slow (no PostgreSQL fault tests, no webserver), under a minute
@@ -53,10 +60,11 @@ test-fast: install
 bench: install
 	$(BIN)/python bench/national.py
 
-# the pictures in docs/ (the first page of each blank form as printed, the Dagster asset graph), drawn from the code
-pictures: install office
-	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+# the pictures in docs/ (the first page of each blank form as printed, the Dagster asset graph), drawn from the code,
+# and the portal's pages as its browser tests go through them (on SQLite)
+pictures: install office browser
 	$(BIN)/python docs/pictures.py
+	CCN_UPDATE_PICTURES=1 $(BIN)/python -m pytest -q -p no:xdist tests/test_portal_browser.py -k sqlite
 
 ui: install
 	$(BIN)/ccn ui

@@ -4,6 +4,9 @@
   LibreOffice prints it (A4, the page setup the forms carry).
 - ``asset_graph.png``: the Dagster asset graph, every group expanded, as the UI (``ccn ui``) draws it.
 
+The stewards' portal's pages (``portal-*.png``) are not drawn here: its browser tests take them as they go through the
+pages (tests/test_portal_browser.py, run with ``CCN_UPDATE_PICTURES=1``; ``make pictures`` does both).
+
 Run it with ``make pictures`` after changing a form's layout or the Dagster wiring.  It needs LibreOffice
 (``soffice``), poppler-utils (``pdftoppm``), Chromium (``/usr/bin/chromium``) and Playwright, as the tests do;
 it starts its own Dagster webserver on a free port with an empty instance and stops it when done.

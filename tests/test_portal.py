@@ -218,8 +218,8 @@ def test_the_loop_upload_check_send_run_accept_lock_hold_unlock(site, tmp_path):
     cells = write_report(bad, "04", {**B0304, "15": 9}, province=p_name)
     r = _upload(steward, "Báo cáo tỉnh.xlsx", bad.read_bytes())
     assert r.status_code == 200
-    assert "b0304.operating_count_sum" in r.text and 'class="mark error"' in r.text
-    assert re.search(rf'id="cell-[^"]*{cells["15"]}" class="mark error"', r.text)
+    assert "b0304.operating_count_sum" in r.text and 'class="mark error num"' in r.text  # a number: aligned right
+    assert re.search(rf'id="cell-[^"]*{cells["15"]}" class="mark error num"', r.text)
     # a hostile file is refused with its reason and nothing parses it
     refused = _upload(steward, "bom.xlsx", xlsx(LAUGHS))
     assert "Tệp bị từ chối, không được đọc." in refused.text and "/send" not in refused.text

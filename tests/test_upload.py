@@ -24,6 +24,7 @@ from pipelines.steward.upload import (
     MAX_NAME_BYTES,
     UploadError,
     discard_stale,
+    given_name,
     province_folder,
     record_upload,
     safe_name,
@@ -70,6 +71,8 @@ def test_the_failing_cell_is_marked_with_its_message(tmp_path):
     assert "Dòng 15 ghi 7 nhưng 15.1 + 15.2 = 6" in vi and "15.1 + 15.2" in en and vi != en
     assert [c.ref for c in by_ref.values() if c.severity] == [cells["15"]]  # nothing else is marked
     assert by_ref[cells["13"]].text == "6070.15"  # as a person reads it, not 6070.150000000001
+    assert marked.numeric and by_ref[cells["13"]].numeric and not by_ref["G5"].numeric  # numbers align right
+    assert not any(c.numeric for c in by_ref.values() if c.ref.startswith("B"))  # the labels
     assert by_ref[cells["16.1"]].text == "220"
     assert by_ref["G5"].text == "30/06/2026"
     row_15 = next(cells_ for n, cells_ in view.rows if n == int(cells["15"][1:]))
@@ -189,6 +192,8 @@ def test_sent_files_load_for_the_province_and_are_audited(home, tmp_path):
     eng.dispose()
     assert sent.parent == inbox / province_folder(P) and sent.read_bytes() == src.read_bytes()
     assert sent.name.endswith(f"-{s.token[:6]}-Biểu 04 tổng hợp.xlsx") and len(sent.name.split("-", 2)[0]) == 8
+    assert given_name(sent.name) == "Biểu 04 tổng hợp.xlsx"  # as the pages and downloads name it
+    assert given_name("bieu04_20_tinh-lang-son.xlsx") == "bieu04_20_tinh-lang-son.xlsx"  # not sent by the portal
     assert [p.name for p in sent.parent.iterdir()] == [sent.name]  # no temporary copy left
     assert not (staging / s.token).exists() and staged(staging, s.token) is None
     with pytest.raises(UploadError):

@@ -314,8 +314,9 @@ def _sent_file(engine: Engine, sha: str) -> dict | None:
                            .order_by(e.at.desc())).first()
     if row is None:
         return None
-    return {"sha256": sha, "at": row.at, "actor": row.actor, "name": row.target.rsplit("/", 1)[-1],
-            "province_code": scope.folder_province(row.target)}
+    inbox_name = row.target.rsplit("/", 1)[-1]
+    return {"sha256": sha, "at": row.at, "actor": row.actor, "name": upload.given_name(inbox_name),
+            "inbox_name": inbox_name, "province_code": scope.folder_province(row.target)}
 
 
 # --- the dashboard of a period --------------------------------------------------------------------------------------
@@ -431,7 +432,7 @@ async def original(visit: Visit) -> Response:
     detail = await _submission(visit)
     if detail is None or not detail.archive_path.is_file():
         return not_found(visit)
-    return FileResponse(detail.archive_path, filename=detail.file_name,
+    return FileResponse(detail.archive_path, filename=upload.given_name(detail.file_name),
                         media_type="application/octet-stream")
 
 
@@ -447,7 +448,7 @@ async def feedback(visit: Visit) -> Response:
     except FeedbackError as exc:
         return visit.page("error.html", 409, title=("Chưa có bảng tính phản hồi", "No feedback workbook yet"),
                           message=_two(exc))
-    stem = Path(detail.file_name or "ho-so").stem
+    stem = Path(upload.given_name(detail.file_name) or "ho-so").stem
     return FileResponse(out, filename=f"{stem} - phan hoi {detail.submission.id}.xlsx",
                         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
@@ -568,6 +569,8 @@ def create_app(settings: Settings, engine: Engine, *, run_on_send: bool = True) 
     filters["when"] = _when
     filters["vi"] = lambda text: _two(text)[0]
     filters["en"] = lambda text: _two(text)[1]
+    filters["given_name"] = upload.given_name
+    filters["count_en"] = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # 1 error, 2 errors
     filters["cell_id"] = lambda sheet, ref: "cell-" + quote(f"{sheet}!{ref}", safe="")
     app = Starlette(routes=[*APP_ROUTES, Mount("/static", StaticFiles(directory=HERE / "static"), name="static")])
     app.state.portal = portal
@@ -576,7 +579,13 @@ def create_app(settings: Settings, engine: Engine, *, run_on_send: bool = True) 
 
 
 def _when(value) -> str:
-    """A time as an official reads it, in Vietnam's time: ``04/12/2026 14:05``."""
+    """A time as an official reads it, in Vietnam's time: ``04/12/2026 14:05`` (also from the ISO text a view gives on
+    SQLite, ``2026-12-04 14:05:09.5+07:00``)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     if not isinstance(value, datetime):
         return "" if value is None else str(value)
     return value.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")

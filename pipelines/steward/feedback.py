@@ -41,6 +41,7 @@ from pipelines.read.feedback_record import (
     SUMMARY_SHEET,
 )
 from pipelines.steward.templates import LINE_POINTS, print_setup, wrapped_lines
+from pipelines.steward.upload import given_name
 from schemas.admin import MERGER_DATE, admin
 from schemas.forms import load_forms
 from schemas.periods import Period
@@ -220,7 +221,7 @@ def _write_findings(ws, sub, rows, notes, unreadable: bool) -> None:
     last = get_column_letter(len(COLUMNS))
     unit = sub.unit_name or sub.unit_key
     lines = [
-        (f"{FEEDBACK_MARK}: {sub.file_name}", Font(bold=True, size=13)),
+        (f"{FEEDBACK_MARK}: {given_name(sub.file_name)}", Font(bold=True, size=13)),  # as its sender named it
         (" · ".join(part for part, known in (
             (f"Mã hồ sơ / Submission {sub.submission_id}", True), (f"Biểu {sub.form}", sub.form),
             (f"trang tính / sheet {sub.sheet}", sub.sheet), (f"kỳ / period {sub.period}", sub.period), (unit, unit),

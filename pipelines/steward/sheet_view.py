@@ -35,6 +35,7 @@ class CellView:
     text: str  # what the sheet shows
     severity: str | None = None  # "error" or "warning" when a finding points here (the gravest)
     messages: list[tuple[str, str]] = field(default_factory=list)  # (Vietnamese, English), one per finding
+    numeric: bool = False  # a number: shown aligned right, as a spreadsheet shows it
 
 
 @dataclass
@@ -126,10 +127,17 @@ def _view(sheet: str, grid: list[list[object]], marks: SheetMarks, findings: lis
             here = sorted(placed.get((r, c), []), key=lambda f: not f.is_error)
             shown_text = texts.get((r, c)) or (text(r, c) if here else "")  # a marked cell even when hidden
             cells.append(CellView(f"{col_letter(c)}{r + 1}", shown_text, here[0].severity if here else None,
-                                  [(f.message_vi, f.message_en) for f in here]))
+                                  [(f.message_vi, f.message_en) for f in here],
+                                  (r, c) not in marks.errors and _is_number(grid, r, c)))
         out.append((r + 1, cells))
     truncated = bool(content_rows - set(rows) or content_cols - set(cols))
     return SheetView(sheet, out, [col_letter(c) for c in cols], truncated, unplaced)
+
+
+def _is_number(grid: list[list[object]], r: int, c: int) -> bool:
+    row = grid[r] if r < len(grid) else ()
+    value = row[c] if c < len(row) else None
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _window(content: set[int], marked: set[int], most: int) -> list[int]:

@@ -53,6 +53,7 @@ META = "staged.json"
 MAX_NAME_BYTES = 160  # UTF-8 bytes of a kept name: the inbox adds a 23-character prefix, file systems allow 255
 SENDING_PREFIX = ".sending-"  # hidden: pipelines/intake/archive.py scan_inbox skips names starting with "."
 _UNSAFE = re.compile(r'[<>:"/\\|?*]')  # characters some file systems refuse in a name
+_SENT = re.compile(r"\d{8}-\d{6}-[A-Za-z0-9_-]{6}-(?=.)")  # the prefix send_upload gives a name in the inbox
 
 
 class UploadError(ValueError):
@@ -243,6 +244,13 @@ def send_upload(staging: Path, token: str, inbox: Path, engine: Engine, actor: s
         tmp.unlink(missing_ok=True)
     shutil.rmtree(staging / token, ignore_errors=True)
     return dest
+
+
+def given_name(inbox_name: str) -> str:
+    """The name a sender gave a file that :func:`send_upload` put into the inbox (``20261205-120602-FoIp5G-Báo
+    cáo.xlsx`` → ``Báo cáo.xlsx``), for the pages and downloads; any other name as it is."""
+    m = _SENT.match(inbox_name or "")
+    return inbox_name[m.end():] if m else inbox_name
 
 
 def _copy_hashing(src: Path, dest: Path) -> str:
