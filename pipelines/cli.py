@@ -298,9 +298,9 @@ def cmd_summary(args) -> int:
         rows = []
         for r in part.itertuples():
             spec = rows_04.get(r.indicator_code)
-            whole = spec is not None and spec.is_integer
-            value = "" if r.value is None or r.value != r.value else f"{r.value:,.0f}" if whole else f"{r.value:,.2f}"
-            rows.append((r.indicator_code, r.indicator_name, value, r.unit))
+            blank = r.value is None or r.value != r.value
+            value = "" if blank else spec.shown(r.value) if spec else f"{float(r.value):,}"
+            rows.append((r.indicator_code, r.indicator_name, value, r.value_unit_name))
         print_table([Col("Mã / Code", right=True), Col("Chỉ tiêu / Indicator"), Col("Giá trị / Value", right=True),
                      Col("Đơn vị tính / Unit")], rows, width=width)
     return 0

@@ -501,9 +501,9 @@ async def summary(visit: Visit) -> Response:
     rows = []
     for r in df.itertuples():
         spec = rows_04.get(r.indicator_code)
-        whole = spec is not None and spec.is_integer
-        value = "" if r.value is None or r.value != r.value else f"{r.value:,.0f}" if whole else f"{r.value:,.2f}"
-        rows.append((r.indicator_code, r.indicator_name, value, r.unit, r.provinces_reporting))
+        blank = r.value is None or r.value != r.value
+        value = "" if blank else spec.shown(r.value) if spec else f"{float(r.value):,}"
+        rows.append((r.indicator_code, r.indicator_name, value, r.value_unit_name, r.provinces_reporting))
     return visit.page("summary.html", period=period, periods=_periods(), rows=rows)
 
 
