@@ -813,8 +813,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = _command(sub, "summary", cmd_summary, help="print the national summary (Biểu 04 over all provinces)",
                  description="Print, per period, the national summary of Biểu 04 over the provinces whose report "
-                             "was accepted: each row's code, indicator name, value (whole numbers for counts, "
-                             "two decimals otherwise) and unit." + TABLE_WIDTH)
+                             "was accepted: each row's code, indicator name, value (to its unit's decimals, "
+                             "forms.toml [unit_decimals]: whole numbers for counts, 3 for tỷ đồng, 2 for ha and %) "
+                             "and unit." + TABLE_WIDTH)
     m.add_argument("--period", type=_period, help="only this period")
     m.add_argument("--truth", metavar="TRUTH_JSON", help="compare with a sample's truth.json; exit 1 on a difference")
 
