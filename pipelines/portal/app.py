@@ -576,7 +576,13 @@ def create_app(settings: Settings, engine: Engine, *, run_on_send: bool = True) 
 
 
 def _when(value) -> str:
-    """A time as an official reads it, in Vietnam's time: ``04/12/2026 14:05``."""
+    """A time as an official reads it, in Vietnam's time: ``04/12/2026 14:05`` (from a table's datetime or a
+    view's ISO 8601 text, ``2026-12-04T14:05:00+07:00``)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     if not isinstance(value, datetime):
         return "" if value is None else str(value)
     return value.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
