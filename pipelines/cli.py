@@ -301,9 +301,9 @@ def cmd_summary(args) -> int:
         rows = []
         for r in part.itertuples():
             spec = rows_04.get(r.indicator_code)
-            whole = spec is not None and spec.is_integer
-            value = "" if r.value is None or r.value != r.value else f"{r.value:,.0f}" if whole else f"{r.value:,.2f}"
-            rows.append((r.indicator_code, r.indicator_name, value, r.unit))
+            blank = r.value is None or r.value != r.value
+            value = "" if blank else spec.shown(r.value) if spec else f"{float(r.value):,}"
+            rows.append((r.indicator_code, r.indicator_name, value, r.value_unit_name))
         print_table([Col("Mã / Code", right=True), Col("Chỉ tiêu / Indicator"), Col("Giá trị / Value", right=True),
                      Col("Đơn vị tính / Unit")], rows, width=width)
     return 0
@@ -886,8 +886,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = _command(sub, "summary", cmd_summary, help="print the national summary (Biểu 04 over all provinces)",
                  description="Print, per period, the national summary of Biểu 04 over the provinces whose report "
-                             "was accepted: each row's code, indicator name, value (whole numbers for counts, "
-                             "two decimals otherwise) and unit." + TABLE_WIDTH)
+                             "was accepted: each row's code, indicator name, value (to its unit's decimals, "
+                             "forms.toml [unit_decimals]: whole numbers for counts, 3 for tỷ đồng, 2 for ha and %) "
+                             "and unit." + TABLE_WIDTH)
     m.add_argument("--period", type=_period, help="only this period")
     m.add_argument("--truth", metavar="TRUTH_JSON", help="compare with a sample's truth.json; exit 1 on a difference")
 

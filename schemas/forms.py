@@ -14,15 +14,13 @@ import csv
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 
 from schemas.text import bilingual, loose_key
 
 HERE = Path(__file__).parent
-
-# Units whose values are whole numbers (counts and flags).
-INTEGER_UNITS = {"persons", "projects", "clusters", "flag"}
 
 
 @dataclass(frozen=True)
@@ -40,12 +38,27 @@ class RowSpec:
     denominator: str
     scale: float | None
     sort_order: int
+    decimals: int  # the decimals a value keeps: its unit's, from forms.toml [unit_decimals]
     rollup_form: str = ""  # the lower form whose reports inside this unit add up to this row ("" for none)
     rollup_code: str = ""  # ... and the row of it that is summed
 
     @property
     def is_integer(self) -> bool:
-        return self.unit in INTEGER_UNITS
+        """Whether the row's values are whole numbers (counts and 1/0 flags)."""
+        return self.decimals == 0
+
+    def rounded(self, value: float) -> float | int:
+        """``value`` to the row's decimals (an ``int`` for a count), as the BI views round it."""
+        return round_to(value, self.decimals)
+
+    def shown(self, value: float) -> str:
+        """``value`` as a table prints it: ``6,070.150`` to the row's decimals, thousands separated."""
+        return f"{self.rounded(value):,.{self.decimals}f}"
+
+    @property
+    def number_format(self) -> str:
+        """The spreadsheet number format that shows the row's decimals: ``#,##0`` or ``#,##0.000``."""
+        return "#,##0" + ("." + "0" * self.decimals if self.decimals else "")
 
     @property
     def key(self) -> str:
@@ -116,12 +129,32 @@ def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
+def round_to(value: float, decimals: int) -> float | int:
+    """``value`` rounded to ``decimals`` half away from zero on the number as written (2.675 → 2.68), as SQL's
+    ``ROUND`` of a ``NUMERIC`` does; an ``int`` when ``decimals`` is 0."""
+    exact = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return int(exact) if decimals == 0 else float(exact)
+
+
+@lru_cache(maxsize=1)
+def unit_decimals() -> dict[str, int]:
+    """Unit of indicators.csv -> the decimals its values keep (forms.toml ``[unit_decimals]``)."""
+    return {unit: int(d) for unit, d in _toml()["unit_decimals"].items()}
+
+
 @lru_cache(maxsize=1)
 def load_forms() -> dict[str, FormSpec]:
     meta = _toml()
+    decimals = unit_decimals()
     rows: dict[str, list[RowSpec]] = {}
     with open(HERE / "indicators.csv", encoding="utf-8", newline="") as fh:
         for r in csv.DictReader(fh):
+            if r["unit"] not in decimals:
+                raise ValueError(bilingual(
+                    f"indicators.csv: Biểu {r['form']} dòng {r['code']} có đơn vị {r['unit']!r}, forms.toml "
+                    f"[unit_decimals] không nói đơn vị này giữ mấy chữ số thập phân",
+                    f"indicators.csv: Biểu {r['form']} row {r['code']} has the unit {r['unit']!r}, whose decimals "
+                    f"forms.toml [unit_decimals] does not give"))
             rows.setdefault(r["form"], []).append(
                 RowSpec(
                     form=r["form"], code=r["code"], section=r["section"], label_vi=r["label_vi"],
@@ -129,7 +162,7 @@ def load_forms() -> dict[str, FormSpec]:
                     period_kind=r["period_kind"], aggregation=r["aggregation"],
                     numerator=r["numerator"], denominator=r["denominator"],
                     scale=float(r["scale"]) if r["scale"] else None, sort_order=int(r["sort_order"]),
-                    rollup_form=r["rollup_form"], rollup_code=r["rollup_code"],
+                    rollup_form=r["rollup_form"], rollup_code=r["rollup_code"], decimals=decimals[r["unit"]],
                 )
             )
     codes = {(form, r.code) for form, rs in rows.items() for r in rs}

@@ -16,14 +16,14 @@ from schemas.forms import all_rows
 from schemas.geography import pre2025_rows
 from schemas.grants import grant_views
 from schemas.tables import commune, commune_successor, district, indicator, province
-from schemas.views import VIEWS
+from schemas.views import VIEWS, view_sql
 
 
 def create_views(conn) -> None:
     for name in reversed(list(VIEWS)):
         conn.execute(text(f"DROP VIEW IF EXISTS {name}"))
     for name, definition in VIEWS.items():
-        conn.execute(text(f"CREATE VIEW {name} AS {definition}"))
+        conn.execute(text(f"CREATE VIEW {name} AS {view_sql(definition, conn.dialect.name)}"))
     # re-created views lose their grants: renew them for the BI roles
     if conn.dialect.name == "postgresql" and conn.execute(text(
             "SELECT to_regclass('bi_role') IS NOT NULL")).scalar():

@@ -63,9 +63,9 @@ def test_national_workbook_layout_and_values(exported, truth):
                 .itertuples()}
     got = _read(exported, "Toàn quốc")
     assert got.keys() == national.keys() == truth["national_summary"].keys()
-    for code, value in got.items():
-        assert value == pytest.approx(truth["national_summary"][code]["value"], abs=0.006), code
-        assert value == pytest.approx(national[code], abs=0.006), code
+    for code, value in got.items():  # rounded as the form asks, the same figures as the truth and the view
+        assert value == pytest.approx(truth["national_summary"][code]["value"], abs=1e-9), code
+        assert value == pytest.approx(national[code], abs=1e-9), code
 
     for sheet in province_sheets:
         b04 = next(r for f in truth["files"] if f["expected_status"] != "rejected" for r in f["reports"]
@@ -112,7 +112,7 @@ def test_completeness_sheets(exported, truth):
 
 def test_regional_sheet_in_form_order_and_rounded(exported):
     """Each region's rows in Biểu 04's order (1, 2, … 9, 10 … 15, 15.1 …, not 1, 10, 11), its numbers rounded
-    as the form's unit asks (2 decimals for ha, tỷ đồng and %, whole numbers for counts), formatted so."""
+    as the form's unit asks (3 decimals for tỷ đồng, 2 for ha and %, whole numbers for counts), formatted so."""
     spec = load_forms()["04"]
     order = [r.code for r in spec.rows]
     wb = load_workbook(exported)
@@ -136,10 +136,9 @@ def test_regional_sheet_in_form_order_and_rounded(exported):
                 if expected is None or expected != expected:
                     assert cell.value is None
                     continue
-                assert cell.value == (round(expected) if unit.is_integer else round(expected, 2)), (heading, r[0])
-                assert cell.number_format == ("#,##0" if unit.is_integer and unit.unit != "flag" else
-                                              "0" if unit.unit == "flag" else "0.00" if unit.unit == "percent"
-                                              else "#,##0.00")
+                decimals = {"billion_vnd": 3, "ha": 2, "percent": 2}.get(unit.unit, 0)
+                assert cell.value == round(expected, decimals), (heading, r[0])
+                assert cell.number_format == "#,##0" + ("." + "0" * decimals if decimals else ""), (heading, r[0])
     for sheet in ("Vùng", "Tình hình báo cáo", "Chưa báo cáo"):  # set to print: A4, the header on each page
         ws = wb[sheet]
         assert int(ws.page_setup.paperSize) == int(ws.PAPERSIZE_A4) and ws.sheet_properties.pageSetUpPr.fitToPage

@@ -74,11 +74,12 @@ def _accepted_reports(truth: dict, form: str) -> list[dict]:
 
 
 def _rollup(reports: list[dict], codes: list[str]) -> dict[str, float]:
-    """Per-row sums of reports, with row 19 recomputed from 18 and 17 (as the views do)."""
+    """Per-row sums of reports, with row 19 recomputed from 18 and 17 and kept to the 2 decimals of a % (as the
+    views do)."""
     sums = {c: sum(r["values"][c] for r in reports if c in r["values"]) for c in codes
             if any(c in r["values"] for r in reports)}
     if "17" in sums:
-        sums["19"] = 100 * sums["18"] / sums["17"] if sums["17"] else None
+        sums["19"] = round(100 * sums["18"] / sums["17"], 2) if sums["17"] else None
     return sums
 
 

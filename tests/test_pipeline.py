@@ -23,8 +23,9 @@ MART_COLUMNS = {
                          "unit_name", "received_at", "deadline", "is_late", "status", "errors", "warnings"],
     "mart_validation_issues": ["submission_id", "rule_id", "severity", "sheet", "cell", "indicator_code", "message"],
     "mart_indicator_values": ["submission_id", "form", "period", "province_code", "unit_key", "indicator_code",
-                              "value", "unit", "note"],
-    "mart_national_summary": ["period", "indicator_code", "indicator_name", "unit", "value", "provinces_reporting"],
+                              "indicator_name", "value_unit_code", "value_unit_name", "value", "note"],
+    "mart_national_summary": ["period", "indicator_code", "indicator_name", "value_unit_code", "value_unit_name",
+                              "value", "provinces_reporting"],
 }
 
 
@@ -81,10 +82,12 @@ def test_sample_run_matches_truth(inbox, truth):
         t = truth["national_summary"][row.indicator_code]
         assert row.value == pytest.approx(t["value"], rel=1e-9), row.indicator_code
         assert row.provinces_reporting == t["provinces_reporting"]
-        assert row.indicator_name == t["indicator_name"] and row.unit == t["unit"]
-    # the occupancy row is recomputed from its parts, never averaged
+        assert row.indicator_name == t["indicator_name"]
+        assert (row.value_unit_code, row.value_unit_name) == (t["value_unit_code"], t["value_unit_name"])
+    # the occupancy row is recomputed from its parts, never averaged, and kept to the 2 decimals of a %
     by_code = {r.indicator_code: r.value for r in summary.itertuples()}
-    assert by_code["19"] == pytest.approx(100 * by_code["18"] / by_code["17"])
+    assert by_code["19"] == pytest.approx(100 * by_code["18"] / by_code["17"], abs=0.005)
+    assert by_code["19"] == round(by_code["19"], 2) != 100 * by_code["18"] / by_code["17"]
 
     for name, columns in MART_COLUMNS.items():
         assert list(view(name).columns) == columns, name

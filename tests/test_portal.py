@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,10 @@ def test_the_ministry_waives_a_finding_with_a_reason(site):
     assert r.status_code == 303
     row = view("mart_findings", f"WHERE finding_id = {finding}").iloc[0]
     assert row.waived_by == "bo" and row.waiver_reason == "Sở xác nhận số liệu đúng"
+    # the view's ISO 8601 time is shown as an official reads it, on either backend
+    waived = datetime.fromisoformat(row.waived_at)
+    shown = bo.get(f"/findings?province={site['p']}&severity=error").text
+    assert f"Đã miễn trừ: bo, {waived:%d/%m/%Y %H:%M}" in shown
     audit = view("audit_event", "WHERE action = 'finding.waive'")
     assert f"finding {finding}" in set(audit["target"]) and "testclient" in set(audit["address"])
     assert "finding.waive" in bo.get("/audit").text

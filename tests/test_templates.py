@@ -144,8 +144,8 @@ def test_template_layout_protection_and_drop_downs(tmp_path, form, generation):
         r = ws[ref].row
         assert ws.cell(r, 2).value == spec.row(code).label_vi and ws.cell(r, 3).value == spec.row(code).unit_vi
         unit = spec.row(code).unit
-        assert ws[ref].number_format == {"persons": "#,##0", "projects": "#,##0", "clusters": "#,##0",
-                                         "flag": "0", "percent": "0.00"}.get(unit, "#,##0.00")
+        assert ws[ref].number_format == {"billion_vnd": "#,##0.000", "ha": "#,##0.00", "percent": "#,##0.00",
+                                         "million_vnd_per_person_month": "#,##0.00"}.get(unit, "#,##0")
     # drop-down lists: province from the hidden sheet, commune/district by INDIRECT on the province's code
     validations = {str(dv.sqref): dv for dv in ws.data_validations.dataValidation}
     province = validations[layout["ident"]["province"]]

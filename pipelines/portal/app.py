@@ -502,9 +502,9 @@ async def summary(visit: Visit) -> Response:
     rows = []
     for r in df.itertuples():
         spec = rows_04.get(r.indicator_code)
-        whole = spec is not None and spec.is_integer
-        value = "" if r.value is None or r.value != r.value else f"{r.value:,.0f}" if whole else f"{r.value:,.2f}"
-        rows.append((r.indicator_code, r.indicator_name, value, r.unit, r.provinces_reporting))
+        blank = r.value is None or r.value != r.value
+        value = "" if blank else spec.shown(r.value) if spec else f"{float(r.value):,}"
+        rows.append((r.indicator_code, r.indicator_name, value, r.value_unit_name, r.provinces_reporting))
     return visit.page("summary.html", period=period, periods=_periods(), rows=rows)
 
 
@@ -579,8 +579,8 @@ def create_app(settings: Settings, engine: Engine, *, run_on_send: bool = True) 
 
 
 def _when(value) -> str:
-    """A time as an official reads it, in Vietnam's time: ``04/12/2026 14:05`` (also from the ISO text a view gives on
-    SQLite, ``2026-12-04 14:05:09.5+07:00``)."""
+    """A time as an official reads it, in Vietnam's time: ``04/12/2026 14:05`` (from a table's datetime or a
+    view's ISO 8601 text, ``2026-12-04T14:05:00+07:00``)."""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)

@@ -32,7 +32,6 @@ from pipelines.report.completeness import completeness, refresh_expected
 from pipelines.steward.feedback import set_text
 from pipelines.steward.templates import (
     LINE_POINTS,
-    NUMBER_FORMATS,
     FormContent,
     Identification,
     print_setup,
@@ -46,7 +45,6 @@ from schemas.periods import Period
 
 FORM_NAMES = {"01": "Biểu 01 (dự án)", "02": "Biểu 02 (cụm CN)", "03": "Biểu 03 (cấp xã/huyện)",
               "04": "Biểu 04 (cấp tỉnh)"}
-TOLERANCE = 0.005
 
 # The national report.  Circular 14/2024 (Art. 3.3.d) has each Department of Industry and Trade send its Biểu 04
 # to "Bộ Công Thương (<department>)" — the department named in forms.toml's receiver of the period's wording
@@ -82,12 +80,11 @@ def _blank(value: object) -> bool:
 
 
 def rounded(value: object, row: RowSpec) -> float | int | None:
-    """A value as the form asks for it: whole numbers for counts (clusters, projects, persons), two decimals for
-    the rest (ha, tỷ đồng, %) — never the float noise of a sum (6070.150000000001)."""
+    """A value as the form asks for it: to its unit's decimals (forms.toml ``[unit_decimals]``: whole numbers for
+    counts, 3 decimals for tỷ đồng, 2 for ha and %), as the views round it."""
     if _blank(value):
         return None
-    v = float(value)  # type: ignore[arg-type]
-    return round(v) if row.is_integer else round(v, 2)
+    return row.rounded(float(value))  # type: ignore[arg-type]
 
 
 def _values(df: pd.DataFrame, column: str) -> dict[str, float | int]:
@@ -158,10 +155,11 @@ def export_national(engine: Engine, period: Period, out: Path, refresh: bool = T
                                            _values(part, "reported_value"), generation=generation))
         computed = _values(part, "computed_value")
         reported = _values(part, "reported_value")
-        for code_row, a1 in cells.items():
-            if code_row in computed and abs(computed[code_row] - reported.get(code_row, 0.0)) > TOLERANCE:
+        spec = load_forms()["04"]
+        for code_row, a1 in cells.items():  # both rounded as the form asks: any difference is one
+            if code_row in computed and computed[code_row] != reported.get(code_row, 0):
                 note = ws[a1].offset(column=1)
-                note.value = f"Tổng hợp từ Biểu 03: {computed[code_row]:,.2f}"
+                note.value = f"Tổng hợp từ Biểu 03: {spec.row(code_row).shown(computed[code_row])}"
                 note.alignment = Alignment(wrap_text=True, vertical="top")
     _completeness_sheet(wb.create_sheet("Tình hình báo cáo"), comp, period)
     _missing_sheet(wb.create_sheet("Chưa báo cáo"), missing, period)
@@ -269,7 +267,7 @@ def _region_sheet(ws, regions: pd.DataFrame, period: Period) -> None:
         rows.append(Heading(f"{region} ({reporting} tỉnh, thành phố báo cáo / provinces reporting)"))
         for row in spec.rows:
             r = part.get(row.code)
-            fmt = NUMBER_FORMATS[row.unit]
+            fmt = row.number_format
             rows.append([row.code, row.label_vi, row.unit_vi,
                          Number(rounded(r.reported_value, row) if r else None, fmt),
                          Number(rounded(r.computed_value, row) if r else None, fmt),

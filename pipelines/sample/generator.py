@@ -418,8 +418,11 @@ def _truth(period: Period, seed: int, files: list[SampleFile], forms) -> dict:
             value = row.scale * sums[row.numerator] / den if den else None
         else:
             value = sums[row.code]
-        national[row.code] = {"value": value, "provinces_reporting": sum(row.code in r.values for r in b04),
-                              "indicator_name": row.label_vi, "unit": row.unit_vi}
+        # as the form asks for it (forms.toml [unit_decimals]), as the views round it
+        national[row.code] = {"value": None if value is None else row.rounded(value),
+                              "provinces_reporting": sum(row.code in r.values for r in b04),
+                              "indicator_name": row.label_vi, "value_unit_code": row.unit,
+                              "value_unit_name": row.unit_vi}
     return {
         "period": period.code, "seed": seed,
         "files": [asdict(f) for f in files],
@@ -534,14 +537,19 @@ def generate_pre2025(out: Path, period: Period, provinces: int = 63, seed: int =
 
 
 def province_series(b04: list[SampleReport], forms=None) -> dict[str, dict[str, float | None]]:
-    """Biểu 04 per 2025 province: the reports of the old provinces it absorbed summed, ratios from their parts."""
+    """Biểu 04 per 2025 province: the reports of the old provinces it absorbed summed, ratios from their parts,
+    each rounded as the form asks for it (as the views round it)."""
     spec = (forms or load_forms())["04"]
     out: dict[str, dict[str, float | None]] = {}
     for pcode in sorted({r.province_code for r in b04}):
         mine = [r for r in b04 if r.province_code == pcode]
         sums = {row.code: sum(r.values.get(row.code, 0.0) for r in mine) for row in spec.rows}
-        out[pcode] = {row.code: (row.scale * sums[row.numerator] / sums[row.denominator]  # NULL scale: NULL, as in SQL
-                                 if sums[row.denominator] and row.scale is not None else None)
-                      if row.aggregation == "ratio" else sums[row.code]
-                      for row in spec.rows}
+        out[pcode] = {}
+        for row in spec.rows:
+            if row.aggregation != "ratio":
+                out[pcode][row.code] = row.rounded(sums[row.code])
+            elif sums[row.denominator] and row.scale is not None:  # NULL scale: NULL, as in SQL
+                out[pcode][row.code] = row.rounded(row.scale * sums[row.numerator] / sums[row.denominator])
+            else:
+                out[pcode][row.code] = None
     return out

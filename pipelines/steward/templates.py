@@ -319,7 +319,7 @@ def write_form_layout(ws, content: FormContent, typing: Typing | None = None) ->
         value = content.values.get(row.code)
         value_cell = put(r, c0 + 3, _typed(value, row, t), border=border)
         if isinstance(value_cell.value, float):
-            value_cell.number_format = "#,##0.00"
+            value_cell.number_format = row.number_format
         put(r, c0 + 4, None, border=border)
         cells[row.code] = f"{get_column_letter(c0 + 3)}{r}"
         r += 1
@@ -376,8 +376,6 @@ def _typed(value: float | str | None, row, t: Typing) -> object:
 # --- `ccn template`: empty forms to fill in, with drop-down lists, locked labels and number formats ---------------
 LISTS_SHEET = "Danh mục"  # hidden sheet holding the long drop-down lists
 PERIOD_CHOICES = ["6 tháng đầu năm", "Năm"]
-NUMBER_FORMATS = {"billion_vnd": "#,##0.00", "ha": "#,##0.00", "percent": "0.00", "persons": "#,##0",
-                   "million_vnd_per_person_month": "#,##0.00", "projects": "#,##0", "clusters": "#,##0", "flag": "0"}
 
 
 def _choice(unit: Unit) -> str:
@@ -470,7 +468,7 @@ def write_template(path, form: str, generation: str = "commune", province_code: 
                 "Năm của kỳ báo cáo", "Chọn năm trong danh sách")
     for code, ref in layout["values"].items():
         row = spec.row(code)
-        ws[ref].number_format = NUMBER_FORMATS[row.unit]
+        ws[ref].number_format = row.number_format
         if row.unit == "flag":
             _validation(ws, "0", ref, "Ghi 1 (có) hoặc 0 (không)", "Chỉ ghi 1 hoặc 0", kind="whole",
                         operator="between", formula2="1")
