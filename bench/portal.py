@@ -681,16 +681,16 @@ def main() -> int:
     books: list[Workbook] = []
     for period, offset in WORKLOADS:
         folder, seconds = workload(period, args.seed + offset)
-        generation[period] = None if seconds is None else round(seconds, 1)
+        generation[folder.name] = None if seconds is None else round(seconds, 1)
         books += workbooks(folder)
     unique = {b.sha256: b for b in books}  # two files with the same bytes would be one file to the archive
     books = list(unique.values())
-    if args.profile:
-        profile(books, args.profile)
-        return 0
     counts = Counter(b.form for b in books)
     print(f"workbooks: {len(books)} ({', '.join(f'Biểu {f} {counts[f]}' for f in FORMS)}); generation "
           + ", ".join(f"{p} {'cached' if s is None else f'{s:.1f} s'}" for p, s in generation.items()), flush=True)
+    if args.profile:
+        profile(books, args.profile)
+        return 0
 
     results: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                                  "load_average_at_start": os.getloadavg()},
