@@ -18,6 +18,7 @@ from validations.catalogue import (
     CrossPeriodRule,
     Expression,
     FindingRule,
+    OutlierRule,
     Side,
     WithinFormRule,
     load_catalogue,
@@ -45,7 +46,7 @@ def test_every_spec_rule_is_catalogued_with_both_languages():
         assert r.severity in ("error", "warning"), r.id
         assert r.description_vi and r.description_en and r.message_vi and r.message_en, r.id
     kinds = {type(r) for r in cat.values()}
-    assert kinds == {FindingRule, WithinFormRule, CrossLevelRule, CrossPeriodRule}
+    assert kinds == {FindingRule, WithinFormRule, CrossLevelRule, CrossPeriodRule, OutlierRule}
     operating = cat["b0304.operating_count_sum"]
     assert (operating.forms, operating.operator, operating.left.missing, operating.skipped_finding) == \
         (("03", "04"), "==", "skip_if_any_missing", True)
