@@ -80,10 +80,16 @@ def _period(text: str):
 
 def cmd_sample(args) -> int:
     from pipelines.progress import TerminalProgress
-    from pipelines.sample.generator import generate
+    from pipelines.sample.generator import generate, previous_period
     from schemas.geography import generation_of
 
     show = TerminalProgress()
+    if args.planted and generation_of(previous_period(args.period)) == "pre2025":
+        _fail("sample", f"--planted cần kỳ từ 2026-H1 trở đi (kỳ trước {previous_period(args.period)} do các tỉnh, "
+                        "huyện cũ báo cáo).",
+              f"--planted needs a period from 2026-H1 on (the period before, {previous_period(args.period)}, was "
+              "reported by the old provinces and districts).")
+        return 2
     if generation_of(args.period) == "pre2025":  # reported by the 63 old provinces and their districts
         from pipelines.sample.generator import generate_pre2025
 
@@ -91,7 +97,7 @@ def cmd_sample(args) -> int:
                                  progress=lambda d, t: show("sample", d, t))
     else:
         truth = generate(Path(args.out), args.period, provinces=args.provinces, seed=args.seed,
-                         progress=lambda d, t: show("sample", d, t))
+                         progress=lambda d, t: show("sample", d, t), planted=args.planted)
     c = truth["counts"]
     rejected = c[Status.REJECTED]
     truth_path = Path(args.out) / "truth.json"
@@ -99,6 +105,13 @@ def cmd_sample(args) -> int:
               f"{c['late']} tệp nộp muộn); đáp án trong {truth_path}.",
               f"Wrote {c['files']} files for {truth['period']} to {args.out} ({rejected} with deliberate errors, "
               f"{c['late']} late); truth in {truth_path}."))
+    if args.planted:
+        h, n = truth["history"], len(truth["planted_outliers"])
+        print(say(f"Kỳ trước {h['period']}: {h['files']} tệp của cùng các đơn vị trong {Path(args.out) / h['folder']}; "
+                  f"{n} giá trị bất thường được gài vào kỳ {truth['period']} (truth.json, planted_outliers).",
+                  f"The period before, {h['period']}: {h['files']} files of the same units in "
+                  f"{Path(args.out) / h['folder']}; {n} implausible values planted in {truth['period']} "
+                  "(truth.json, planted_outliers)."))
     return 0
 
 
@@ -879,6 +892,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of provinces (1–34, default 3; 1–63 old provinces for periods up to 2025-H1, which "
                         "are written as the old provinces and their districts reported them)")
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    s.add_argument("--planted", action="store_true",
+                   help="also write the period before for the same units (in OUT/<that period>/, with its own "
+                        "truth.json) and plant implausible values in this one, listed in truth.json "
+                        "(planted_outliers): what `ccn outliers` must find; periods from 2026-H1 on")
 
     r = _command(sub, "run", cmd_run,
                  help="ingest every new file in the inbox (archive, read, validate, load, summarise)",

@@ -178,6 +178,16 @@ def _entry(rule_id: str) -> str:
     ("value.flag_not_binary", ('units = ["flag"]', 'units = ["flags"]'), "expect.units"),
     ("file.unreadable", ('scope = "file"', 'scope = "sheet"'), "scope"),
     ("file.unreadable", ('scope = "file"', 'scope = "file"\nkind = "check"'), "kind"),
+    # outliers: always warnings, each method with its own fields and sound thresholds
+    ("outlier.growth", ('severity = "warning"', 'severity = "error"'), "severity"),
+    ("outlier.growth", ('factor = 10 ', 'factor = 1 '), "factor"),
+    ("outlier.growth", ('small = { billion_vnd = 1,', 'small = { vnd = 1,'), "small.vnd"),
+    ("outlier.history_mad", ('min_history = 4', 'min_history = 7'), "min_history"),
+    ("outlier.peers", ('group = "province"', 'group = "district"'), "group"),
+    ("outlier.peers", ('sides = ["high"]', 'sides = ["up"]'), "sides"),
+    ("outlier.peers", ('min_peers = 8', 'min_peers = 8\nfactor = 10'), "factor"),
+    ("outlier.copied_forward", ('method = "copied"', 'method = "zscore"'), "method"),
+    ("outlier.copied_forward", ('min_nonzero = 3', 'min_nonzero = 2.5'), "min_nonzero"),
 ])
 def test_a_bad_field_names_its_rule_and_field(tmp_path, rule_id, change, field):
     entry = _entry(rule_id)

@@ -179,6 +179,16 @@ class _Hit:
     mixed: bool = False  # a flow compared across a 6-month and an annual period (per month)
 
 
+def _about(x: float) -> str:
+    """A computed figure (a median, a bound) to the precision that means something: 3 significant digits, whole
+    numbers from 100 on (a reported value is shown exactly, with ``fmt``)."""
+    if x == 0 or not math.isfinite(x):
+        return fmt(x)
+    if abs(x) >= 100:
+        return fmt(round(x))
+    return fmt(round(x, 2 - math.floor(math.log10(abs(x)))))
+
+
 def _times(ratio: float) -> str:
     return fmt(round(ratio)) if ratio >= 10 else fmt(round(ratio, 1))
 
@@ -198,14 +208,14 @@ def _word(rule: OutlierRule, cur: pd.DataFrame, hit: _Hit) -> tuple[int, Finding
     else:
         change = _change(hit, ("gấp {} lần", "{} ×"), ("chỉ bằng 1/{}", "1/{} of"))
     basis = _PER_MONTH if hit.mixed else ("", "")
-    low, high = fmt(hit.low), fmt(hit.high_bound)
+    low, high = _about(hit.low), _about(hit.high_bound)
     group = ("trong tỉnh", "in the province") if rule.group == "province" else ("trên cả nước", "nationwide")
     finding = rule.finding(
         sheet=row.sheet if isinstance(row.sheet, str) else row.report_sheet, cell=row.cell, indicator_code=row.code,
         expected=f"{low} – {high}", code=row.code, label=row.label, form=row.form, value=fmt(row.value),
         change_vi=change[0], change_en=change[1], ref=fmt(hit.ref) if hit.ref is not None else "",
         ref_period=hit.ref_period, low=low, high=high, factor=fmt(rule.factor), n=hit.n,
-        median=fmt(hit.median) if hit.median is not None else "", basis_vi=basis[0], basis_en=basis[1],
+        median=_about(hit.median) if hit.median is not None else "", basis_vi=basis[0], basis_en=basis[1],
         group_vi=group[0], group_en=group[1])
     return int(row.sid), finding
 
@@ -457,15 +467,21 @@ def analyse(engine: Engine, period: Period | str) -> Analysis:
 
 def changed_periods(engine: Engine) -> list[Period]:
     """The periods to analyse: those whose current reports were loaded after their last analysis (or never
-    analysed), and the analysed periods that have one of those in their history window."""
+    analysed), and those analysed before a report of a period in their history window was loaded."""
     a = outlier_analysis.c
     with engine.connect() as conn:
         loaded = _last_loads(conn)
         analysed = {r.period: r.analysed_at for r in conn.execute(select(a.period, a.analysed_at))}
-    dirty = {p for p, last in loaded.items() if p not in analysed or last is None or last > analysed[p]}
+
+    def since(period: str, when: datetime) -> bool:
+        last = loaded.get(period, when)
+        return last is None or last > when
+
     depth = max((r.history for r in outlier_rules()), default=0)
-    later = {p for p in loaded if any(q.code in dirty for q in previous_periods(Period.parse(p), depth))}
-    return sorted(Period.parse(p) for p in dirty | later)
+    todo = {p for p in loaded if p not in analysed or since(p, analysed[p])}
+    todo |= {q for q in loaded if q in analysed
+             and any(since(p.code, analysed[q]) for p in previous_periods(Period.parse(q), depth))}
+    return sorted(Period.parse(p) for p in todo)
 
 
 def _last_loads(conn) -> dict[str, datetime | None]:
