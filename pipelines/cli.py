@@ -590,7 +590,7 @@ def cmd_follow_up(args) -> int:
         _fail("follow-up", f"cần {', '.join(missing)} (hoặc --list).", f"{', '.join(missing)} required (or --list).")
         return 2
     try:
-        m = mark(_warehouse(), args.finding_id, args.status, args.comment, args.by)
+        m = mark(_warehouse(), args.finding_id, args.status, args.comment, f"cli:{args.by}")
     except FollowUpError as exc:
         print(f"ccn follow-up: {exc}", file=sys.stderr)
         return 2
