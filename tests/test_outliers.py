@@ -217,3 +217,27 @@ def test_nothing_to_analyse(eng):
     with eng.connect() as conn:
         assert conn.execute(select(validation_finding.c.finding_id).where(validation_finding.c.stage == STAGE)
                             ).first() is None
+
+
+def test_migration_0010_down_and_up(eng):
+    from pathlib import Path
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "schemas" / "migrations"))
+    with eng.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007")
+    with eng.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+    assert not {"finding_follow_up", "outlier_analysis"} & tables and "period_approval" in tables
+    upgrade(eng)  # as the next run does
+    with eng.connect() as conn:
+        assert {c["name"] for c in inspect(conn).get_columns("finding_follow_up")} == {
+            "follow_up_id", "finding_id", "status", "comment", "marked_by", "marked_at"}
+        assert {c["name"] for c in inspect(conn).get_columns("outlier_analysis")} == {
+            "period", "analysed_at", "submissions", "value_count", "findings", "seconds"}
+    assert analyse(eng, "2026-H1").findings == 0

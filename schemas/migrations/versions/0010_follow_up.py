@@ -40,6 +40,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP VIEW IF EXISTS mart_follow_ups")  # reads finding_follow_up; views are re-created after upgrade
     op.drop_table("outlier_analysis")
     op.drop_index("ix_follow_up_finding", table_name="finding_follow_up")
     op.drop_table("finding_follow_up")
