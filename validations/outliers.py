@@ -241,10 +241,10 @@ def _growth(rule: OutlierRule, cur: pd.DataFrame, hist: pd.DataFrame, period: Pe
         .rename(columns={"norm": "hi", "value": "hi_value", "period": "hi_period"})
     lo = h.loc[g.norm.idxmin(), ["form", "unit", "code", "norm", "value", "period"]] \
         .rename(columns={"norm": "lo", "value": "lo_value", "period": "lo_period"})
-    kinds = g.period.agg(lambda p: {Period.parse(x).kind for x in p}).rename("kinds")
+    other = _other_kind(h, period).groupby([h.form, h.unit, h.code]).max().rename("other_kind")
     counts = g.size().rename("n")
     stats = hi.merge(lo, on=["form", "unit", "code"]).merge(counts.reset_index(), on=["form", "unit", "code"]) \
-        .merge(kinds.reset_index(), on=["form", "unit", "code"])
+        .merge(other.reset_index(), on=["form", "unit", "code"])
     m = c.reset_index().merge(stats, on=["form", "unit", "code"])
     m = m[m.n >= rule.min_history]
     small = _small(rule, m.row_unit)
@@ -259,8 +259,13 @@ def _growth(rule: OutlierRule, cur: pd.DataFrame, hist: pd.DataFrame, period: Pe
             low=_scale_back(r.lo / rule.factor, r.flow, scale),
             high_bound=_scale_back(r.hi * rule.factor, r.flow, scale),
             ref=r.hi_value if is_high else r.lo_value, ref_period=r.hi_period if is_high else r.lo_period, n=int(r.n),
-            mixed=bool(r.flow and r.kinds != {period.kind})))
+            mixed=bool(r.flow and r.other_kind)))
     return out
+
+
+def _other_kind(h: pd.DataFrame, period: Period) -> pd.Series:
+    """Per history value, whether its period is of the other kind (a year against a half-year)."""
+    return ~h.period.str.endswith(f"-{period.kind}")
 
 
 def _scale_back(norm: float, flow: bool, scale: float) -> float:
@@ -302,10 +307,13 @@ def _history_mad(rule: OutlierRule, cur: pd.DataFrame, hist: pd.DataFrame, perio
     if h.empty or c.empty:
         return []
     keys = ["form", "unit", "code"]
+    enough = h.groupby(keys).norm.transform("size") >= rule.min_history
+    h = h[enough]
+    if h.empty:
+        return []
     stats = _robust(np.log(h.norm), keys, h, rule.min_spread)
-    kinds = h.groupby(keys).period.agg(lambda p: {Period.parse(x).kind for x in p}).rename("kinds").reset_index()
-    m = c.reset_index().merge(stats, on=keys).merge(kinds, on=keys)
-    m = m[m.n >= rule.min_history]
+    other = _other_kind(h, period).groupby([h.form, h.unit, h.code]).max().rename("other_kind").reset_index()
+    m = c.reset_index().merge(stats, on=keys).merge(other, on=keys)
     m = m.assign(log=np.log(m.norm))
     scale = months(period) / 6.0
     out = []
@@ -315,7 +323,7 @@ def _history_mad(rule: OutlierRule, cur: pd.DataFrame, hist: pd.DataFrame, perio
         out.append(_Hit(index=r.index, high=high, ratio=math.exp(abs(r.log - r.med)),
                         low=_scale_back(lo, r.flow, scale), high_bound=_scale_back(hi, r.flow, scale),
                         median=_scale_back(math.exp(r.med), r.flow, scale), n=int(r.n),
-                        mixed=bool(r.flow and r.kinds != {period.kind})))
+                        mixed=bool(r.flow and r.other_kind)))
     return out
 
 
