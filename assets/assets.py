@@ -138,7 +138,8 @@ def outliers(context: AssetExecutionContext, ccn: CCNResource):
     by_province = standing.groupby([standing["period"].fillna("?"), standing["province_code"].fillna("?")]).size()
     yield AssetCheckResult(
         check_name="outliers_reviewed", passed=standing.empty, severity=AssetCheckSeverity.WARN,
-        metadata={"outliers": len(standing), "open_follow_ups": open_follow_ups,
+        metadata={"findings": len(standing), "open_follow_ups": open_follow_ups,
+                  "written_by_this_run": sum(a.added for a in analyses),
                   "by_rule": MetadataValue.json(by_rule),
                   "by_period": MetadataValue.json(observe.by_period(standing)),
                   "by_period_province": MetadataValue.json({f"{p}/{c}": int(n) for (p, c), n in by_province.items()}),
