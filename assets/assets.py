@@ -36,7 +36,7 @@ from pipelines import stages
 from pipelines.report import completeness, observe
 from pipelines.report.export import export_national
 from schemas.periods import Period
-from schemas.status import Status
+from schemas.status import FollowUp, Status
 
 OWNERS = ["team:ccn-data"]
 
@@ -108,6 +108,42 @@ def warehouse(context: AssetExecutionContext, ccn: CCNResource) -> MaterializeRe
     ctx, result, subs = _staged(context, ccn, stages.publish_stage, observe.run_submissions)
     # what this run settled, and beside it what the warehouse holds: an empty run must not read as "0 rejected"
     return _shown(subs, **asdict(result), in_warehouse=MetadataValue.json(observe.status_counts(ctx.engine)))
+
+
+OUTLIERS_REVIEWED = AssetCheckSpec(
+    "outliers_reviewed", asset="outliers",
+    description="No outlier stands on a current report: each was waived, confirmed or marked corrected by a "
+                "steward (one marked to follow up still stands). WARN counts them per rule, period and province, "
+                "with the open follow-ups; outliers never block loading.")
+
+
+@asset(group_name="validate", owners=OWNERS, deps=[warehouse], kinds={"python", "sql"},
+       check_specs=[OUTLIERS_REVIEWED],
+       description="Implausible values of the loaded reports (the outlier rules of validations/rules.toml): against "
+                   "each unit's earlier periods and against the period's reports of the same form, and reports "
+                   "copied forward; warnings in mart_validation_issues, re-analysed for every period whose loaded "
+                   "reports changed.")
+def outliers(context: AssetExecutionContext, ccn: CCNResource):
+    ctx = _ctx(context, ccn)
+    analyses = stages.outlier_stage(ctx)
+    standing = observe.open_outliers(ctx.engine)
+    yield MaterializeResult(metadata={
+        "periods_analysed": MetadataValue.text(", ".join(a.period for a in analyses) or "(none)"),
+        "outliers_added": sum(a.added for a in analyses), "outliers_removed": sum(a.removed for a in analyses),
+        "values_analysed": sum(a.values for a in analyses),
+        "seconds_by_period": MetadataValue.json({a.period: a.seconds for a in analyses}),
+        "found_by_period": MetadataValue.json({a.period: a.by_rule for a in analyses})})
+    open_follow_ups = int((standing["follow_up"] == FollowUp.OPEN).sum()) if not standing.empty else 0
+    by_rule = {str(k): int(v) for k, v in standing["rule_id"].value_counts().items()}
+    by_province = standing.groupby([standing["period"].fillna("?"), standing["province_code"].fillna("?")]).size()
+    yield AssetCheckResult(
+        check_name="outliers_reviewed", passed=standing.empty, severity=AssetCheckSeverity.WARN,
+        metadata={"findings": len(standing), "open_follow_ups": open_follow_ups,
+                  "written_by_this_run": sum(a.added for a in analyses),
+                  "by_rule": MetadataValue.json(by_rule),
+                  "by_period": MetadataValue.json(observe.by_period(standing)),
+                  "by_period_province": MetadataValue.json({f"{p}/{c}": int(n) for (p, c), n in by_province.items()}),
+                  "preview": MetadataValue.md(observe.preview(standing.drop(columns=["message"])))})
 
 
 @asset(group_name="summaries", owners=OWNERS, deps=[warehouse], kinds={"sql"},

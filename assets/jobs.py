@@ -1,7 +1,7 @@
 """Jobs (wiring only).
 
 ``ingest`` (what ``ccn run`` and the inbox sensor start): inbox → submissions and values → findings →
-warehouse → national summary and who should report, with the validation checks; not partitioned, because a
+warehouse → outliers, national summary and who should report, with the validation checks; not partitioned, because a
 file's period is only known once it is read.  ``period_refresh`` (what the deadline schedules start, one
 period partition at a time): completeness, province / region / cluster summaries and the national workbook.
 Both run in one process: stages share the warehouse, not pickled outputs.  ``remind`` (what the reminder
@@ -27,7 +27,7 @@ from pipelines.report import reminders
 from schemas.periods import Period
 from schemas.text import bilingual
 
-INGEST_ASSETS = ["inbox_files", "submissions", "indicator_values", "findings", "warehouse",
+INGEST_ASSETS = ["inbox_files", "submissions", "indicator_values", "findings", "warehouse", "outliers",
                  "national_summary", "expected_reports"]
 
 ingest_job = define_asset_job(

@@ -7,8 +7,9 @@ the Dagster definitions costs 2.0 s, the stages (pandas, SQLAlchemy) 0.9 s and G
 
 Every message is written as the project writes a finding's message: the whole sentence in Vietnamese, then
 `` — `` and the whole sentence in English (:func:`schemas.text.bilingual`).  Commands that only read
-(``summary``, ``findings``, ``completeness``, ``feedback``, ``export``, ``waive``) open an existing warehouse and
-never create one; a database that cannot be reached is one line on stderr; a closed pipe ends the command quietly.
+(``summary``, ``findings``, ``completeness``, ``feedback``, ``export``, ``waive``, ``outliers``, ``follow-up``) open
+an existing warehouse and never create one; a database that cannot be reached is one line on stderr; a closed
+pipe ends the command quietly.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ examples:
   ccn check bieu03.xlsx bieu02_*.xlsx            check workbooks before sending them; exit 1 on any error
   ccn check bao_cao/                             check every workbook in a folder and its subfolders
   ccn waive 1234 --reason "..." --by "Name"      accept a finding knowingly; loads on the next run
+  ccn outliers --period 2026-H1 --province 37    implausible values: cell, value, plausible range, why
+  ccn follow-up 1234 --status confirmed --comment "..." --by "Name"   a steward's decision on a warning
   ccn period accept --province 37 --period 2026-H1 --by "Name"   the Ministry accepts and locks a period
   ccn remind --period 2026-H1 --dry-run          who has not reported and would be reminded (e-mail or drafts)
 """
@@ -80,10 +83,16 @@ def _period(text: str):
 
 def cmd_sample(args) -> int:
     from pipelines.progress import TerminalProgress
-    from pipelines.sample.generator import generate
+    from pipelines.sample.generator import generate, previous_period
     from schemas.geography import generation_of
 
     show = TerminalProgress()
+    if args.planted and generation_of(previous_period(args.period)) == "pre2025":
+        _fail("sample", f"--planted cần kỳ từ 2026-H1 trở đi (kỳ trước {previous_period(args.period)} do các tỉnh, "
+                        "huyện cũ báo cáo).",
+              f"--planted needs a period from 2026-H1 on (the period before, {previous_period(args.period)}, was "
+              "reported by the old provinces and districts).")
+        return 2
     if generation_of(args.period) == "pre2025":  # reported by the 63 old provinces and their districts
         from pipelines.sample.generator import generate_pre2025
 
@@ -91,7 +100,7 @@ def cmd_sample(args) -> int:
                                  progress=lambda d, t: show("sample", d, t))
     else:
         truth = generate(Path(args.out), args.period, provinces=args.provinces, seed=args.seed,
-                         progress=lambda d, t: show("sample", d, t))
+                         progress=lambda d, t: show("sample", d, t), planted=args.planted)
     c = truth["counts"]
     rejected = c[Status.REJECTED]
     truth_path = Path(args.out) / "truth.json"
@@ -99,6 +108,13 @@ def cmd_sample(args) -> int:
               f"{c['late']} tệp nộp muộn); đáp án trong {truth_path}.",
               f"Wrote {c['files']} files for {truth['period']} to {args.out} ({rejected} with deliberate errors, "
               f"{c['late']} late); truth in {truth_path}."))
+    if args.planted:
+        h, n = truth["history"], len(truth["planted_outliers"])
+        print(say(f"Kỳ trước {h['period']}: {h['files']} tệp của cùng các đơn vị trong {Path(args.out) / h['folder']}; "
+                  f"{n} giá trị bất thường được gài vào kỳ {truth['period']} (truth.json, planted_outliers).",
+                  f"The period before, {h['period']}: {h['files']} files of the same units in "
+                  f"{Path(args.out) / h['folder']}; {n} implausible values planted in {truth['period']} "
+                  "(truth.json, planted_outliers)."))
     return 0
 
 
@@ -217,10 +233,10 @@ def cmd_run(args) -> int:
 
 def _print_run(result, stats) -> dict:
     """Print the run's closing tables: what the run did beside what the warehouse holds now (files, accepted,
-    accepted with warnings, rejected, pending, superseded, held for a locked period, late), then each stage by name
-    with its time; return them as data (``--json``)."""
+    accepted with warnings, rejected, pending, superseded, held for a locked period, late, outliers found and
+    standing), then each stage by name with its time; return them as data (``--json``)."""
     from pipelines.progress import stage_name
-    from pipelines.report.observe import run_submissions, status_counts
+    from pipelines.report.observe import open_outliers, run_submissions, status_counts
     from pipelines.settings import settings
     from pipelines.table import Col, print_table
     from schemas.database import make_engine
@@ -232,7 +248,8 @@ def _print_run(result, stats) -> dict:
         meta.update({k: v.value for k, v in mat.metadata.items()})
     engine = make_engine(settings().warehouse_url)
     try:
-        held = status_counts(engine)
+        held: dict[str, int | None] = dict(status_counts(engine))
+        held["outliers_added"] = len(open_outliers(engine))
         subs = run_submissions(engine, result.run_id)
     finally:
         engine.dispose()
@@ -240,7 +257,7 @@ def _print_run(result, stats) -> dict:
             *((status_label(status, capital=True), status) for status in (
                 Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS, Status.REJECTED, Status.PENDING, Status.SUPERSEDED,
                 Status.HELD)),
-            ("Nộp muộn / Late", "late")]
+            ("Nộp muộn / Late", "late"), ("Giá trị bất thường / Outliers", "outliers_added")]
     counts = {key: int(meta.get(key, 0) or 0) for _, key in rows if key != Status.PENDING}
     counts[Status.PENDING] = int((subs["status"] == Status.PENDING).sum()) if not subs.empty else 0
     stages = {st.step_key: round((st.end_time or 0) - (st.start_time or 0), 3) for st in stats}
@@ -498,6 +515,94 @@ def cmd_waive(args) -> int:
         print(say(f"Hồ sơ {w.submission_id} đang tạm giữ vì kỳ đã khoá: được xử lý ở lần `ccn run` sau khi Bộ mở khoá.",
                   f"submission {w.submission_id} is held, its period locked: the first `ccn run` after the Ministry "
                   "unlocks it settles it."))
+    return 0
+
+
+def cmd_outliers(args) -> int:
+    """The outliers of a period as a table, each with its cell, value, plausible range, why and its review."""
+    from pipelines.steward.outliers import format_outliers, last_analysis, list_outliers, review_words
+    from pipelines.table import paragraph, terminal_width
+
+    engine = _warehouse()
+    period = args.period.code
+    width = terminal_width()
+    if args.refresh:
+        from validations.outliers import analyse
+
+        a = analyse(engine, args.period)
+        print(paragraph(say(f"Đã phân tích kỳ {period}: {a.values} giá trị của {a.submissions} báo cáo trong "
+                            f"{a.seconds:.1f} giây; {a.added} phát hiện mới, {a.removed} phát hiện không còn đúng "
+                            "đã bỏ.",
+                            f"Analysed {period}: {a.values} values of {a.submissions} reports in {a.seconds:.1f} s; "
+                            f"{a.added} new findings, {a.removed} that no longer hold removed."), width))
+    df = list_outliers(engine, period, province=args.province, form=args.form)
+    if df.empty:
+        print(say(f"Không có giá trị bất thường nào trong kỳ {period}.", f"No outliers in {period}."))
+    else:
+        print(paragraph(say("Mỗi giá trị bất thường một dòng: ô, giá trị, khoảng hợp lý và việc xem xét; bên dưới: "
+                            "quy tắc, chỉ tiêu và lý do.",
+                            "One line per outlier: cell, value, plausible range and review; under it: the rule, "
+                            "the indicator and why."), width))
+        print(format_outliers(df, width=width))
+        reviews = [review_words(r)[1] for r in df.itertuples()]
+        n, todo = len(df), reviews.count("not reviewed")
+        follow = reviews.count("to follow up")
+        print("\n" + paragraph(say(f"{n} giá trị bất thường trong {df.submission_id.nunique()} báo cáo: {todo} chưa "
+                                   f"xem xét, {follow} cần theo dõi, {n - todo - follow} đã xác nhận, sửa hoặc miễn "
+                                   "trừ. Đánh dấu: ccn follow-up PHÁT_HIỆN --status confirmed|corrected|follow-up.",
+                                   f"{n} outliers in {df.submission_id.nunique()} reports: {todo} not reviewed, "
+                                   f"{follow} to follow up, {n - todo - follow} confirmed, corrected or waived. "
+                                   "Mark one: ccn follow-up FINDING --status confirmed|corrected|follow-up."), width))
+    last = last_analysis(engine, period)
+    if last is None:
+        print(paragraph(say(f"Kỳ {period} chưa được phân tích: `ccn run` phân tích sau khi nạp, hoặc chạy "
+                            "`ccn outliers --refresh`.",
+                            f"{period} has not been analysed: `ccn run` analyses after loading, or run "
+                            "`ccn outliers --refresh`."), width))
+    else:
+        when = f"{last.analysed_at:%Y-%m-%d %H:%M}"
+        print(paragraph(say(f"Phân tích lúc {when}: {last.value_count} giá trị của {last.submissions} báo cáo, "
+                            f"{last.seconds:.1f} giây.",
+                            f"Analysed on {when}: {last.value_count} values of {last.submissions} reports, "
+                            f"{last.seconds:.1f} s."), width))
+    return 0
+
+
+def cmd_follow_up(args) -> int:
+    """Mark a warning confirmed, corrected or to follow up; or list the follow-ups."""
+    from pipelines.steward.follow_up import FollowUpError, follow_ups, format_follow_ups, mark, status_words
+    from pipelines.table import paragraph, terminal_width
+    from schemas.status import FollowUp
+
+    if args.list:
+        if args.finding_id is not None or args.status or args.comment:
+            _fail("follow-up", "--list chỉ đi cùng --period, --province và --all.",
+                  "--list goes with --period, --province and --all only.")
+            return 2
+        df = follow_ups(_warehouse(), period=args.period.code if args.period else None, province=args.province,
+                        status=None if args.all else FollowUp.OPEN)
+        width = terminal_width()
+        print(format_follow_ups(df, width=width))
+        if not df.empty:
+            what = ("việc", "follow-ups") if args.all else ("việc còn cần theo dõi", "open follow-ups")
+            print("\n" + paragraph(say(f"{len(df)} {what[0]}.", f"{len(df)} {what[1]}."), width))
+        return 0
+    missing = [flag for flag, value in (("FINDING", args.finding_id), ("--status", args.status),
+                                         ("--comment", args.comment), ("--by", args.by)) if value is None]
+    if missing:
+        _fail("follow-up", f"cần {', '.join(missing)} (hoặc --list).", f"{', '.join(missing)} required (or --list).")
+        return 2
+    try:
+        m = mark(_warehouse(), args.finding_id, args.status, args.comment, f"cli:{args.by}")
+    except FollowUpError as exc:
+        print(f"ccn follow-up: {exc}", file=sys.stderr)
+        return 2
+    vi, en = status_words(m.status)
+    before_vi, before_en = status_words(m.previous)
+    print(say(f"Phát hiện {m.finding_id} ({m.rule_id}) của hồ sơ {m.submission_id}: {before_vi} → {vi}, do "
+              f"{args.by} đánh dấu.",
+              f"finding {m.finding_id} ({m.rule_id}) of submission {m.submission_id}: {before_en} → {en}, marked by "
+              f"{args.by}."))
     return 0
 
 
@@ -860,6 +965,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of provinces (1–34, default 3; 1–63 old provinces for periods up to 2025-H1, which "
                         "are written as the old provinces and their districts reported them)")
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    s.add_argument("--planted", action="store_true",
+                   help="also write the period before for the same units (in OUT/<that period>/, with its own "
+                        "truth.json) and plant implausible values in this one, listed in truth.json "
+                        "(planted_outliers): what `ccn outliers` must find; periods from 2026-H1 on")
 
     r = _command(sub, "run", cmd_run,
                  help="ingest every new file in the inbox (archive, read, validate, load, summarise)",
@@ -930,6 +1039,51 @@ def build_parser() -> argparse.ArgumentParser:
     wv.add_argument("finding_id", type=int, metavar="FINDING_ID", help="as shown by `ccn findings`")
     wv.add_argument("--reason", required=True, help="why the finding is accepted")
     wv.add_argument("--by", required=True, metavar="NAME", help="who decides")
+
+    ol = _command(sub, "outliers", cmd_outliers,
+                  help="list a period's implausible values (outliers), each with its cell, range and why",
+                  description=_para("The outliers of a period on the current reports: values implausible against "
+                              "the unit's earlier periods (a growth bound, median and MAD) or against the same "
+                              "form's reports of the period (in the province; the nation for Biểu 04), and reports "
+                              "copied forward from the previous one (the outlier rules of validations/rules.toml). "
+                              "One row each: finding id, province, form, unit, sheet!cell, row, value, plausible "
+                              "range and what a steward decided; under it the rule, the indicator and why, in "
+                              "Vietnamese and English. Outliers are warnings: they never block loading. `ccn run` "
+                              "analyses every period whose loaded reports changed; --refresh analyses this period "
+                              "now." + TABLE_WIDTH),
+                  epilog="examples:\n  ccn outliers --period 2026-H1 --province 37\n"
+                         "  ccn outliers --period 2026-H1 --form 02 --refresh",
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    ol.add_argument("--period", type=_period, required=True, help="e.g. 2026-H1 or 2025-Y")
+    ol.add_argument("--province", metavar="CODE", help="2025 GSO province code, e.g. 37")
+    ol.add_argument("--form", choices=form_codes(), help="Biểu number")
+    ol.add_argument("--refresh", action="store_true", help="analyse the period again first (writes its findings)")
+
+    fu = _command(sub, "follow-up", cmd_follow_up,
+                  help="mark a warning confirmed, corrected or to follow up (audited); list open follow-ups",
+                  description=_para("Mark one warning (an outlier or another warning; errors are waived instead) "
+                                    "confirmed (the value is right), corrected (the office corrects it) or "
+                                    "follow-up (to be followed up with the office), with a comment and who decides. "
+                                    "Every mark is kept and recorded in the audit trail (table audit_event); the "
+                                    "latest counts (view mart_follow_ups). --list prints the open follow-ups (latest "
+                                    "mark: follow-up) of a period and province; --all every followed-up finding."
+                                    + TABLE_WIDTH),
+                  epilog="examples:\n"
+                         "  ccn follow-up 1234 --status follow-up --comment \"Hỏi lại Sở về doanh thu dòng 9\" "
+                         "--by \"Nguyễn Văn A\"\n"
+                         "  ccn follow-up 1234 --status confirmed --comment \"Sở xác nhận: dự án mới vào hoạt động\" "
+                         "--by \"Nguyễn Văn A\"\n"
+                         "  ccn follow-up --list --period 2026-H1 --province 37",
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    fu.add_argument("finding_id", type=int, nargs="?", metavar="FINDING", help="as shown by `ccn outliers` or "
+                    "`ccn findings`")
+    fu.add_argument("--status", choices=["confirmed", "corrected", "follow-up"], help="the decision")
+    fu.add_argument("--comment", help="why (required with --status)")
+    fu.add_argument("--by", metavar="NAME", help="who decides (required with --status)")
+    fu.add_argument("--list", action="store_true", help="list the open follow-ups instead")
+    fu.add_argument("--period", type=_period, help="with --list: only this period")
+    fu.add_argument("--province", metavar="CODE", help="with --list: only this 2025 province")
+    fu.add_argument("--all", action="store_true", help="with --list: every followed-up finding, closed ones too")
 
     co = _command(sub, "completeness", cmd_completeness, help="who should have reported for a period, and who did",
                   description=_para("Print expected, received, on time, late and missing reports per form and "

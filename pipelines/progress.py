@@ -28,6 +28,7 @@ STAGES: dict[str, tuple[str, str, str, str]] = {
     "read": ("Đọc tệp", "Reading files", "tệp", "files"),
     "validate": ("Kiểm tra", "Validating", "bước", "steps"),
     "publish": ("Nạp kho", "Loading", "hồ sơ", "reports"),
+    "outliers": ("Giá trị bất thường", "Outliers", "kỳ", "periods"),
     "inbox_files": ("Lưu trữ tệp", "Archiving files", "", ""),
     "read_reports": ("Đọc tệp", "Reading files", "", ""),
     "findings": ("Kiểm tra", "Validating", "", ""),

@@ -28,6 +28,7 @@ from schemas.migrate import upgrade
 from schemas.periods import VN_TZ
 from schemas.tables import pipeline_run
 from validations.engine import validate
+from validations.outliers import Analysis, analyse_changed
 
 
 @dataclass
@@ -98,6 +99,13 @@ def publish_stage(ctx: Context) -> PublishResult:
             finished_at=datetime.now(tz=VN_TZ), accepted=result.accepted + result.accepted_with_warnings,
             rejected=result.rejected, late=result.late))
     return result
+
+
+def outlier_stage(ctx: Context) -> list[Analysis]:
+    """The outlier analysis of every period whose loaded reports changed (validations/outliers.py): after
+    publishing, since it compares each report with the unit's earlier periods and with the period's other
+    reports in the warehouse.  Its findings are warnings; a report's status does not change."""
+    return analyse_changed(ctx.engine, progress=ctx.report("outliers"))
 
 
 def national_summary(engine: Engine, period: str | None = None) -> pd.DataFrame:

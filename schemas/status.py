@@ -40,6 +40,24 @@ class Approval:
     LOCKED = ACCEPTED
 
 
+class FollowUp:
+    """The values of ``finding_follow_up.status``, a steward's mark on a warning (pipelines/steward/follow_up.py):
+    ``confirmed`` (the value is right as reported), ``corrected`` (the office corrects it: a new report replaces
+    it) or ``follow-up`` (to be followed up with the office: open until another mark closes it)."""
+
+    CONFIRMED = "confirmed"
+    CORRECTED = "corrected"
+    FOLLOW_UP = "follow-up"
+    STATUSES = (CONFIRMED, CORRECTED, FOLLOW_UP)
+    OPEN = FOLLOW_UP
+    CLOSED = (CONFIRMED, CORRECTED)
+
+
+FOLLOW_UP_WORDS = {FollowUp.CONFIRMED: ("đã xác nhận đúng", "confirmed"),
+                   FollowUp.CORRECTED: ("đã sửa", "corrected"),
+                   FollowUp.FOLLOW_UP: ("cần theo dõi", "to follow up")}
+
+
 def status_label(status: str, *, capital: bool = False) -> str:
     """``từ chối / rejected`` (``Từ chối / Rejected`` with ``capital``); an unknown status is shown as it is."""
     vi, en = STATUS_WORDS.get(status, (status, status))

@@ -340,3 +340,30 @@ reminder = Table(
     Column("sent_at", AwareDateTime),  # the server accepted it (smtp) or the draft was written
     Column("detail", Text),  # addresses the server refused while accepting the others
 )
+
+# --- outliers and follow-up (migration 0010) -------------------------------------------------------------------
+# a steward's decision on a warning (an outlier or another): confirmed (the value is right), corrected (the office
+# sends it again corrected) or follow-up (to be followed up); every mark is a row, the latest one counts, none is
+# ever deleted (pipelines/steward/follow_up.py; each mark is also an audit event)
+finding_follow_up = Table(
+    "finding_follow_up", metadata,
+    Column("follow_up_id", Integer, primary_key=True, autoincrement=True),
+    Column("finding_id", Integer, ForeignKey("validation_finding.finding_id"), nullable=False),
+    Column("status", String(16), nullable=False),  # one of schemas.status.FollowUp.STATUSES
+    Column("comment", Text, nullable=False),
+    Column("marked_by", Text, nullable=False),  # a portal login, or "cli:<name given by --by>"
+    Column("marked_at", AwareDateTime, nullable=False),
+)
+Index("ix_follow_up_finding", finding_follow_up.c.finding_id)
+
+# the outlier analysis of each period (validations/outliers.py): when it last ran, over how much, and what it found;
+# a period whose accepted reports changed since (submission.loaded_at) is analysed again by the next run
+outlier_analysis = Table(
+    "outlier_analysis", metadata,
+    Column("period", String(7), primary_key=True),
+    Column("analysed_at", AwareDateTime, nullable=False),
+    Column("submissions", Integer, nullable=False),
+    Column("value_count", Integer, nullable=False),  # values of those reports analysed
+    Column("findings", Integer, nullable=False),  # outlier findings standing on the period's current reports
+    Column("seconds", Float, nullable=False),
+)

@@ -301,3 +301,16 @@ VIEWS["mart_findings"] = f"""
     LEFT JOIN finding_waiver w ON w.finding_id = v.finding_id
     WHERE s.status <> {PENDING}
 """
+
+
+# --- follow-up (issue 15): each followed-up finding with its latest mark (pipelines/steward/follow_up.py) ---------
+VIEWS["mart_follow_ups"] = """
+    SELECT u.finding_id, v.submission_id, s.form, s.period, s.province_code, s.unit_key, s.unit_name, v.rule_id,
+           v.severity, v.sheet, v.cell, v.indicator_code, u.status, u.comment, u.marked_by,
+           ISO_TIME(u.marked_at) AS marked_at,
+           CAST((SELECT COUNT(*) FROM finding_follow_up c WHERE c.finding_id = u.finding_id) AS INTEGER) AS marks
+    FROM finding_follow_up u
+    JOIN validation_finding v ON v.finding_id = u.finding_id
+    JOIN submission s ON s.submission_id = v.submission_id
+    WHERE u.follow_up_id = (SELECT MAX(x.follow_up_id) FROM finding_follow_up x WHERE x.finding_id = u.finding_id)
+"""

@@ -172,6 +172,36 @@ def test_the_ministry_waives_a_finding_with_a_reason(site):
     assert "finding.waive" in bo.get("/audit").text
 
 
+def test_stewards_follow_up_a_warning_of_their_province(site):
+    from schemas.tables import validation_finding
+
+    with site["engine"].begin() as conn:  # an outlier on q's report, as the analysis after loading writes one
+        warning = conn.execute(validation_finding.insert().values(
+            submission_id=site["q_sub"], rule_id="outlier.growth", severity="warning", sheet="Biểu 04", cell="D30",
+            indicator_code="20", message="Dòng 20: 30 tăng 15 lần — Row 20: 30 is 15 ×", stage="outlier")
+            .returning(validation_finding.c.finding_id)).scalar_one()
+    errors = view("mart_findings", f"WHERE severity = 'error' AND submission_id = {site['p_sub']}")
+    error = int(errors["finding_id"].iloc[0])
+    q, p, bo = logged_in(site, "tinh-q"), logged_in(site, "tinh-p"), logged_in(site, "bo")
+    form = {"status": "follow-up", "comment": "Hỏi lại phòng kinh tế xã", "back": "/findings"}
+    assert q.post(f"/findings/{warning}/follow-up", data=form).status_code == 403  # no CSRF token
+    assert p.post(f"/findings/{warning}/follow-up", data={**form, "csrf": p.csrf}).status_code == 404  # not theirs
+    r = q.post(f"/findings/{warning}/follow-up", data={**form, "csrf": q.csrf})
+    assert r.status_code == 303 and r.headers["location"] == "/findings"
+    page = q.get("/findings").text
+    assert f'action="/findings/{warning}/follow-up"' in page and "«Hỏi lại phòng kinh tế xã» — tinh-q" in page
+    assert f'action="/findings/{error}/follow-up"' not in bo.get("/findings").text  # errors are waived instead
+    r = bo.post(f"/findings/{error}/follow-up", data={**form, "csrf": bo.csrf})
+    assert r.status_code == 400 and "an error is corrected or waived" in r.text
+    r = bo.post(f"/findings/{warning}/follow-up", data={**form, "status": "confirmed", "comment": "Xã xác nhận",
+                                                        "csrf": bo.csrf})
+    assert r.status_code == 303
+    marks = view("mart_follow_ups", f"WHERE finding_id = {warning}").iloc[0]
+    assert (marks.status, marks.marked_by, int(marks.marks)) == ("confirmed", "bo", 2)
+    audit = view("audit_event", "WHERE action = 'finding.follow_up' ORDER BY event_id")
+    assert list(audit["actor"]) == ["tinh-q", "bo"] and set(audit["address"]) == {"testclient"}
+
+
 def test_downloads_are_the_received_file_and_its_feedback(site, tmp_path):
     p = logged_in(site, "tinh-p")
     sub = site["p_sub"]

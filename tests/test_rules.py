@@ -18,6 +18,7 @@ from validations.catalogue import (
     CrossPeriodRule,
     Expression,
     FindingRule,
+    OutlierRule,
     Side,
     WithinFormRule,
     load_catalogue,
@@ -45,7 +46,7 @@ def test_every_spec_rule_is_catalogued_with_both_languages():
         assert r.severity in ("error", "warning"), r.id
         assert r.description_vi and r.description_en and r.message_vi and r.message_en, r.id
     kinds = {type(r) for r in cat.values()}
-    assert kinds == {FindingRule, WithinFormRule, CrossLevelRule, CrossPeriodRule}
+    assert kinds == {FindingRule, WithinFormRule, CrossLevelRule, CrossPeriodRule, OutlierRule}
     operating = cat["b0304.operating_count_sum"]
     assert (operating.forms, operating.operator, operating.left.missing, operating.skipped_finding) == \
         (("03", "04"), "==", "skip_if_any_missing", True)
@@ -177,6 +178,16 @@ def _entry(rule_id: str) -> str:
     ("value.flag_not_binary", ('units = ["flag"]', 'units = ["flags"]'), "expect.units"),
     ("file.unreadable", ('scope = "file"', 'scope = "sheet"'), "scope"),
     ("file.unreadable", ('scope = "file"', 'scope = "file"\nkind = "check"'), "kind"),
+    # outliers: always warnings, each method with its own fields and sound thresholds
+    ("outlier.growth", ('severity = "warning"', 'severity = "error"'), "severity"),
+    ("outlier.growth", ('factor = 10 ', 'factor = 1 '), "factor"),
+    ("outlier.growth", ('small = { billion_vnd = 1,', 'small = { vnd = 1,'), "small.vnd"),
+    ("outlier.history_mad", ('min_history = 4', 'min_history = 7'), "min_history"),
+    ("outlier.peers", ('group = "province"', 'group = "district"'), "group"),
+    ("outlier.peers", ('sides = ["high"]', 'sides = ["up"]'), "sides"),
+    ("outlier.peers", ('min_peers = 8', 'min_peers = 8\nfactor = 10'), "factor"),
+    ("outlier.copied_forward", ('method = "copied"', 'method = "zscore"'), "method"),
+    ("outlier.copied_forward", ('min_nonzero = 3', 'min_nonzero = 2.5'), "min_nonzero"),
 ])
 def test_a_bad_field_names_its_rule_and_field(tmp_path, rule_id, change, field):
     entry = _entry(rule_id)

@@ -12,6 +12,9 @@ The kinds (``kind`` in rules.toml; a rule without one is a finding template):
   this kind.
 * :class:`CrossLevelRule` — a report of ``form`` against the reports of ``lower_form`` inside its unit.
 * :class:`CrossPeriodRule` — a report against the same unit's report of another period.
+* :class:`OutlierRule` — an implausible value of a loaded report: against the unit's own history (growth bound,
+  median and MAD), against its peers of the period (median and MAD of the same form's reports in the province or
+  the nation), or a report copied forward from the previous one.  Always a warning: it never blocks loading.
 
 A bad field stops the load with a :class:`CatalogueError` naming the rule and the field.
 """
@@ -47,6 +50,11 @@ JOINS = ("province", "commune", "cluster")  # the submission column that puts a 
 # (indicators.csv), or a row with the number of lower reports
 COMPARES = ("same", "rollup", "count")
 AGAINST = ("previous", "same_year")  # cross period: the period before, or the other half of the same year
+# outliers: the unit's history bounded by a growth factor, the unit's history by median and MAD, the peers of the
+# period by median and MAD, a report equal to the unit's previous one
+METHODS = ("growth", "history_mad", "peers", "copied")
+SIDES = ("high", "low")  # outliers: a value above the plausible range, or below it
+GROUPS = ("province", "nation")  # outlier peers: the reports of the same form and period in the province, or all
 
 
 class CatalogueError(ValueError):
@@ -257,6 +265,43 @@ class CrossPeriodRule(CheckRule):
     PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset({"code", "left", "right", "left_period", "right_period"})
 
 
+@dataclass(frozen=True, kw_only=True)
+class OutlierRule(CheckRule):
+    """An implausible value of a report of ``forms`` once it is loaded (``method``, see METHODS), evaluated over a
+    whole period in the warehouse by ``validations.outliers``.  Robust methods only: a ratio to the unit's
+    previous values (``growth``), or a distance in natural logarithms from a median, measured in robust standard
+    deviations (1.4826 × the median absolute deviation, never below ``min_spread``) and also at least
+    ``min_ratio`` times away (``history_mad``, ``peers``).  Zeros take no part (a zero is a value of its own in
+    zero-inflated rows, not a small number), and a value below ``small[unit]`` is too small a count to judge."""
+
+    method: str  # one of METHODS
+    forms: tuple[str, ...]
+    units: tuple[str, ...] = ()  # rows of these units only; () every row (copied)
+    sides: tuple[str, ...] = SIDES  # growth, history_mad, peers: above the plausible range, below it, or both
+    history: int = 0  # previous periods looked at (growth, history_mad, copied)
+    min_history: int = 0  # previous values needed (growth, history_mad)
+    factor: float = 0.0  # growth: within [lowest / factor, highest × factor] of the previous values
+    threshold: float = 0.0  # history_mad, peers: robust standard deviations from the median (natural log)
+    min_spread: float = 0.0  # history_mad, peers: the robust standard deviation's floor (natural log)
+    min_ratio: float = 1.0  # history_mad, peers: and at least this many times above (or below) the median
+    group: str = ""  # peers: one of GROUPS
+    min_peers: int = 0  # peers: non-zero values needed in the group
+    max_zero_share: float = 1.0  # peers: a row whose share of zeros in the group is above this is not judged
+    # unit -> the size under which a value is a small count: growth and history_mad do not judge a value against a
+    # reference (a previous value, their median) under it, peers do not judge a value under it
+    small: tuple[tuple[str, float], ...] = ()
+    min_nonzero: int = 0  # copied: non-zero values the report must hold
+    require_flow: bool = False  # copied: one of them in a row of the period (a flow), which never repeats exactly
+
+    scope: ClassVar[str] = "outlier"
+    PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset({
+        "code", "label", "form", "value", "change_vi", "change_en", "ref", "ref_period", "ref_submission", "low",
+        "high", "factor", "n", "median", "basis_vi", "basis_en", "group_vi", "group_en"})
+
+    def small_of(self, unit: str) -> float:
+        return dict(self.small).get(unit, 0.0)
+
+
 def excess(left, operator: str, right, tolerance: float, tolerance_rel: float = 0.0):
     """How far ``left operator right`` is from holding, beyond the tolerances (and a rounding hair): > 0 breaks
     it, NaN when a side is NaN.  Numbers or pandas Series alike."""
@@ -318,6 +363,12 @@ class _Fields:
         if value < 0:
             self.fail(name, "không được âm", "must not be negative")
         return float(value)
+
+    def integer(self, name: str, default: int | None = None) -> int:
+        value = self._take(name, _REQUIRED if default is None else default, int, "một số nguyên", "a whole number")
+        if value < 0:
+            self.fail(name, "không được âm", "must not be negative")
+        return value
 
     def numbers(self, name: str) -> tuple[float, ...]:
         value = self._take(name, [], list, "một danh sách số", "a list of numbers")
@@ -464,8 +515,69 @@ def _cross_period_rule(f: _Fields) -> CrossPeriodRule:
                            remark_waives=f.flag("remark_waives"))
 
 
+# the fields each outlier method reads, beside forms, periods and the messages
+_METHOD_FIELDS = {
+    "growth": ("units", "sides", "history", "min_history", "factor", "small"),
+    "history_mad": ("units", "sides", "history", "min_history", "threshold", "min_spread", "min_ratio", "small"),
+    "peers": ("units", "sides", "group", "threshold", "min_spread", "min_ratio", "min_peers", "max_zero_share",
+              "small"),
+    "copied": ("history", "min_nonzero", "require_flow"),
+}
+
+
+def _outlier_rule(f: _Fields) -> OutlierRule:
+    common = _common(f, OutlierRule)
+    if common["severity"] != "warning":
+        f.fail("severity", "giá trị bất thường chỉ là cảnh báo, không bao giờ chặn việc nạp",
+               "an outlier is a warning: it never blocks loading")
+    forms = f.choices("forms", tuple(load_forms()))
+    periods = f.choices("periods", PERIOD_KINDS)
+    method = f.choice("method", METHODS)
+    wanted = _METHOD_FIELDS[method]
+    for name in ("units", "sides", "history", "min_history", "factor", "threshold", "min_spread", "min_ratio", "group",
+                 "min_peers", "max_zero_share", "small", "min_nonzero", "require_flow"):
+        if name in f.entry and name not in wanted:
+            f.fail(name, f"phương pháp {method} không dùng trường này", f"method {method} does not use this field")
+    all_units = sorted({r.unit for r in all_rows()})
+    out: dict = {}
+    if "units" in wanted:
+        out["units"] = f.choices("units", all_units)
+        out["sides"] = f.choices("sides", SIDES, list(SIDES))
+    for name in ("history", "min_history", "min_peers", "min_nonzero"):
+        if name in wanted:
+            out[name] = f.integer(name)
+    for name in ("factor", "threshold", "min_spread", "min_ratio", "max_zero_share"):
+        if name in wanted:
+            out[name] = f.number(name)
+    if "group" in wanted:
+        out["group"] = f.choice("group", GROUPS)
+    if "require_flow" in wanted:
+        out["require_flow"] = f.flag("require_flow")
+    if "small" in wanted:
+        table = f.sub("small", f.table("small"))
+        small = []
+        for unit in sorted(table.entry):
+            if unit not in all_units:
+                table.fail(unit, f"không phải đơn vị của biểu nào ({', '.join(all_units)})",
+                           f"not a unit of any form ({', '.join(all_units)})")
+            small.append((unit, table.number(unit)))
+        out["small"] = tuple(small)
+    if out.get("history", 1) < 1:
+        f.fail("history", "phải xét ít nhất 1 kỳ trước", "must look at 1 previous period at least")
+    if not 1 <= out.get("min_history", 1) <= out.get("history", 1):
+        f.fail("min_history", "phải từ 1 đến history", "must be between 1 and history")
+    if out.get("factor", 2.0) <= 1 or out.get("min_ratio", 1.0) < 1:
+        f.fail("factor" if out.get("factor", 2.0) <= 1 else "min_ratio", "phải lớn hơn 1", "must be above 1")
+    if out.get("max_zero_share", 0.0) > 1:
+        f.fail("max_zero_share", "là một tỉ lệ từ 0 đến 1", "is a share between 0 and 1")
+    if method == "peers" and out["min_peers"] < 3:
+        f.fail("min_peers", "cần ít nhất 3 đơn vị để có trung vị và độ lệch", "needs 3 units at least for a median "
+               "and a deviation")
+    return OutlierRule(**common, periods=periods, forms=forms, method=method, **out)
+
+
 KINDS = {"finding": _finding_rule, "within_form": _within_form_rule, "cross_level": _cross_level_rule,
-         "cross_period": _cross_period_rule}
+         "cross_period": _cross_period_rule, "outlier": _outlier_rule}
 
 
 def load_catalogue(path: Path = CATALOGUE) -> dict[str, Rule]:

@@ -38,13 +38,13 @@ from pipelines.report.completeness import period_codes, reported_periods
 from pipelines.report.export import export_national
 from pipelines.settings import Limits, Settings
 from pipelines.stages import national_summary
-from pipelines.steward import accounts, approval, findings, scope, upload
+from pipelines.steward import accounts, approval, findings, follow_up, scope, upload
 from pipelines.steward.feedback import FeedbackError, write_feedback
 from pipelines.steward.sheet_view import sheet_views
 from schemas.admin import admin
 from schemas.forms import load_forms
 from schemas.periods import VN_TZ, Period
-from schemas.status import STATUS_WORDS, Status
+from schemas.status import FOLLOW_UP_WORDS, STATUS_WORDS, Status
 from schemas.tables import audit_event
 from schemas.text import BILINGUAL_SEPARATOR
 from validations.catalogue import SEVERITY_WORDS
@@ -100,7 +100,8 @@ class Visit:
     def page(self, template: str, status_code: int = 200, **context) -> Response:
         context.update(account=self.account, csrf=self.session.csrf, path=self.request.url.path,
                        roles=accounts.ROLES, province_name=province_name, provinces=sorted(admin().provinces),
-                       status_words=STATUS_WORDS, severity_words=SEVERITY_WORDS, state_words=approval.STATE_WORDS)
+                       status_words=STATUS_WORDS, severity_words=SEVERITY_WORDS, state_words=approval.STATE_WORDS,
+                       follow_up_words=FOLLOW_UP_WORDS)
         return self.portal.templates.TemplateResponse(self.request, template, context, status_code=status_code)
 
     def field(self, name: str) -> str:
@@ -423,7 +424,8 @@ async def submission_page(visit: Visit) -> Response:
         return not_found(visit)
     found = await run_in_threadpool(lambda: findings.list_findings(visit.portal.engine,
                                                                    submission_id=detail.submission.id))
-    return visit.page("submission.html", s=detail, findings=records(found))
+    marks = await run_in_threadpool(follow_up.latest_marks, visit.portal.engine, [int(i) for i in found.finding_id])
+    return visit.page("submission.html", s=detail, findings=records(found), marks=marks)
 
 
 @route("/submissions/{submission_id}/original", *STEWARDS)
@@ -468,9 +470,10 @@ async def findings_list(visit: Visit) -> Response:
         visit.portal.engine, period=filters["period"], province=province, form=filters["form"],
         rule=filters["rule"], severity=filters["severity"], page=page, per_page=PER_PAGE))
     rules = await run_in_threadpool(findings.finding_rules, visit.portal.engine)
+    marks = await run_in_threadpool(follow_up.latest_marks, visit.portal.engine, [int(i) for i in rows.finding_id])
     return visit.page("findings.html", rows=records(rows), total=total, page=page, pages=_pages(total), rules=rules,
                       filters={k: v or "" for k, v in filters.items()}, periods=_periods(),
-                      forms=load_forms(), query=_query(q))
+                      forms=load_forms(), query=_query(q), marks=marks)
 
 
 @route("/findings/{finding_id}/waive", "ministry", methods=("POST",))
@@ -487,6 +490,28 @@ async def waive(visit: Visit) -> Response:
         return visit.page("error.html", 400, title=("Không miễn trừ được", "Not waived"), message=_two(exc),
                           back=visit.field("back") or "/findings")
     visit.portal.runner.request()  # a rejected report whose every error is waived loads on the next run
+    back = visit.field("back")
+    return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/findings", 303)
+
+
+@route("/findings/{finding_id}/follow-up", *STEWARDS, methods=("POST",))
+async def follow_up_mark(visit: Visit) -> Response:
+    """Mark a warning confirmed, corrected or to follow up, with a comment (a province steward: their province's
+    only; the ministry: any; audited)."""
+    try:
+        finding_id = int(visit.request.path_params["finding_id"])
+    except ValueError:
+        return not_found(visit)
+    if visit.user.role == "province" and not visit.sees(
+            await run_in_threadpool(scope.finding_province, visit.portal.engine, finding_id)):
+        return not_found(visit)
+    try:
+        await run_in_threadpool(lambda: follow_up.mark(visit.portal.engine, finding_id, visit.field("status"),
+                                                       visit.field("comment"), visit.user.name,
+                                                       address=visit.address))
+    except follow_up.FollowUpError as exc:
+        return visit.page("error.html", 400, title=("Không ghi được việc theo dõi", "Follow-up not recorded"),
+                          message=_two(exc), back=visit.field("back") or "/findings")
     back = visit.field("back")
     return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/findings", 303)
 
@@ -557,7 +582,7 @@ def _query(params) -> str:
 
 # the routes above, in the order they were declared
 APP_ROUTES = [login, logout, home, upload_page, send, send_many, sent, dashboard_page, period_action, submissions_page,
-              submission_page, original, feedback, findings_list, waive, summary, export, audit]
+              submission_page, original, feedback, findings_list, waive, follow_up_mark, summary, export, audit]
 
 
 def create_app(settings: Settings, engine: Engine, *, run_on_send: bool = True) -> Starlette:

@@ -7,7 +7,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from schemas.status import Status
+from schemas.status import FollowUp, Status
 from schemas.views import sql_list
 
 # the statuses whose findings still stand: errors that keep a report out, warnings on a report that counts, and
@@ -70,6 +70,22 @@ def open_findings(engine: Engine) -> pd.DataFrame:
         JOIN received_file f ON f.sha256 = s.sha256
         LEFT JOIN finding_waiver w ON w.finding_id = v.finding_id
         WHERE s.status IN {sql_list(OPEN_STATUSES)} AND w.finding_id IS NULL
+        ORDER BY v.rule_id, s.period, s.province_code, f.file_name""")  # noqa: S608 - statuses are constants
+
+
+def open_outliers(engine: Engine) -> pd.DataFrame:
+    """The outliers that stand: outlier findings on current reports (accepted, with or without warnings) that no
+    steward has waived, confirmed or marked corrected (one marked to follow up still stands).  Rule, period,
+    province, unit, file, sheet, cell, message and the latest follow-up status (None when none)."""
+    return _df(engine, f"""
+        SELECT v.rule_id, v.severity, s.period, s.province_code, s.unit_name, f.file_name, v.sheet, v.cell,
+               v.message, u.status AS follow_up
+        FROM validation_finding v JOIN submission s ON s.submission_id = v.submission_id
+        JOIN received_file f ON f.sha256 = s.sha256
+        LEFT JOIN finding_waiver w ON w.finding_id = v.finding_id
+        LEFT JOIN mart_follow_ups u ON u.finding_id = v.finding_id
+        WHERE v.stage = 'outlier' AND s.status IN {sql_list(Status.ACTIVE)} AND w.finding_id IS NULL
+              AND (u.status IS NULL OR u.status NOT IN {sql_list(FollowUp.CLOSED)})
         ORDER BY v.rule_id, s.period, s.province_code, f.file_name""")  # noqa: S608 - statuses are constants
 
 

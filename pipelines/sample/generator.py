@@ -9,6 +9,7 @@ of the level below, so the forms agree.  A few files carry deliberate errors and
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -28,6 +29,7 @@ from schemas.keys import cluster_id, project_key
 from schemas.periods import Period
 from schemas.status import Status
 from schemas.text import slug
+from validations.catalogue import CrossLevelRule, excess, rules
 
 SECTORS = ["Chế biến gỗ", "Dệt may", "Cơ khí", "Chế biến nông sản", "Vật liệu xây dựng", "Điện tử", "Da giày",
            "Thủ công mỹ nghệ", "Bao bì nhựa", "Thực phẩm"]
@@ -212,34 +214,14 @@ class Profile:
 W1 = Profile(communes=(16, 25), clusters=(34, 44), project_ha=(0.45, 1.35))
 
 
-def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, projects: bool = True,
-             progress=None, profile: Profile = Profile(), absent_04: int = 0, absent_02: int = 0,
-             late_04: int = 0) -> dict:
-    """Write the sample workbooks under ``out`` and ``out/truth.json``; returns the truth.
+Job = tuple[str, list[FormContent], list[str], Typing, str]  # path, contents, unit keys, typing, form
 
-    For completeness tests: ``absent_04`` provinces (the last ones) do not send their Biểu 04, ``absent_02``
-    clusters with projects (known to the register through their Biểu 01) do not send their Biểu 02, and the
-    Biểu 04 of the first ``late_04`` provinces arrives after the deadline.  With the defaults the files are those
-    of earlier versions for the same seed.  ``truth["completeness"]`` lists expected, received, on time, late
-    and missing reports per form and province.
-    """
 
-    rng = random.Random(seed)
+def _jobs(all_clusters: dict[str, list[Cluster]], period: Period, rng: random.Random, projects: bool) -> list[Job]:
+    """The workbooks of a period, one per report: Biểu 02 per cluster that is not only planned, 01 per project
+    (``projects``), 03 per commune with clusters, 04 per province; each with its typing."""
     a = admin()
-    forms = load_forms()
-    out.mkdir(parents=True, exist_ok=True)
-    chosen = sorted(rng.sample(sorted(a.provinces), min(provinces, len(a.provinces))))
-    files: list[SampleFile] = []
-    all_clusters: dict[str, list[Cluster]] = {}
-    for pcode in chosen:
-        communes = [c for c in a.communes.values() if c.province_code == pcode]
-        with_clusters = rng.sample(communes, min(len(communes), rng.randint(*profile.communes)))
-        clusters = _clusters_for(rng, pcode, with_clusters, rng.randint(*profile.clusters))
-        for c in clusters:
-            _fill_cluster(rng, c, period, profile.project_ha)
-        all_clusters[pcode] = clusters
-
-    jobs: list[tuple[str, list[FormContent], list[str], Typing, str]] = []  # path, contents, unit keys, typing, kind
+    jobs: list[Job] = []
     for pcode, clusters in all_clusters.items():
         prov = a.provinces[pcode]
         folder = f"{pcode}_{slug(prov.name)}"
@@ -270,6 +252,254 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
         ident = Identification(sender=f"Sở Công Thương {prov.name}", **pident)
         jobs.append((f"{folder}/bieu04_{pcode}_{slug(prov.name)}.xlsx", [FormContent("04", ident, aggregate(clusters))],
                      [pcode], _typing(rng), "04"))
+    return jobs
+
+
+# --- a period before, and implausible values planted (issue 15: outliers) ----------------------------------------
+
+def previous_period(period: Period) -> Period:
+    """The period before ``period``: the previous year's annual report before a 6-month one, the same year's
+    6-month report before an annual one."""
+    return Period(period.year - 1, "Y") if period.kind == "H1" else Period(period.year, "H1")
+
+
+def _months(period: Period) -> int:
+    return 6 if period.kind == "H1" else 12
+
+
+def previous_clusters(clusters: list[Cluster], rng: random.Random, period: Period) -> list[Cluster]:
+    """The same clusters one period earlier, as they would have reported then: the same units with figures a
+    little smaller or different (stocks 0–20 % lower, never higher, so nothing cumulative falls; flows of the
+    period's own length, a year against a half-year, with their natural spread), ~7 % of projects not there yet,
+    and a few real large changes a steward should not be bothered with: a project ramping up or winding down (its
+    revenue 2–5 times what it was, or a half to a fifth) and one starting to operate (no revenue, a handful of
+    staff).  Nothing established in that period.  The clusters given are left as they are."""
+    ratio = _months(previous_period(period)) / _months(period)
+    out = []
+    for c in clusters:
+        p = copy.deepcopy(c)
+        p.established_in_period = False
+        p.projects = []
+        for q in c.projects:
+            if rng.random() < 0.07:  # a project that arrived in this period
+                continue
+            v = dict(q["values"])
+            change = rng.random()
+            revenue = v["1"] * ratio * rng.lognormvariate(0, 0.2)
+            workers = round(v["3"] * rng.uniform(0.85, 1.1))
+            if v["1"] and change < 0.03:  # not operating yet
+                revenue, workers = 0.0, rng.randint(0, 8)
+            elif change < 0.07:  # ramping up since
+                revenue *= rng.uniform(0.2, 0.5)
+            elif change < 0.09:  # winding down since
+                revenue *= rng.uniform(2, 5)
+            values = {"1": _r(revenue), "2": _r(revenue * rng.uniform(0.02, 0.08)), "3": float(workers),
+                      "4": _r(v["4"] * rng.uniform(0.9, 1.04), 1) if workers else 0.0}
+            p.projects.append({**copy.deepcopy(q), "values": values})
+        b = dict(c.b02)
+        ready = _r(b["3"] * rng.uniform(0.85, 1.0))
+        leased = min(_r(b["4"] * rng.uniform(0.8, 1.0)), ready)
+        revenue = _r(b["9"] * ratio * rng.lognormvariate(0, 0.2)) if b["9"] else 0.0
+        p.b02 = {
+            "1": b["1"], "2": _r(b["2"] * rng.uniform(0.8, 1.0)), "3": ready, "4": leased,
+            "5": _r(100 * leased / c.industrial_land) if c.industrial_land else 0.0,
+            "6": float(len(p.projects)), "7": float(sum(q["fdi"] for q in p.projects)),
+            "8": float(sum(q["operating"] for q in p.projects)), "9": revenue,
+            "10": _r(revenue * rng.uniform(0.03, 0.1)), "11": float(max(1, round(b["11"] * rng.uniform(0.85, 1.15)))),
+            "12": _r(b["12"] * rng.uniform(0.9, 1.04), 1), "13": b["13"], "14": b["14"]}
+        out.append(p)
+    return out
+
+
+# The implausible values planted (``generate(planted=True)``, bench/outliers.py): what offices type wrongly.
+# (kind, form, row, factor, least true value): the value of the row becomes factor × what it was; a slip is planted
+# only on a value of at least the last figure (a slip on a tiny figure is not implausible).  A report copied
+# forward (row None) takes every value of the unit's report of the period before.
+PLANTS: tuple[tuple[str, str, str | None, float, float], ...] = (
+    ("unit_slip", "01", "1", 1000.0, 5.0),  # revenue typed in million VND where the form asks for billions
+    ("unit_slip", "01", "4", 1000.0, 1.0),  # income per worker typed in thousand VND where it asks for millions
+    ("extra_zeros", "01", "3", 100.0, 60.0),  # two zeros too many on the workforce
+    ("jump", "02", "9", 85.0, 2.0),  # the infrastructure investor's revenue 85 times what it was
+    ("extra_zeros", "02", "11", 100.0, 10.0),
+    ("decimal_slip", "02", "1", 0.001, 5.0),  # approved investment typed in thousands of billions
+    ("copied_forward", "01", None, 1.0, 0.0),
+    ("copied_forward", "02", None, 1.0, 0.0),
+    ("copied_forward", "04", None, 1.0, 0.0),
+)
+
+
+@dataclass
+class Planted:
+    """One implausible value (or a whole report copied forward, ``indicator`` None) and the rows of the reports
+    above it that add it up (``affects``: form, unit key, row)."""
+
+    kind: str
+    form: str
+    unit_key: str
+    province_code: str
+    period: str
+    indicator: str | None
+    value: float | None
+    was: float | None
+    affects: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _affected(form: str, code: str | None, commune: str, province: str) -> list[tuple[str, str, str]]:
+    """The rows of Biểu 03 and 04 that sum ``code`` of ``form`` (every such row for a whole report)."""
+    out = []
+    for upper, unit in (("03", commune), ("04", province)):
+        for row in load_forms()[upper].rows:
+            if row.rollup_form == form and (code is None or row.rollup_code == code):
+                out.append((upper, unit, row.code))
+    return out
+
+
+def plant(rng: random.Random, all_clusters: dict[str, list[Cluster]], before: dict[str, list[Cluster]],
+          period: Period, rounds: int = 1, blocked: frozenset[tuple[str, str]] = frozenset()
+          ) -> tuple[list[Planted], dict[tuple[str, str], dict[str, float]]]:
+    """Plant ``rounds`` × PLANTS into ``all_clusters`` (their project and cluster values are changed in place, so
+    the communes' and provinces' reports aggregated from them afterwards carry the values up, as an office that
+    adds up what it received does), each on another unit that also reported in the period before (``before``).
+    ``blocked``: (form, unit key) pairs to leave alone (a commune "03" or a province "04" blocks the units inside
+    it).  Returns what was planted and the reports replaced whole: (form, unit key) -> values (a province's
+    Biểu 04 copied forward, which no aggregation gives)."""
+    earlier_projects = {project_key(c.id, q["tax_code"], q["name"]): q for cs in before.values() for c in cs
+                        for q in c.projects}
+    earlier_clusters = {c.id: c for cs in before.values() for c in cs}
+    sending = [c for cs in all_clusters.values() for c in cs if c.status != "planned"]
+    used: set[tuple[str, str]] = set()
+    planted: list[Planted] = []
+    replaced: dict[tuple[str, str], dict[str, float]] = {}
+
+    def free(form: str, key: str, c: Cluster | None) -> bool:
+        if (form, key) in used or (form, key) in blocked:
+            return False
+        return c is None or (("03", c.commune_code) not in blocked and ("04", c.province_code) not in blocked)
+
+    for _ in range(rounds):
+        for kind, form, code, factor, least in PLANTS:
+            if form == "04":
+                provinces = [p for p in sorted(all_clusters) if free("04", p, None)
+                             and not any(("03", c.commune_code) in blocked for c in all_clusters[p])]
+                if not provinces:
+                    continue
+                pcode = rng.choice(provinces)
+                replaced[("04", pcode)] = aggregate(before[pcode])
+                used.add(("04", pcode))
+                planted.append(Planted(kind, "04", pcode, pcode, period.code, None, None, None))
+                continue
+            if form == "01":
+                candidates = [(c, q, project_key(c.id, q["tax_code"], q["name"])) for c in sending for q in c.projects]
+                candidates = [(c, q, k) for c, q, k in candidates if k in earlier_projects and free("01", k, c)]
+                if code is None:  # copied forward: an operating project, so its report holds flows
+                    candidates = [(c, q, k) for c, q, k in candidates
+                                  if sum(v != 0 for v in earlier_projects[k]["values"].values()) >= 3
+                                  and earlier_projects[k]["values"]["1"] > 0]
+                else:
+                    candidates = [(c, q, k) for c, q, k in candidates if q["values"][code] >= least]
+                if not candidates:
+                    continue
+                c, q, key = rng.choice(candidates)
+                values = q["values"]
+                source = earlier_projects[key]["values"]
+            else:
+                options = [c for c in sending if c.id in earlier_clusters and free("02", c.id, c)]
+                if code is None:  # copied forward: a cluster with the same projects, whose revenue was not 0
+                    options = [c for c in options if len(earlier_clusters[c.id].projects) == len(c.projects)
+                               and earlier_clusters[c.id].b02["9"] > 0]
+                else:
+                    options = [c for c in options if c.b02[code] >= least]
+                if not options:
+                    continue
+                c = rng.choice(options)
+                key, values, source = c.id, c.b02, earlier_clusters[c.id].b02
+            used.add((form, key))
+            if code is None:
+                values.clear()
+                values.update(source)
+                planted.append(Planted(kind, form, key, c.province_code, period.code, None, None, None,
+                                       _affected(form, None, c.commune_code, c.province_code)))
+                continue
+            was = values[code]
+            values[code] = float(round(was * factor)) if load_forms()[form].rows_by_code[code].is_integer \
+                else _r(was * factor, 6)
+            planted.append(Planted(kind, form, key, c.province_code, period.code, code, values[code], was,
+                                   _affected(form, code, c.commune_code, c.province_code)))
+    return planted, replaced
+
+
+def _apply(jobs: list[Job], all_clusters: dict[str, list[Cluster]], planted: list[Planted],
+           replaced: dict[tuple[str, str], dict[str, float]]) -> None:
+    """Give the jobs the planted values: the planted reports' own values, then every report of a commune or
+    province above one aggregated again, then the reports replaced whole."""
+    values: dict[tuple[str, str], dict[str, float]] = dict(replaced)
+    by_project = {project_key(c.id, q["tax_code"], q["name"]): q for cs in all_clusters.values() for c in cs
+                  for q in c.projects}
+    by_cluster = {c.id: c for cs in all_clusters.values() for c in cs}
+    for p in planted:
+        if p.form == "01":
+            values[("01", p.unit_key)] = dict(by_project[p.unit_key]["values"])
+        elif p.form == "02":
+            values[("02", p.unit_key)] = dict(by_cluster[p.unit_key].b02)
+        for form, unit, _ in p.affects:
+            if form == "03":
+                values[("03", unit)] = aggregate([c for c in all_clusters[p.province_code] if c.commune_code == unit])
+            else:
+                values[("04", unit)] = aggregate(all_clusters[unit])
+    values.update(replaced)
+    for _, contents, keys, _, _ in jobs:
+        for content, key in zip(contents, keys, strict=True):
+            if (content.form, key) in values:
+                content.values = dict(values[(content.form, key)])
+
+
+def _copied_04_warns(jobs: list[Job], province: str) -> bool:
+    """Whether a province's Biểu 04 differs from the sum of its communes' Biểu 03 beyond the tolerance of
+    cross.b04_vs_b03 (then it loads with that warning)."""
+    rule = rules()["cross.b04_vs_b03"]
+    if not isinstance(rule, CrossLevelRule):
+        raise TypeError("cross.b04_vs_b03 is a cross-level rule")
+    b04 = next(c.values for _, cs, ks, _, f in jobs if f == "04" for c, k in zip(cs, ks, strict=True)
+               if k == province)
+    b03 = [c.values for _, cs, ks, _, f in jobs if f == "03" for c, k in zip(cs, ks, strict=True)
+           if _province_of(c, k) == province]
+    return any(excess(b04[code], "==", sum(v[low] for v in b03), rule.tolerance, rule.tolerance_rel) > 0
+               for code, low in rule.row_pairs().items())
+
+
+def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, projects: bool = True,
+             progress=None, profile: Profile = Profile(), absent_04: int = 0, absent_02: int = 0,
+             late_04: int = 0, planted: bool = False) -> dict:
+    """Write the sample workbooks under ``out`` and ``out/truth.json``; returns the truth.
+
+    For completeness tests: ``absent_04`` provinces (the last ones) do not send their Biểu 04, ``absent_02``
+    clusters with projects (known to the register through their Biểu 01) do not send their Biểu 02, and the
+    Biểu 04 of the first ``late_04`` provinces arrives after the deadline.  With the defaults the files are those
+    of earlier versions for the same seed.  ``truth["completeness"]`` lists expected, received, on time, late
+    and missing reports per form and province.
+
+    ``planted``: the same units also report the period before (``previous_clusters``), written under
+    ``out/<that period>/`` with a ``truth.json`` of their own, and implausible values are planted in this period
+    (``plant``: one of each of PLANTS, never in a report with a deliberate error nor below one); they are listed
+    in ``truth["planted_outliers"]`` and counted in the national summary like any value reported.  The files of
+    this period are those without ``planted`` but for the planted values and what adds them up.
+    """
+
+    rng = random.Random(seed)
+    a = admin()
+    forms = load_forms()
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = sorted(rng.sample(sorted(a.provinces), min(provinces, len(a.provinces))))
+    all_clusters: dict[str, list[Cluster]] = {}
+    for pcode in chosen:
+        communes = [c for c in a.communes.values() if c.province_code == pcode]
+        with_clusters = rng.sample(communes, min(len(communes), rng.randint(*profile.communes)))
+        clusters = _clusters_for(rng, pcode, with_clusters, rng.randint(*profile.clusters))
+        for c in clusters:
+            _fill_cluster(rng, c, period, profile.project_ha)
+        all_clusters[pcode] = clusters
+
+    jobs = _jobs(all_clusters, period, rng, projects)
 
     # several units of one form in one workbook: the first province's first two Biểu 02 share a file
     b02 = [j for j in jobs if j[4] == "02"]
@@ -311,8 +541,55 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
     single_02 = [i for i, j in enumerate(jobs) if j[4] == "02" and len(j[2]) == 1 and j[2][0] in with_projects
                  and i not in errors and i not in late]
     absent |= set(single_02[len(single_02) - absent_02:] if absent_02 else [])
-    deadline_of = {f: period.deadline(forms[f].deadline[period.kind]) for f in forms}
+    plants: list[Planted] = []
+    if planted:
+        before_period = previous_period(period)
+        if generation_of(before_period) != "2025":
+            raise ValueError(f"{before_period} was reported by the old provinces and districts: plant outliers in "
+                             "2026-H1 or later")
+        history_rng = random.Random(f"{seed}-history")  # apart: the draws of this period stay those without
+        before = {p: previous_clusters(cs, history_rng, period) for p, cs in all_clusters.items()}
+        blocked = frozenset((j[4], k) for i, j in enumerate(jobs) if i in errors or i in absent for k in j[2])
+        plants, replaced = plant(random.Random(f"{seed}-planted"), all_clusters, before, period, blocked=blocked)
+        _apply(jobs, all_clusters, plants, replaced)
+    files = _write(out, jobs, period, rng, errors, late, progress)
+    for p in plants:
+        if p.form == "04" and p.indicator is None and _copied_04_warns(jobs, p.unit_key):
+            f = next(f for f in files if any(r.form == "04" and r.unit_key == p.unit_key for r in f.reports))
+            f.warnings.append("cross.b04_vs_b03")
+            f.expected_status = Status.ACCEPTED_WITH_WARNINGS
 
+    for n in sorted(absent, reverse=True):  # written (the random draws stay those of the full set), then withheld
+        (out / files[n].file).unlink()
+        del files[n]
+    corrupt = out / f"{chosen[0]}_{slug(a.provinces[chosen[0]].name)}" / "bao_cao_hong.xlsx"
+    corrupt.write_bytes(b"PK\x03\x04" + bytes(rng.getrandbits(8) for _ in range(300)))
+    files.append(SampleFile(file=str(corrupt.relative_to(out)), reports=[], received_at="", late=False,
+                            expected_status=Status.REJECTED, errors=["file.unreadable"]))
+    truth = _truth(period, seed, files, forms)
+    truth["completeness"] = _completeness_truth(files, all_clusters, list(a.provinces))
+    truth["absent"] = [jobs[n][0] for n in sorted(absent)]
+    if planted:
+        truth["planted_outliers"] = [asdict(p) for p in plants]
+        folder = out / before_period.code
+        earlier_files = _write(folder, _jobs(before, before_period, history_rng, projects), before_period,
+                               history_rng, {}, set())
+        earlier = _truth(before_period, seed, earlier_files, forms)
+        earlier["completeness"] = _completeness_truth(earlier_files, before, list(a.provinces))
+        (folder / "truth.json").write_text(json.dumps(earlier, ensure_ascii=False, indent=1), encoding="utf-8")
+        truth["history"] = {"period": before_period.code, "folder": before_period.code, "files": len(earlier_files),
+                            "truth": f"{before_period.code}/truth.json"}
+    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
+    return truth
+
+
+def _write(out: Path, jobs: list[Job], period: Period, rng: random.Random, errors: dict[int, str], late: set[int],
+           progress=None) -> list[SampleFile]:
+    """Write every job's workbook under ``out``, its modification time the day it arrived (before the form's
+    deadline, or after it for the ``late`` ones); what each holds, for the truth."""
+    forms = load_forms()
+    deadline_of = {f: period.deadline(forms[f].deadline[period.kind]) for f in forms}
+    files: list[SampleFile] = []
     for n, (rel, contents, keys, typing, form) in enumerate(jobs):
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -346,19 +623,7 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
                                 expected_status=status, errors=err, warnings=["timeliness.late"] if is_late else []))
         if progress:
             progress(n + 1, len(jobs))
-
-    for n in sorted(absent, reverse=True):  # written (the random draws stay those of the full set), then withheld
-        (out / files[n].file).unlink()
-        del files[n]
-    corrupt = out / f"{chosen[0]}_{slug(a.provinces[chosen[0]].name)}" / "bao_cao_hong.xlsx"
-    corrupt.write_bytes(b"PK\x03\x04" + bytes(rng.getrandbits(8) for _ in range(300)))
-    files.append(SampleFile(file=str(corrupt.relative_to(out)), reports=[], received_at="", late=False,
-                            expected_status=Status.REJECTED, errors=["file.unreadable"]))
-    truth = _truth(period, seed, files, forms)
-    truth["completeness"] = _completeness_truth(files, all_clusters, list(a.provinces))
-    truth["absent"] = [jobs[n][0] for n in sorted(absent)]
-    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
-    return truth
+    return files
 
 
 def _completeness_truth(files: list[SampleFile], all_clusters: dict[str, list[Cluster]],
