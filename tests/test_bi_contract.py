@@ -80,6 +80,9 @@ def loaded(tmp_path_factory, sample_dir, pg_server):
                 assert ccn("completeness", "--period", PERIOD, "--refresh") == 0
                 [(finding,)] = rows("SELECT MIN(finding_id) FROM mart_findings WHERE severity = 'warning'")
                 assert ccn("waive", str(finding), "--reason", "Sở xác nhận số liệu đúng", "--by", "Lê Thị B") == 0
+                [(other,)] = rows("SELECT MAX(finding_id) FROM mart_findings WHERE severity = 'warning'")
+                assert ccn("follow-up", str(other), "--status", "follow-up", "--comment", "Hỏi lại Sở",
+                           "--by", "Lê Thị B") == 0
         yield out
 
 
