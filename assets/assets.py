@@ -114,7 +114,8 @@ OUTLIERS_REVIEWED = AssetCheckSpec(
     "outliers_reviewed", asset="outliers",
     description="No outlier stands on a current report: each was waived, confirmed or marked corrected by a "
                 "steward (one marked to follow up still stands). WARN counts them per rule, period and province, "
-                "with the open follow-ups; outliers never block loading.")
+                "with the open follow-ups, and the data-quality trend per period (view mart_quality_trend: "
+                "errors, warnings, outliers, waivers, follow-ups); outliers never block loading.")
 
 
 @asset(group_name="validate", owners=OWNERS, deps=[warehouse], kinds={"python", "sql"},
@@ -143,6 +144,7 @@ def outliers(context: AssetExecutionContext, ccn: CCNResource):
                   "by_rule": MetadataValue.json(by_rule),
                   "by_period": MetadataValue.json(observe.by_period(standing)),
                   "by_period_province": MetadataValue.json({f"{p}/{c}": int(n) for (p, c), n in by_province.items()}),
+                  "quality_by_period": MetadataValue.json(observe.quality_by_period(ctx.engine)),
                   "preview": MetadataValue.md(observe.preview(standing.drop(columns=["message"])))})
 
 

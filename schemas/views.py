@@ -15,7 +15,7 @@ from datetime import datetime
 
 from schemas.forms import load_forms, unit_decimals
 from schemas.periods import VN_TZ
-from schemas.status import Status
+from schemas.status import FollowUp, Status
 
 
 def sql_list(values: tuple[str, ...]) -> str:
@@ -313,4 +313,29 @@ VIEWS["mart_follow_ups"] = """
     JOIN validation_finding v ON v.finding_id = u.finding_id
     JOIN submission s ON s.submission_id = v.submission_id
     WHERE u.follow_up_id = (SELECT MAX(x.follow_up_id) FROM finding_follow_up x WHERE x.finding_id = u.finding_id)
+"""
+
+
+# --- data-quality trend (issue 15): per period, province and form, what the checks found and what stewards did ---
+VIEWS["mart_quality_trend"] = f"""
+    SELECT s.period, s.province_code, s.form,
+           CAST(COUNT(DISTINCT s.submission_id) AS INTEGER) AS reports,
+           CAST(COUNT(DISTINCT CASE WHEN s.status = '{Status.REJECTED}' THEN s.submission_id END) AS INTEGER)
+                AS rejected,
+           CAST(SUM(CASE WHEN v.severity = 'error' THEN 1 ELSE 0 END) AS INTEGER) AS errors,
+           CAST(SUM(CASE WHEN v.severity = 'warning' AND COALESCE(v.stage, '') <> 'outlier' THEN 1 ELSE 0 END)
+                AS INTEGER) AS warnings,
+           CAST(SUM(CASE WHEN v.stage = 'outlier' THEN 1 ELSE 0 END) AS INTEGER) AS outliers,
+           CAST(SUM(CASE WHEN w.finding_id IS NOT NULL THEN 1 ELSE 0 END) AS INTEGER) AS waived,
+           CAST(SUM(CASE WHEN u.status = '{FollowUp.CONFIRMED}' THEN 1 ELSE 0 END) AS INTEGER) AS confirmed,
+           CAST(SUM(CASE WHEN u.status = '{FollowUp.CORRECTED}' THEN 1 ELSE 0 END) AS INTEGER) AS corrected,
+           CAST(SUM(CASE WHEN u.status = '{FollowUp.OPEN}' THEN 1 ELSE 0 END) AS INTEGER) AS open_follow_ups,
+           {rounded_as("SUM(CASE WHEN v.severity = 'error' THEN 1 ELSE 0 END) * 1.0 "
+                       "/ COUNT(DISTINCT s.submission_id)", 2)} AS errors_per_report
+    FROM submission s
+    LEFT JOIN validation_finding v ON v.submission_id = s.submission_id
+    LEFT JOIN finding_waiver w ON w.finding_id = v.finding_id
+    LEFT JOIN mart_follow_ups u ON u.finding_id = v.finding_id
+    WHERE s.status NOT IN ({PENDING}, {HELD}) AND s.form IS NOT NULL AND s.period IS NOT NULL
+    GROUP BY s.period, s.province_code, s.form
 """

@@ -134,6 +134,8 @@ def _decimals(view: str, row, column: str) -> int | None:
     """The decimals a numeric cell must carry: its row's unit's, or its column's in mart_cluster_status."""
     if view == "mart_cluster_status":
         return CLUSTER_DECIMALS[column]
+    if view == "mart_quality_trend":  # errors_per_report
+        return 2
     return DECIMALS[row.value_unit_code]
 
 

@@ -184,3 +184,36 @@ def test_a_corrected_report_replaces_the_outlier(loaded, module_home):
     assert status == Status.SUPERSEDED and by is not None
     kept = rows("SELECT u.status FROM mart_follow_ups u WHERE u.finding_id = :i", i=finding.finding_id)
     assert [k.status for k in kept] == [FollowUp.CORRECTED]
+
+
+def test_the_quality_trend_counts_findings_outliers_waivers_and_follow_ups(loaded):
+    """mart_quality_trend, per period, province and form, against the tables it summarises; after the follow-ups
+    above (one confirmed, one corrected) and a waiver."""
+    from pipelines.report.observe import quality_by_period
+
+    eng = engine()
+    try:
+        warning = rows("SELECT finding_id FROM mart_findings WHERE severity = 'warning' AND rule_id NOT LIKE "
+                       "'outlier.%' AND status <> 'superseded' ORDER BY finding_id LIMIT 1")[0].finding_id
+        assert ccn("waive", str(warning), "--reason", "Sở xác nhận", "--by", "Bình") == 0
+        trend = view("mart_quality_trend").set_index(["period", "province_code", "form"])
+        findings = view("validation_finding").merge(view("submission"), on="submission_id")
+        findings = findings[~findings.status.isin([Status.PENDING, Status.HELD])]
+        settled = view("submission")
+        settled = settled[~settled.status.isin([Status.PENDING, Status.HELD]) & settled.form.notna()]
+        assert trend["reports"].to_dict() == settled.groupby(["period", "province_code", "form"]).size().to_dict()
+        for (period, province, form), got in trend.iterrows():
+            mine = findings[(findings.period == period) & (findings.province_code == province)
+                            & (findings.form == form)]
+            outlier = mine.stage == "outlier"
+            assert (got.errors, got.warnings, got.outliers) == (
+                (mine.severity == "error").sum(), ((mine.severity == "warning") & ~outlier).sum(), outlier.sum())
+            assert float(got.errors_per_report) == round(got.errors / got.reports, 2)
+        totals = quality_by_period(eng)[CURRENT]
+        assert totals["outliers"] == len(rows("SELECT v.finding_id FROM validation_finding v JOIN submission s "
+                                              "ON s.submission_id = v.submission_id WHERE v.stage = 'outlier' "
+                                              "AND s.period = :p", p=CURRENT)) > 0
+        assert (totals["confirmed"], totals["corrected"], totals["open_follow_ups"], totals["waived"]) == (1, 1, 0, 1)
+        assert totals["rejected"] >= 1 and totals["errors"] >= totals["rejected"]
+    finally:
+        eng.dispose()

@@ -89,6 +89,18 @@ def open_outliers(engine: Engine) -> pd.DataFrame:
         ORDER BY v.rule_id, s.period, s.province_code, f.file_name""")  # noqa: S608 - statuses are constants
 
 
+QUALITY_COUNTS = ("reports", "rejected", "errors", "warnings", "outliers", "waived", "confirmed", "corrected",
+                  "open_follow_ups")
+
+
+def quality_by_period(engine: Engine) -> dict[str, dict[str, int]]:
+    """The data-quality trend (view mart_quality_trend) summed over provinces and forms, per period: what the checks
+    found and what stewards did, so a period compares with the one before."""
+    trend = _df(engine, "SELECT * FROM mart_quality_trend")
+    return {str(period): {c: int(group[c].sum()) for c in QUALITY_COUNTS}
+            for period, group in trend.groupby("period", sort=True)}
+
+
 def status_counts(engine: Engine) -> dict[str, int]:
     """How many reports the warehouse holds in each status (every status, 0 included; held ones too)."""
     found = _df(engine, "SELECT status, COUNT(*) AS n FROM submission GROUP BY status")
