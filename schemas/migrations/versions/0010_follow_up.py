@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from schemas.tables import AwareDateTime
+from schemas.views import VIEWS
 
 revision = "0010"
 down_revision = "0009"
@@ -40,7 +41,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP VIEW IF EXISTS mart_follow_ups")  # reads finding_follow_up; views are re-created after upgrade
+    # the views go first (mart_follow_ups reads finding_follow_up, and views read it in turn: PostgreSQL refuses to
+    # drop a view or table another view reads); views are derived objects, re-created after every upgrade
+    for name in reversed(list(VIEWS)):
+        op.execute(f"DROP VIEW IF EXISTS {name}")
     op.drop_table("outlier_analysis")
     op.drop_index("ix_follow_up_finding", table_name="finding_follow_up")
     op.drop_table("finding_follow_up")
