@@ -52,7 +52,7 @@ lint: install
 test: install lint office browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-# the loop while changing code: every test not marked slow (no PostgreSQL fault tests, no webserver), under a minute
+# the loop while changing code: every test not marked slow (no PostgreSQL fault tests, no webserver, no browser), about a minute
 test-fast: install
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 

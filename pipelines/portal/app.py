@@ -490,6 +490,11 @@ async def waive(visit: Visit) -> Response:
         return visit.page("error.html", 400, title=("Không miễn trừ được", "Not waived"), message=_two(exc),
                           back=visit.field("back") or "/findings")
     visit.portal.runner.request()  # a rejected report whose every error is waived loads on the next run
+    return _back_to_findings(visit)
+
+
+def _back_to_findings(visit: Visit) -> Response:
+    """Back to the list the form was sent from (a path of this site only, never another site), else the findings."""
     back = visit.field("back")
     return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/findings", 303)
 
@@ -512,8 +517,7 @@ async def follow_up_mark(visit: Visit) -> Response:
     except follow_up.FollowUpError as exc:
         return visit.page("error.html", 400, title=("Không ghi được việc theo dõi", "Follow-up not recorded"),
                           message=_two(exc), back=visit.field("back") or "/findings")
-    back = visit.field("back")
-    return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/findings", 303)
+    return _back_to_findings(visit)
 
 
 # --- summaries, export, audit ----------------------------------------------------------------------------------------
