@@ -43,46 +43,19 @@ ROWS_PER_INSERT = 20_000
 def workload(provinces: int, rounds: int, seed: int = 15):
     """(period, reports) for the period before and the period, the planted values; a report is (form,
     province, commune, cluster id, unit key, values)."""
-    from pipelines.sample.generator import W1, _clusters_for, _fill_cluster, aggregate, plant, previous_clusters
-    from schemas.admin import admin
-    from schemas.keys import project_key
+    from pipelines.sample.generator import W1, plant, previous_clusters, province_clusters, report_values
     from schemas.periods import Period
 
     rng = random.Random(seed)
-    a = admin()
     period = Period.parse("2026-H1")
     before_period = Period.parse("2025-Y")
-    now: dict[str, list] = {}
-    for pcode in sorted(rng.sample(sorted(a.provinces), provinces)):
-        communes = [c for c in a.communes.values() if c.province_code == pcode]
-        with_clusters = rng.sample(communes, min(len(communes), rng.randint(*W1.communes)))
-        clusters = _clusters_for(rng, pcode, with_clusters, rng.randint(*W1.clusters))
-        for c in clusters:
-            _fill_cluster(rng, c, period, W1.project_ha)
-        now[pcode] = clusters
+    now = province_clusters(rng, provinces, period, W1)
     history_rng = random.Random(f"{seed}-history")
     before = {p: previous_clusters(cs, history_rng, period) for p, cs in now.items()}
     planted, replaced = plant(random.Random(f"{seed}-planted"), now, before, period, rounds=rounds)
 
-    def reports(all_clusters):
-        out = []
-        for pcode, clusters in all_clusters.items():
-            by_commune: dict[str, list] = {}
-            for c in clusters:
-                by_commune.setdefault(c.commune_code, []).append(c)
-                if c.status == "planned":
-                    continue
-                out.append(("02", pcode, c.commune_code, c.id, c.id, dict(c.b02)))
-                for q in c.projects:
-                    out.append(("01", pcode, c.commune_code, c.id, project_key(c.id, q["tax_code"], q["name"]),
-                                dict(q["values"])))
-            for ccode, cs in by_commune.items():
-                out.append(("03", pcode, ccode, None, ccode, aggregate(cs)))
-            out.append(("04", pcode, None, None, pcode, aggregate(clusters)))
-        return out
-
-    current = [(f, p, c, k, u, replaced.get((f, u), v)) for f, p, c, k, u, v in reports(now)]
-    return [(before_period, reports(before)), (period, current)], planted
+    current = [(f, p, c, k, u, replaced.get((f, u), v)) for f, p, c, k, u, v in report_values(now)]
+    return [(before_period, report_values(before)), (period, current)], planted
 
 
 def load(url: str, periods) -> int:

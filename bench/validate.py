@@ -40,32 +40,12 @@ ROWS_PER_INSERT = 20_000
 
 def national(provinces: int, seed: int = 11):
     """The reports of one semester: list of (form, province, commune, cluster_id, unit_key, values)."""
-    from pipelines.sample.generator import W1, _clusters_for, _fill_cluster, aggregate
-    from schemas.admin import admin
-    from schemas.keys import project_key
+    from pipelines.sample.generator import W1, province_clusters, report_values
     from schemas.periods import Period
 
     rng = random.Random(seed)
-    a = admin()
     period = Period.parse("2026-H1")
-    reports = []
-    for pcode in sorted(rng.sample(sorted(a.provinces), provinces)):
-        communes = [c for c in a.communes.values() if c.province_code == pcode]
-        with_clusters = rng.sample(communes, min(len(communes), rng.randint(*W1.communes)))
-        clusters = _clusters_for(rng, pcode, with_clusters, rng.randint(*W1.clusters))
-        by_commune: dict[str, list] = {}
-        for c in clusters:
-            _fill_cluster(rng, c, period, W1.project_ha)
-            by_commune.setdefault(c.commune_code, []).append(c)
-            if c.status == "planned":
-                continue
-            reports.append(("02", pcode, c.commune_code, c.id, c.id, dict(c.b02)))
-            for p in c.projects:
-                reports.append(("01", pcode, c.commune_code, c.id, project_key(c.id, p["tax_code"], p["name"]),
-                                dict(p["values"])))
-        for ccode, cs in by_commune.items():
-            reports.append(("03", pcode, ccode, None, ccode, aggregate(cs)))
-        reports.append(("04", pcode, None, None, pcode, aggregate(clusters)))
+    reports = report_values(province_clusters(rng, provinces, period, W1))
     # deliberate errors
     b02 = [r for r in reports if r[0] == "02"]
     for r in rng.sample(b02, max(1, len(b02) // 100)):

@@ -467,6 +467,43 @@ def _copied_04_warns(jobs: list[Job], province: str) -> bool:
                for code, low in rule.row_pairs().items())
 
 
+def province_clusters(rng: random.Random, provinces: int, period: Period,
+                      profile: Profile = Profile()) -> dict[str, list[Cluster]]:
+    """``provinces`` provinces drawn by ``rng`` (in code order), each with its clusters as ``profile`` sizes them,
+    filled for ``period``: what ``generate`` writes, and the benchmarks' workloads."""
+    a = admin()
+    out: dict[str, list[Cluster]] = {}
+    for pcode in sorted(rng.sample(sorted(a.provinces), min(provinces, len(a.provinces)))):
+        communes = [c for c in a.communes.values() if c.province_code == pcode]
+        with_clusters = rng.sample(communes, min(len(communes), rng.randint(*profile.communes)))
+        clusters = _clusters_for(rng, pcode, with_clusters, rng.randint(*profile.clusters))
+        for c in clusters:
+            _fill_cluster(rng, c, period, profile.project_ha)
+        out[pcode] = clusters
+    return out
+
+
+def report_values(all_clusters: dict[str, list[Cluster]]) -> list[tuple]:
+    """Every report of those clusters as (form, province, commune, cluster id, unit key, values): per province,
+    each cluster's Biểu 02 then its projects' Biểu 01 (none for a planned cluster), each commune's Biểu 03, the
+    province's Biểu 04 (the benchmarks load these straight into a warehouse)."""
+    out: list[tuple] = []
+    for pcode, clusters in all_clusters.items():
+        by_commune: dict[str, list[Cluster]] = {}
+        for c in clusters:
+            by_commune.setdefault(c.commune_code, []).append(c)
+            if c.status == "planned":
+                continue
+            out.append(("02", pcode, c.commune_code, c.id, c.id, dict(c.b02)))
+            for q in c.projects:
+                out.append(("01", pcode, c.commune_code, c.id, project_key(c.id, q["tax_code"], q["name"]),
+                            dict(q["values"])))
+        for ccode, cs in by_commune.items():
+            out.append(("03", pcode, ccode, None, ccode, aggregate(cs)))
+        out.append(("04", pcode, None, None, pcode, aggregate(clusters)))
+    return out
+
+
 def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, projects: bool = True,
              progress=None, profile: Profile = Profile(), absent_04: int = 0, absent_02: int = 0,
              late_04: int = 0, planted: bool = False) -> dict:
@@ -489,15 +526,8 @@ def generate(out: Path, period: Period, provinces: int = 3, seed: int = 1, proje
     a = admin()
     forms = load_forms()
     out.mkdir(parents=True, exist_ok=True)
-    chosen = sorted(rng.sample(sorted(a.provinces), min(provinces, len(a.provinces))))
-    all_clusters: dict[str, list[Cluster]] = {}
-    for pcode in chosen:
-        communes = [c for c in a.communes.values() if c.province_code == pcode]
-        with_clusters = rng.sample(communes, min(len(communes), rng.randint(*profile.communes)))
-        clusters = _clusters_for(rng, pcode, with_clusters, rng.randint(*profile.clusters))
-        for c in clusters:
-            _fill_cluster(rng, c, period, profile.project_ha)
-        all_clusters[pcode] = clusters
+    all_clusters = province_clusters(rng, provinces, period, profile)
+    chosen = list(all_clusters)  # the provinces drawn, in code order
 
     jobs = _jobs(all_clusters, period, rng, projects)
 
