@@ -22,7 +22,6 @@ Prints a table and writes bench/results/outliers.json.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -30,14 +29,13 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PG_ADMIN = os.environ.get("CCN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-ROWS_PER_INSERT = 20_000
 
 
 def workload(provinces: int, rounds: int, seed: int = 15):
@@ -59,44 +57,13 @@ def workload(provinces: int, rounds: int, seed: int = 15):
 
 
 def load(url: str, periods) -> int:
-    from sqlalchemy import insert
-
-    from schemas.database import chunks, make_engine
-    from schemas.forms import load_forms
-    from schemas.migrate import upgrade
+    """Both periods' reports as accepted, loaded submissions (bench/validate.py's loader); how many values."""
+    from bench.validate import load_reports
     from schemas.periods import VN_TZ
     from schemas.status import Status
-    from schemas.tables import indicator_value, received_file, submission
 
-    engine = make_engine(url)
-    upgrade(engine)
-    forms = load_forms()
     now = datetime.now(tz=VN_TZ)
-    files, subs, values = [], [], []
-    i = 0
-    for period, reports in periods:
-        for form, pcode, ccode, cid, key, vals in reports:
-            i += 1
-            sha = hashlib.sha256(f"{i}-{period}-{key}".encode()).hexdigest()
-            received = period.deadline(forms[form].deadline[period.kind]) - timedelta(days=3)
-            files.append({"sha256": sha, "file_name": f"bench_{i}.xlsx", "source_path": f"bench/{i}.xlsx",
-                          "size": 1, "received_at": received, "archived_at": now, "archive_path": f"/dev/null/{i}",
-                          "state": "read"})
-            subs.append({"submission_id": i, "sha256": sha, "sheet": f"Biểu {form}", "form": form,
-                         "wording": "commune", "period": period.code, "province_code": pcode, "commune_code": ccode,
-                         "cluster_id": cid, "project_key": key if form == "01" else None, "unit_key": key,
-                         "unit_name": key, "received_at": received, "is_late": False, "status": Status.ACCEPTED,
-                         "errors": 0, "warnings": 0, "validated_at": now, "loaded_at": now})
-            for n, row in enumerate(forms[form].rows):
-                v = vals.get(row.code)
-                values.append({"submission_id": i, "indicator_code": row.code, "value": v, "raw": str(v),
-                               "sheet": f"Biểu {form}", "cell": f"D{10 + n}", "unit": row.unit})
-    with engine.begin() as conn:
-        for table, rows in ((received_file, files), (submission, subs), (indicator_value, values)):
-            for part in chunks(rows, ROWS_PER_INSERT):
-                conn.execute(insert(table), part)
-    engine.dispose()
-    return len(values)
+    return load_reports(url, periods, Status.ACCEPTED, validated_at=now, loaded_at=now)
 
 
 def score(url: str, planted, period: str) -> dict:

@@ -56,36 +56,47 @@ def national(provinces: int, seed: int = 11):
 
 
 def load_pending(url: str, period, reports) -> int:
+    """The reports of ``period`` as pending submissions of one run, as the read stage leaves them; values loaded."""
+    from schemas.status import Status
+
+    return load_reports(url, [(period, reports)], Status.PENDING, run_id=uuid.uuid4().hex)
+
+
+def load_reports(url: str, periods, status: str, **columns) -> int:
+    """Each (period, reports) of ``periods`` into the warehouse at ``url`` (migrated first) as submissions of
+    ``status`` with ``columns`` set, received three days before their deadline, with their values; how many values.
+    bench/outliers.py loads its two periods with it too."""
     from sqlalchemy import insert
 
     from schemas.database import chunks, make_engine
     from schemas.forms import load_forms
     from schemas.migrate import upgrade
     from schemas.periods import VN_TZ
-    from schemas.status import Status
     from schemas.tables import indicator_value, received_file, submission
 
     engine = make_engine(url)
     upgrade(engine)
     forms = load_forms()
     now = datetime.now(tz=VN_TZ)
-    run_id = uuid.uuid4().hex
     files, subs, values = [], [], []
-    for i, (form, pcode, ccode, cid, key, vals) in enumerate(reports, start=1):
-        sha = hashlib.sha256(f"{i}-{key}".encode()).hexdigest()
-        received = period.deadline(forms[form].deadline[period.kind]) - timedelta(days=3)
-        files.append({"sha256": sha, "file_name": f"bench_{i}.xlsx", "source_path": f"bench/{i}.xlsx", "size": 1,
-                      "received_at": received, "archived_at": now, "archive_path": f"/dev/null/{i}", "state": "read"})
-        subs.append({"submission_id": i, "sha256": sha, "sheet": f"Biểu {form}", "form": form, "wording": "commune",
-                     "period": period.code, "province_code": pcode, "commune_code": ccode, "cluster_id": cid,
-                     "project_key": key if form == "01" else None, "unit_key": key, "unit_name": key,
-                     "received_at": received, "is_late": False, "status": Status.PENDING, "errors": 0, "warnings": 0,
-                     "run_id": run_id})
-        rows = forms[form].rows
-        for n, row in enumerate(rows):
-            v = vals.get(row.code)
-            values.append({"submission_id": i, "indicator_code": row.code, "value": v, "raw": str(v),
-                           "sheet": f"Biểu {form}", "cell": f"D{10 + n}", "unit": row.unit})
+    i = 0
+    for period, reports in periods:
+        for form, pcode, ccode, cid, key, vals in reports:
+            i += 1
+            sha = hashlib.sha256(f"{i}-{period}-{key}".encode()).hexdigest()
+            received = period.deadline(forms[form].deadline[period.kind]) - timedelta(days=3)
+            files.append({"sha256": sha, "file_name": f"bench_{i}.xlsx", "source_path": f"bench/{i}.xlsx",
+                          "size": 1, "received_at": received, "archived_at": now, "archive_path": f"/dev/null/{i}",
+                          "state": "read"})
+            subs.append({"submission_id": i, "sha256": sha, "sheet": f"Biểu {form}", "form": form,
+                         "wording": "commune", "period": period.code, "province_code": pcode, "commune_code": ccode,
+                         "cluster_id": cid, "project_key": key if form == "01" else None, "unit_key": key,
+                         "unit_name": key, "received_at": received, "is_late": False, "status": status,
+                         "errors": 0, "warnings": 0, **columns})
+            for n, row in enumerate(forms[form].rows):
+                v = vals.get(row.code)
+                values.append({"submission_id": i, "indicator_code": row.code, "value": v, "raw": str(v),
+                               "sheet": f"Biểu {form}", "cell": f"D{10 + n}", "unit": row.unit})
     with engine.begin() as conn:
         for table, rows in ((received_file, files), (submission, subs), (indicator_value, values)):
             for part in chunks(rows, ROWS_PER_INSERT):
